@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// The README's test command. Runs every test/**/*.test.ts with Node's test runner (through tsx),
+// shows the spec report, and ends with one plain line: "tests: N passed, N failed, N skipped".
+// Integration tests need the local stack (`npm run stack:up`); `--unit` runs only test/unit.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const unitOnly = process.argv.includes('--unit');
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...findTests(full));
+    else if (name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+
+let files = findTests(path.join(root, unitOnly ? 'test/unit' : 'test')).sort();
+if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+
+const resultsDir = path.join(root, '.stack');
+mkdirSync(resultsDir, { recursive: true });
+const tapFile = path.join(resultsDir, 'test-results.tap');
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=tap',
+  `--test-reporter-destination=${tapFile}`,
+  ...files.map((f) => path.relative(root, f)),
+];
+const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
+child.on('exit', (code, signal) => {
+  const tap = readFileSync(tapFile, 'utf8');
+  // The TAP reporter closes with "# pass N", "# fail N", ... lines for the whole run.
+  const count = (key) => Number(tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
+  const passed = count('pass');
+  const failed = count('fail') + count('cancelled');
+  const skipped = count('skipped') + count('todo');
+  console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  process.exit(signal ? 1 : (code ?? 1) || (failed > 0 ? 1 : 0));
+});

@@ -1,0 +1,82 @@
+// Where the local stack's servers are. `npm run stack:up` writes .stack/env.json; tests read it
+// here and nowhere else. QDRANT_URL (and QDRANT_API_KEY) point the Qdrant side at a real server.
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const stackDir = process.env.VECRELAY_STACK_DIR ?? path.join(repoRoot, '.stack');
+
+export interface StackEnv {
+  pg: { host: string; port: number; user: string; database: string };
+  /** libpq-style URL of the stack's superuser connection. */
+  pgUrl: string;
+  kafkaBrokers: string[];
+  /** The Qdrant the tests talk to: QDRANT_URL when set, else the stack's test server. */
+  qdrantUrl: string;
+  qdrantApiKey: string | undefined;
+  /** True when QDRANT_URL points at a real Qdrant rather than the bundled test server. */
+  qdrantIsReal: boolean;
+  /** The bundled test server, always started by the stack. */
+  qdrantTestServerUrl: string;
+}
+
+interface StackFile {
+  pg: { host: string; port: number; user: string; database: string };
+  kafka: { brokers: string[] };
+  qdrantTestServer: { url: string };
+}
+
+let cached: StackEnv | undefined;
+
+export function stackEnv(): StackEnv {
+  if (cached) return cached;
+  const file = path.join(stackDir, 'env.json');
+  let raw: StackFile;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as StackFile;
+  } catch (err) {
+    throw new Error(`The local stack is not running (${file} unreadable): start it with \`npm run stack:up\``, {
+      cause: err,
+    });
+  }
+  const real = process.env.QDRANT_URL;
+  cached = {
+    pg: raw.pg,
+    pgUrl: `postgresql://${raw.pg.user}@${raw.pg.host}:${raw.pg.port}/${raw.pg.database}`,
+    kafkaBrokers: raw.kafka.brokers,
+    qdrantUrl: real ?? raw.qdrantTestServer.url,
+    qdrantApiKey: real ? process.env.QDRANT_API_KEY : undefined,
+    qdrantIsReal: Boolean(real),
+    qdrantTestServerUrl: raw.qdrantTestServer.url,
+  };
+  return cached;
+}
+
+/** A name no other test (or earlier run) uses: for slots, publications, topics, collections, tables. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`.toLowerCase();
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes; use instead of sleeps. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  { timeoutMs = 30_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

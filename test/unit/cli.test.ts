@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../helpers/stack.js';
+
+const bin = path.join(repoRoot, 'bin/vecrelay.js');
+const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+
+test('vecrelay --version prints the package version', () => {
+  const out = execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+  assert.equal(out.trim(), pkg.version);
+});
+
+test('vecrelay --help names the program and its options', () => {
+  const out = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  assert.match(out, /Usage: vecrelay/);
+  assert.match(out, /--version/);
+});
+
+test('an unknown command fails with a message naming it', () => {
+  assert.throws(
+    () => execFileSync(process.execPath, [bin, 'frobnicate'], { encoding: 'utf8', stdio: 'pipe' }),
+    (err: { status: number; stderr: string }) => err.status !== 0 && /frobnicate/.test(err.stderr),
+  );
+});
