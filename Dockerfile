@@ -1,0 +1,26 @@
+# vecrelay image: build the TypeScript in one stage, run the emitted JavaScript with production
+# dependencies only in the next. docker-compose.yml builds it as the `vecrelay` service.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+# tsc -p tsconfig.build.json emits dist/. schemas/ is created when empty so the runtime stage can
+# always copy it (an empty directory is not in a git checkout).
+RUN npm run build && mkdir -p schemas
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/schemas ./schemas
+COPY --from=build /app/dist ./dist
+# The node image's unprivileged user (uid 1000); nothing in /app needs to be writable.
+USER node
+# Prometheus /metrics and /healthz (the port is set in the pipeline config).
+EXPOSE 9464
+ENTRYPOINT ["node", "/app/bin/vecrelay.js"]
+CMD ["--help"]

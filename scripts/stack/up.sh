@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Starts the local stack: PostgreSQL 15 + pgvector, Kafka (KRaft, single node) and the
+# Qdrant-compatible test server. Idempotent: what already runs is left alone, what is missing is
+# created. Waits on ready-checks, then writes $STACK/env.json (read by tests) and $STACK/env.
+# Needs scripts/install-deps.sh to have run once.
+. "$(dirname "$0")/lib.sh"
+load_ports
+mkdir -p "$STACK/pg" "$KAFKA_DIR" "$QDRANT_DIR"
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+[ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 is not installed: run scripts/install-deps.sh"
+if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+  say "initdb $PG_DATA"
+  [ "$(id -u)" = 0 ] && chown postgres: "$STACK/pg"
+  as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$STACK/pg/initdb.log" 2>&1 \
+    || { tail_log "$STACK/pg/initdb.log"; die "initdb failed"; }
+  mkdir -p "$STACK/pg/run" && [ "$(id -u)" = 0 ] && chown postgres: "$STACK/pg/run"
+  cat >>"$PG_DATA/postgresql.conf" <<CONF
+
+# --- vecrelay local stack ---
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$STACK/pg/run'
+wal_level = logical
+max_replication_slots = 64
+max_wal_senders = 64
+max_connections = 200
+wal_sender_timeout = 60s
+# A scratch cluster for tests: durability against OS crashes is not needed (a process crash is
+# still safe), speed is.
+fsync = off
+full_page_writes = off
+synchronous_commit = off
+shared_buffers = 256MB
+max_wal_size = 4GB
+log_min_messages = warning
+CONF
+fi
+if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+  say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$STACK/pg/postgres.log" -w -t 60 start >/dev/null \
+    || { tail_log "$STACK/pg/postgres.log"; die "PostgreSQL did not start"; }
+fi
+"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 30 || die "PostgreSQL is not accepting connections"
+"$PG_BIN/psql" -qAtX -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE EXTENSION IF NOT EXISTS vector" \
+  >/dev/null || die "CREATE EXTENSION vector failed: is pgvector installed? run scripts/install-deps.sh"
+
+# --- Kafka (KRaft, broker + controller in one process) ------------------------------------------------
+cp_file=$STACK/kafka-classpath.txt
+[ -s "$cp_file" ] || die "Kafka's classpath is missing ($cp_file): run scripts/install-deps.sh"
+if ! pid_alive "$KAFKA_DIR/kafka.pid"; then
+  cat >"$KAFKA_DIR/server.properties" <<CONF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+# One broker: the internal topics must not ask for 3 replicas, or groups never get a coordinator.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+# vecrelay creates its topics itself (compacted, with set partitions); catch any that it forgets.
+auto.create.topics.enable=false
+num.partitions=1
+num.network.threads=2
+num.io.threads=2
+CONF
+  java_cp=$(cat "$cp_file")
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    say "formatting Kafka storage"
+    cluster_id=$(java -cp "$java_cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    java -cp "$java_cp" -Dlog4j.configuration="file:$ROOT/scripts/stack/kafka/log4j.properties" \
+      -Dkafka.log.file="$KAFKA_DIR/storage-tool.log" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" -g \
+      >"$KAFKA_DIR/format.log" 2>&1 || { tail_log "$KAFKA_DIR/format.log"; die "Kafka storage format failed"; }
+  fi
+  say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
+  nohup java -Xms512m -Xmx1g -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$ROOT/scripts/stack/kafka/log4j.properties" \
+    -Dkafka.log.file="$KAFKA_DIR/server.log" \
+    -cp "$java_cp" kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 &
+  echo $! >"$KAFKA_DIR/kafka.pid"
+fi
+
+# --- Qdrant-compatible test server ------------------------------------------------------------------
+if ! pid_alive "$QDRANT_DIR/server.pid"; then
+  say "starting the Qdrant-compatible test server on 127.0.0.1:$QDRANT_PORT"
+  (cd "$ROOT" && nohup node --import tsx test/qdrant-server/main.ts --host 127.0.0.1 --port "$QDRANT_PORT" \
+    >"$QDRANT_DIR/server.log" 2>&1 &
+    echo $! >"$QDRANT_DIR/server.pid")
+fi
+
+# --- ready checks, then the addresses for tests and tools -------------------------------------------
+node "$ROOT/scripts/stack/wait-ready.mjs" kafka "127.0.0.1:$KAFKA_PORT" 90 "$KAFKA_DIR/kafka.pid" \
+  || { tail_log "$KAFKA_DIR/server.log"; tail_log "$KAFKA_DIR/stdout.log"; die "Kafka is not ready"; }
+node "$ROOT/scripts/stack/wait-ready.mjs" http "http://127.0.0.1:$QDRANT_PORT/" 30 "$QDRANT_DIR/server.pid" \
+  || { tail_log "$QDRANT_DIR/server.log"; die "the Qdrant test server is not ready"; }
+
+cat >"$STACK/env.json" <<JSON
+{
+  "pg": { "host": "127.0.0.1", "port": $PG_PORT, "user": "postgres", "database": "postgres" },
+  "kafka": { "brokers": ["127.0.0.1:$KAFKA_PORT"] },
+  "qdrantTestServer": { "url": "http://127.0.0.1:$QDRANT_PORT" }
+}
+JSON
+cat >"$STACK/env" <<ENV
+# source this file to reach the local stack from a shell
+export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
+export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export QDRANT_TEST_SERVER_URL=http://127.0.0.1:$QDRANT_PORT
+ENV
+say "ready: postgres 127.0.0.1:$PG_PORT, kafka 127.0.0.1:$KAFKA_PORT, qdrant-test-server http://127.0.0.1:$QDRANT_PORT"
+say "addresses in $STACK/env.json (source $STACK/env in a shell)"
