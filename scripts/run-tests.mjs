@@ -2,7 +2,7 @@
 // The README's test command. Runs every test/**/*.test.ts with Node's test runner (through tsx),
 // shows the spec report, and ends with one plain line: "tests: N passed, N failed, N skipped".
 // Integration tests need the local stack (`npm run stack:up`); `--unit` runs only test/unit.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -25,6 +25,11 @@ if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
+}
+
+// Integration tests need the stack; bringing it up is idempotent and quick when it already runs.
+if (!unitOnly && !process.env.VECRELAY_STACK_DIR) {
+  execFileSync('bash', [path.join(root, 'scripts/stack/up.sh')], { stdio: 'inherit' });
 }
 
 const resultsDir = path.join(root, '.stack');

@@ -2,8 +2,9 @@
 # Starts the local stack: PostgreSQL 15 + pgvector, Kafka (KRaft, single node) and the
 # Qdrant-compatible test server. Idempotent: what already runs is left alone, what is missing is
 # created. Waits on ready-checks, then writes $STACK/env.json (read by tests) and $STACK/env.
-# Needs scripts/install-deps.sh to have run once.
+# First runs scripts/install-deps.sh, which installs only what is missing.
 . "$(dirname "$0")/lib.sh"
+bash "$ROOT/scripts/install-deps.sh" | grep -v '^\[install\] done$' || true
 load_ports
 mkdir -p "$STACK/pg" "$KAFKA_DIR" "$QDRANT_DIR"
 

@@ -37,9 +37,12 @@ export function stackEnv(): StackEnv {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as StackFile;
   } catch (err) {
-    throw new Error(`The local stack is not running (${file} unreadable): start it with \`npm run stack:up\``, {
-      cause: err,
-    });
+    throw new Error(
+      `The local stack is not running (${file} unreadable): start it with \`npm run stack:up\``,
+      {
+        cause: err,
+      },
+    );
   }
   const real = process.env.QDRANT_URL;
   cached = {

@@ -51,7 +51,12 @@ async function consumeUntil(stop: (seen: EachMessagePayload[]) => boolean): Prom
 test('createTopics makes a compacted topic with the asked partitions', async () => {
   const created = await admin.createTopics({
     topics: [
-      { topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      {
+        topic,
+        numPartitions: 3,
+        replicationFactor: 1,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
     ],
     waitForLeaders: true,
   });
@@ -77,7 +82,11 @@ test('a keyed message round-trips through a consumer group with committed offset
 
     const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
     const partition = committed[0]!.partitions.find((p) => p.partition === got.partition)!;
-    assert.equal(BigInt(partition.offset), BigInt(got.message.offset) + 1n, 'the offset after the message is committed');
+    assert.equal(
+      BigInt(partition.offset),
+      BigInt(got.message.offset) + 1n,
+      'the offset after the message is committed',
+    );
 
     // Same key → same partition; a new member of the group resumes after the committed offset.
     await producer.send({ topic, acks: -1, messages: [{ key: 'row-1', value: 'second' }] });

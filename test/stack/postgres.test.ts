@@ -3,11 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import {
-  LogicalReplicationService,
-  PgoutputPlugin,
-  type Pgoutput,
-} from 'pg-logical-replication';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
 
 /** pgoutput as shipped cannot ask for binary columns; the product's source subclasses it the same way. */
@@ -45,7 +41,9 @@ test('pgvector is installed and CREATE EXTENSION vector works', async () => {
   );
   assert.equal(rows.length, 1);
   assert.match(rows[0]!.extversion, /^0\.\d+\.\d+$/);
-  const { rows: dist } = await sql.query<{ d: number }>(`SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector AS d`);
+  const { rows: dist } = await sql.query<{ d: number }>(
+    `SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector AS d`,
+  );
   assert.equal(dist[0]!.d, 1);
 });
 
@@ -61,7 +59,11 @@ function intColumn(value: unknown): number | undefined {
 }
 
 /** Streams the slot until the insert of row `id` arrives, then stops and returns it. */
-async function captureInsert(plugin: PgoutputPlugin, slot: string, id: number): Promise<Pgoutput.MessageInsert> {
+async function captureInsert(
+  plugin: PgoutputPlugin,
+  slot: string,
+  id: number,
+): Promise<Pgoutput.MessageInsert> {
   const service = new LogicalReplicationService(
     { ...env.pg, replication: 'database' } as pg.ClientConfig,
     // No timer acknowledgements (see ../shared/facts/postgres.md); nothing is acknowledged here.
@@ -92,7 +94,9 @@ async function withSlot<T>(fn: (slot: string) => Promise<T>): Promise<T> {
     return await fn(slot);
   } finally {
     await waitFor(`slot ${slot} inactive`, async () => {
-      const { rows } = await sql.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active`, [slot]);
+      const { rows } = await sql.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active`, [
+        slot,
+      ]);
       return rows.length === 0;
     });
     await sql.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
@@ -129,7 +133,10 @@ test('pgoutput in binary mode sends a pgvector column in its binary send format'
     assert.equal(raw.length, 4 + 3 * 4);
     assert.equal(raw.readInt16BE(0), 3);
     assert.equal(raw.readInt16BE(2), 0);
-    assert.deepEqual([0, 1, 2].map((i) => raw.readFloatBE(4 + 4 * i)), [1, 2.5, -3]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => raw.readFloatBE(4 + 4 * i)),
+      [1, 2.5, -3],
+    );
     assert.equal(intColumn(msg.new.id), 2);
     // text's send format is its UTF-8 bytes.
     assert.equal((msg.new.title as Buffer).toString('utf8'), 'binary mode');

@@ -213,11 +213,11 @@ function onPath(binary: string): string | undefined {
 
 // ---- tests ----
 
-void test('compose defines the postgres, kafka, qdrant and vecrelay services', () => {
+test('compose defines the postgres, kafka, qdrant and vecrelay services', () => {
   for (const name of ['postgres', 'kafka', 'qdrant', 'vecrelay']) service(name);
 });
 
-void test('every image is pinned to a version, and services without one are built', () => {
+test('every image is pinned to a version, and services without one are built', () => {
   for (const [name, s] of Object.entries(compose.services)) {
     if (!s.image) {
       assert.ok(s.build, `service ${name} has neither image nor build`);
@@ -230,7 +230,7 @@ void test('every image is pinned to a version, and services without one are buil
   }
 });
 
-void test('postgres runs with logical decoding, replication slots, walsenders and a WAL cap per slot', () => {
+test('postgres runs with logical decoding, replication slots, walsenders and a WAL cap per slot', () => {
   const settings = postgresSettings(service('postgres'));
   assert.equal(settings.get('wal_level'), 'logical');
   const slots = Number(settings.get('max_replication_slots'));
@@ -242,7 +242,7 @@ void test('postgres runs with logical decoding, replication slots, walsenders an
   assert.ok(cap && cap !== '-1', 'max_slot_wal_keep_size must cap the WAL a forgotten slot retains');
 });
 
-void test('kafka runs KRaft: one node that is broker and controller, with a cluster id', () => {
+test('kafka runs KRaft: one node that is broker and controller, with a cluster id', () => {
   const kafka = service('kafka');
   const env = envOf(kafka);
   assert.deepEqual(envValue(kafka, 'KAFKA_PROCESS_ROLES').split(',').sort(), ['broker', 'controller']);
@@ -265,7 +265,7 @@ void test('kafka runs KRaft: one node that is broker and controller, with a clus
   assert.ok(listeners.has(envValue(kafka, 'KAFKA_INTER_BROKER_LISTENER_NAME')));
 });
 
-void test('kafka keeps its internal topics within the one broker it has', () => {
+test('kafka keeps its internal topics within the one broker it has', () => {
   const kafka = service('kafka');
   const brokers = envValue(kafka, 'KAFKA_CONTROLLER_QUORUM_VOTERS').split(',').length;
   // With the default of 3 the offsets topic is never created: consumer groups get no coordinator.
@@ -280,7 +280,7 @@ void test('kafka keeps its internal topics within the one broker it has', () => 
   assert.equal(envValue(kafka, 'KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS'), '0');
 });
 
-void test("kafka advertises the listener the example config's brokers use", () => {
+test("kafka advertises the listener the example config's brokers use", () => {
   const kafka = service('kafka');
   const advertised = kafkaListeners(envValue(kafka, 'KAFKA_ADVERTISED_LISTENERS'));
   const listeners = kafkaListeners(envValue(kafka, 'KAFKA_LISTENERS'));
@@ -292,7 +292,7 @@ void test("kafka advertises the listener the example config's brokers use", () =
   }
 });
 
-void test('every host:port in the example config is a compose service and a port it listens on', () => {
+test('every host:port in the example config is a compose service and a port it listens on', () => {
   for (const { what, host, port, protocol } of configEndpoints()) {
     const s = compose.services[host];
     assert.ok(s, `${what}: '${host}' is not a compose service`);
@@ -303,21 +303,21 @@ void test('every host:port in the example config is a compose service and a port
   }
 });
 
-void test('vecrelay reads the example config through a read-only mount of connectors/', () => {
+test('vecrelay reads the example config through a read-only mount of connectors/', () => {
   const mounted = hostPathOf(service('vecrelay'), vecrelayConfigPath());
   assert.ok(mounted, `no bind mount of vecrelay holds ${vecrelayConfigPath()}`);
   assert.equal(realpathSync(mounted.file), realpathSync(configFile));
   assert.ok(mounted.readOnly, 'the config mount should be read-only (:ro)');
 });
 
-void test('vecrelay gets every environment variable the config names', () => {
+test('vecrelay gets every environment variable the config names', () => {
   const env = envOf(service('vecrelay'));
   const names = configEnvNames();
   assert.ok(names.includes(config.postgres.passwordEnv), 'the config names no password variable');
   for (const name of names) assert.ok(env.has(name), `vecrelay's environment lacks ${name}`);
 });
 
-void test("the config's postgres user, database and password are the ones postgres is created with", () => {
+test("the config's postgres user, database and password are the ones postgres is created with", () => {
   const postgres = service('postgres');
   assert.equal(config.postgres.user, envValue(postgres, 'POSTGRES_USER'));
   assert.equal(config.postgres.database, envValue(postgres, 'POSTGRES_DB'));
@@ -328,12 +328,12 @@ void test("the config's postgres user, database and password are the ones postgr
   );
 });
 
-void test('the metrics port in the config is published by the vecrelay service', () => {
+test('the metrics port in the config is published by the vecrelay service', () => {
   const published = publishedContainerPorts(service('vecrelay'));
   assert.ok(published.includes(Number(config.metrics.port)), `ports ${published.join(', ')}`);
 });
 
-void test('vecrelay starts only after every service it connects to is healthy', () => {
+test('vecrelay starts only after every service it connects to is healthy', () => {
   const vecrelayDeps = dependsOn(service('vecrelay'));
   for (const { host } of configEndpoints()) {
     assert.ok(vecrelayDeps.has(host), `vecrelay does not depend_on ${host}`);
@@ -346,7 +346,7 @@ void test('vecrelay starts only after every service it connects to is healthy', 
   }
 });
 
-void test('the example config holds no literal secret', () => {
+test('the example config holds no literal secret', () => {
   for (const { at, key, value } of entries(configRaw)) {
     if (/pass(word|wd)?|secret|token|api_?key|credential/i.test(key)) {
       assert.ok(key.endsWith('Env'), `${at} looks like a secret; name an environment variable (${key}Env)`);
@@ -360,7 +360,7 @@ void test('the example config holds no literal secret', () => {
 });
 
 const dockerCompose = onPath('docker-compose');
-void test(
+test(
   'docker-compose config -q accepts docker-compose.yml',
   { skip: dockerCompose ? false : 'docker-compose is not on PATH: offline validation of the file skipped' },
   () => {
