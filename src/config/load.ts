@@ -1,0 +1,72 @@
+// Reads a pipeline config (YAML or JSON), validates it once, and resolves secrets from the
+// environment. Every error names the file, the field and what to write instead.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { ZodError } from 'zod';
+import { ConfigError } from '../shared/errors.js';
+import { configSchema, type PipelineConfig } from './schema.js';
+
+export interface LoadedConfig extends PipelineConfig {
+  /** Where it came from, for messages. */
+  file: string;
+  /** The Postgres password from postgres.passwordEnv, if any. Never logged. */
+  postgresPassword: string | undefined;
+}
+
+function describeIssues(file: string, err: ZodError): string {
+  return err.issues
+    .map((i) => `${file}: ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`)
+    .join('\n');
+}
+
+export function parseConfig(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describeIssues(file, result.error));
+  const config = result.data;
+
+  const names = new Set<string>();
+  for (const [i, t] of config.tables.entries()) {
+    if (names.has(t.table)) throw new ConfigError(`${file}: tables.${i}.table: ${t.table} is listed twice`);
+    names.add(t.table);
+    const overlap = t.vectors?.filter((v) => t.payload?.includes(v)) ?? [];
+    if (overlap.length)
+      throw new ConfigError(`${file}: tables.${i}: ${overlap.join(', ')} cannot be both a vector and payload`);
+  }
+
+  let postgresPassword: string | undefined;
+  const passwordEnv = config.postgres.passwordEnv;
+  if (passwordEnv) {
+    postgresPassword = env[passwordEnv];
+    if (postgresPassword === undefined)
+      throw new ConfigError(
+        `${file}: postgres.passwordEnv names ${passwordEnv}, which is not set: export ${passwordEnv}=... before starting`,
+      );
+  }
+  return { ...config, file, postgresPassword };
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the config ${file}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Splits "schema.table". */
+export function splitTable(qualified: string): { schema: string; table: string } {
+  const dot = qualified.indexOf('.');
+  return { schema: qualified.slice(0, dot), table: qualified.slice(dot + 1) };
+}

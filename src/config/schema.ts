@@ -1,0 +1,79 @@
+// The pipeline config: one declared schema (types, defaults, descriptions) turned into one typed
+// object at start-up. Secrets are never in the file: `*Env` fields name environment variables.
+import { z } from 'zod';
+
+/** Postgres identifiers vecrelay creates (slot names are stricter: lower case, digits, _). */
+const slotName = z
+  .string()
+  .regex(/^[a-z0-9_]{1,63}$/, 'a replication slot name: 1–63 of lower-case letters, digits and _');
+const identifier = z.string().min(1).max(63);
+const qualifiedTable = z
+  .string()
+  .regex(/^[^.\s]+\.[^.\s]+$/, 'a schema-qualified table name such as public.items');
+
+export const tableSchema = z
+  .object({
+    table: qualifiedTable.describe('schema.table to capture'),
+    key: z.array(z.string().min(1)).min(1).optional().describe('key columns; default: the primary key'),
+    vectors: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('vector columns; default: every vector/halfvec/sparsevec column'),
+    payload: z.array(z.string().min(1)).optional().describe('payload columns; default: every other column'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . -')
+      .describe('pipeline name: consumer group and point-id namespace'),
+    postgres: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535).default(5432),
+        database: z.string().min(1),
+        user: z.string().min(1),
+        passwordEnv: z.string().optional().describe('environment variable holding the password'),
+        slot: slotName,
+        publication: identifier,
+      })
+      .strict(),
+    kafka: z
+      .object({
+        brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'host:port')).min(1),
+        topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, . _ -').default('vecrelay'),
+        partitions: z.number().int().min(1).max(10_000).default(6),
+        replicationFactor: z.number().int().min(-1).default(-1).describe('-1: the broker default'),
+        clientId: z.string().default('vecrelay'),
+      })
+      .strict(),
+    qdrant: z
+      .object({ url: z.string().url(), apiKeyEnv: z.string().optional() })
+      .strict()
+      .optional(),
+    tables: z.array(tableSchema).min(1),
+    snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
+    source: z
+      .object({
+        heartbeatIntervalMs: z.number().int().min(100).default(10_000),
+        maxInFlightBytes: z.number().int().min(1 << 20).default(64 << 20),
+        batchMaxBytes: z.number().int().min(16 << 10).default(900_000),
+        snapshotFetchRows: z.number().int().min(1).default(2_000),
+        slotBusyRetries: z.number().int().min(0).default(10),
+      })
+      .strict()
+      .default({
+        heartbeatIntervalMs: 10_000,
+        maxInFlightBytes: 64 << 20,
+        batchMaxBytes: 900_000,
+        snapshotFetchRows: 2_000,
+        slotBusyRetries: 10,
+      }),
+    metrics: z.object({ port: z.number().int().min(0).max(65535) }).strict().optional(),
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof configSchema>;
+export type TableConfig = z.infer<typeof tableSchema>;

@@ -1,0 +1,92 @@
+// The publication and the replication slot: created when missing (identifiers quoted), reused
+// when present and matching, refused when present but different. `dropSlotAndPublication` is
+// teardown: a forgotten slot retains WAL forever.
+import pg from 'pg';
+import type { LoadedConfig } from '../../config/load.js';
+import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { quoteIdent, quoteTable, type PgConfig } from './connect.js';
+import type { TableInfo } from './catalog.js';
+
+export async function ensurePublication(client: pg.Client, config: LoadedConfig, tables: TableInfo[], log: Logger) {
+  const name = config.postgres.publication;
+  const pub = await client.query<{ ins: boolean; upd: boolean; del: boolean; trunc: boolean; all: boolean }>(
+    `SELECT pubinsert AS ins, pubupdate AS upd, pubdelete AS del, pubtruncate AS trunc, puballtables AS all
+       FROM pg_publication WHERE pubname = $1`,
+    [name],
+  );
+  const wanted = tables.map((t) => `${t.schema}.${t.table}`).sort();
+  const existing = pub.rows[0];
+  if (!existing) {
+    const list = tables.map((t) => quoteTable(t.schema, t.table)).join(', ');
+    // Partitioned tables publish through their root, so events name the table the config names.
+    await client.query(
+      `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`,
+    );
+    log.info({ publication: name, tables: wanted }, 'created publication');
+    return;
+  }
+  if (!existing.ins || !existing.upd || !existing.del || !existing.trunc)
+    throw new ConfigError(
+      `publication ${name} exists but does not publish every operation: ` +
+        `ALTER PUBLICATION ${quoteIdent(name)} SET (publish = 'insert, update, delete, truncate')`,
+    );
+  if (!existing.all) {
+    const { rows } = await client.query<{ t: string }>(
+      `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
+      [name],
+    );
+    const have = rows.map((r) => r.t).sort();
+    const missing = wanted.filter((t) => !have.includes(t));
+    if (missing.length)
+      throw new ConfigError(
+        `publication ${name} exists without ${missing.join(', ')} (it has ${have.join(', ') || 'no tables'}): ` +
+          `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.join(', ')}, or choose another postgres.publication`,
+      );
+  }
+  log.info({ publication: name }, 'reusing publication');
+}
+
+export interface CreatedSlot {
+  consistentPoint: string;
+  snapshotName: string | null;
+  /**
+   * The replication connection that created the slot. Its exported snapshot stays valid while
+   * it is open and idle: close it once the snapshot has been read.
+   */
+  connection: pg.Client;
+}
+
+/** Creates the slot over a replication connection, exporting its snapshot when asked. */
+export async function createSlot(
+  replicationConfig: PgConfig,
+  slot: string,
+  exportSnapshot: boolean,
+  log: Logger,
+): Promise<CreatedSlot> {
+  const connection = new pg.Client(replicationConfig);
+  await connection.connect();
+  try {
+    const { rows } = await connection.query<{ consistent_point: string; snapshot_name: string | null }>(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput ${exportSnapshot ? 'EXPORT_SNAPSHOT' : 'NOEXPORT_SNAPSHOT'}`,
+    );
+    const created = rows[0]!;
+    log.info({ slot, consistentPoint: created.consistent_point, snapshot: created.snapshot_name }, 'created replication slot');
+    return { consistentPoint: created.consistent_point, snapshotName: created.snapshot_name, connection };
+  } catch (err) {
+    await connection.end().catch(() => {});
+    throw err;
+  }
+}
+
+export async function dropSlot(client: pg.Client, slot: string): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  return rows.length > 0;
+}
+
+export async function dropPublication(client: pg.Client, publication: string): Promise<void> {
+  await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
+}

@@ -1,0 +1,136 @@
+// A Qdrant-compatible, in-memory REST server for tests (node:http only). It answers like Qdrant
+// 1.19 as described in /work/shared/facts/qdrant.md: the {result, status, time} envelope, the
+// error statuses and messages, point id forms, whole-point upserts, exact queries. On top it has
+// test-only endpoints under /__test/ (fault injection, reset).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Store } from './collections.js';
+import { ApiError, formatError } from './errors.js';
+import { faultError, Faults } from './faults.js';
+import { JsonSyntaxError, parseJson, stringify, type JsonValue, type Out } from './json.js';
+import { buildRoutes, type Route } from './routes.js';
+
+/** Qdrant's default service.max_request_size_mb. */
+export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+export interface QdrantTestServerOptions {
+  host?: string;
+  port?: number;
+  maxRequestBytes?: number;
+}
+
+export interface QdrantTestServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+type Body = { text: string } | { tooLarge: string };
+
+/** Reads the whole body; past the limit it keeps draining (so the client can finish sending). */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Body> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else chunks.length = 0;
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (size <= limit) return resolve({ text: Buffer.concat(chunks).toString('utf8') });
+      resolve({
+        tooLarge: Number.isFinite(declared)
+          ? `Payload error: JSON payload (${declared} bytes) is larger than allowed (limit: ${limit} bytes).`
+          : `Payload error: JSON payload has exceeded limit (${limit} bytes).`,
+      });
+    });
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  const type = body.startsWith('{') || body.startsWith('[') ? 'application/json' : 'text/plain; charset=utf-8';
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+
+function sendError(res: http.ServerResponse, err: ApiError, start: bigint): void {
+  send(res, err.status, stringify({ status: { error: err.message }, time: seconds(start) }), err.headers);
+}
+
+function match(routes: Route[], method: string, path: string): { route: Route; params: string[] } | undefined {
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const m = route.pattern.exec(path);
+    if (m) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
+  }
+  return undefined;
+}
+
+export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Promise<QdrantTestServer> {
+  const { host = '127.0.0.1', port = 0, maxRequestBytes = MAX_REQUEST_BYTES } = options;
+  const store = new Store();
+  const faults = new Faults();
+  const routes = buildRoutes(store, faults);
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const start = process.hrtime.bigint();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    // Like actix's NormalizePath::trim: merge repeated slashes, drop a trailing one.
+    const path = url.pathname.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+    const fault = path.startsWith('/__test/') ? undefined : faults.take(path);
+    const body = await readBody(req, maxRequestBytes);
+    if (fault) {
+      if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault.status !== 0) return sendError(res, faultError(fault), start);
+    }
+    const found = match(routes, req.method ?? 'GET', path);
+    if (!found) return send(res, 404, '');
+    try {
+      let parsed: JsonValue | undefined;
+      if ('tooLarge' in body) throw new ApiError(400, body.tooLarge);
+      if (found.route.body) parsed = parseJson(body.text);
+      const result: Out = found.route.handle({ params: found.params, query: url.searchParams, body: parsed });
+      if (found.route.raw) return send(res, 200, typeof result === 'string' ? result : stringify(result));
+      send(res, 200, stringify({ result, status: 'ok', time: seconds(start) }));
+    } catch (err) {
+      if (err instanceof ApiError) return sendError(res, err, start);
+      if (err instanceof JsonSyntaxError) return sendError(res, formatError(err.message), start);
+      const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      console.error(`qdrant-test-server: ${req.method} ${path}: ${message}`);
+      sendError(res, new ApiError(500, `Service internal error: ${message.split('\n')[0]}`), start);
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      console.error('qdrant-test-server: request failed', err);
+      if (!res.headersSent) send(res, 500, '');
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const { port: actual } = server.address() as AddressInfo;
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      resolve({
+        url: `http://${shownHost}:${actual}`,
+        port: actual,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((err) => (err ? fail(err) : done()));
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
