@@ -2,6 +2,7 @@
 // register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { sourceCommand } from './commands/source.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description(pkg.description)
     .version(pkg.version, '-V, --version', 'print the version')
     .showHelpAfterError()
+    .addCommand(sourceCommand())
     .argument('[command]')
     .action((command?: string) => {
       if (command === undefined) return;

@@ -1,6 +1,6 @@
 // Collections: creation (with Qdrant's parse and validation rules), info, payload indexes.
 import { ApiError, collectionNotFound, formatError, validationError } from './errors.js';
-import { compareIds, type PointId } from './ids.js';
+import { compareIds, idKey, type PointId } from './ids.js';
 import { clone, isObject, type JsonObject, type JsonValue, type Out } from './json.js';
 import { valuesAt } from './payload.js';
 import { DISTANCES, type Distance, type NamedVectors, type VectorSchema } from './vectors.js';
@@ -44,7 +44,9 @@ const OPTIMIZER_DEFAULTS: JsonObject = {
 const WAL_DEFAULTS: JsonObject = { wal_capacity_mb: 32n, wal_segments_ahead: 0n, wal_retain_closed: 1n };
 
 /** A VectorParams object, or undefined when `v` is not one (untagged enum: try the next variant). */
-function vectorParams(v: JsonValue | undefined): { size: bigint; distance: Distance; echo: JsonObject } | undefined {
+function vectorParams(
+  v: JsonValue | undefined,
+): { size: bigint; distance: Distance; echo: JsonObject } | undefined {
   if (!isObject(v)) return undefined;
   const { size, distance } = v;
   if (typeof size !== 'bigint' || size <= 0n || size >= 1n << 64n) return undefined;
@@ -64,7 +66,9 @@ function objectOrAbsent(body: JsonObject, key: string): JsonObject | undefined {
 }
 
 export class Collection {
+  /** By idKey; write through setPoint / deletePoint so the scroll order stays right. */
   readonly points = new Map<string, StoredPoint>();
+  private sorted: StoredPoint[] | undefined;
   readonly payloadIndexes = new Map<string, JsonValue>();
   private lastOperation = -1;
 
@@ -103,7 +107,8 @@ export class Collection {
       throw formatError('data did not match any variant of untagged enum VectorsConfig');
     }
     for (const [sname, v] of Object.entries(objectOrAbsent(body, 'sparse_vectors') ?? {})) {
-      if (!isObject(v)) throw formatError(`invalid type: expected struct SparseVectorParams for \`${sname}\``);
+      if (!isObject(v))
+        throw formatError(`invalid type: expected struct SparseVectorParams for \`${sname}\``);
       schema.sparse.add(sname);
     }
     for (const key of ['hnsw_config', 'optimizers_config', 'wal_config', 'quantization_config']) {
@@ -117,8 +122,19 @@ export class Collection {
     return ++this.lastOperation;
   }
 
+  /** Points in scroll order (cached until the next insert or delete). */
   sortedPoints(): StoredPoint[] {
-    return [...this.points.values()].sort((a, b) => compareIds(a.id, b.id));
+    this.sorted ??= [...this.points.values()].sort((a, b) => compareIds(a.id, b.id));
+    return this.sorted;
+  }
+
+  setPoint(p: StoredPoint): void {
+    this.sorted = undefined;
+    this.points.set(idKey(p.id), p);
+  }
+
+  deletePoint(id: PointId): void {
+    if (this.points.delete(idKey(id))) this.sorted = undefined;
   }
 
   createIndex(body: JsonValue): void {

@@ -35,7 +35,8 @@ export class Faults {
     if (count !== undefined && (!isNumeric(count) || Number(count) < 1)) {
       throw formatError('`count` must be a positive integer');
     }
-    if (retryAfter !== undefined && !isNumeric(retryAfter)) throw formatError('`retry_after` must be a number');
+    if (retryAfter !== undefined && !isNumeric(retryAfter))
+      throw formatError('`retry_after` must be a number');
     if (paths !== undefined && typeof paths !== 'string') throw formatError('`paths` must be a regex string');
     if (delayMs !== undefined && !isNumeric(delayMs)) throw formatError('`delay_ms` must be a number');
     let re: RegExp | undefined;

@@ -117,8 +117,7 @@ function compileCondition(c: JsonValue): Predicate {
     if (!isObject(n)) throw bad('Condition');
     const key = keyOf(n);
     const inner = compileFilter(n.filter);
-    return (p) =>
-      fieldValues(p.payload, key).some((el) => isObject(el) && inner({ id: p.id, payload: el }));
+    return (p) => fieldValues(p.payload, key).some((el) => isObject(el) && inner({ id: p.id, payload: el }));
   }
   const key = keyOf(c);
   const checks: Array<(values: JsonValue[]) => boolean> = [];

@@ -14,12 +14,19 @@ export class F32 {
   constructor(readonly value: number) {}
 }
 
-export type Out = JsonValue | F32 | undefined | Out[] | { [key: string]: Out };
+/** Text that is already JSON, spliced into the output as is. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+export type Out = JsonValue | F32 | RawJson | undefined | Out[] | { [key: string]: Out };
 
 export class JsonSyntaxError extends Error {}
 
 export function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof F32);
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof F32) && !(v instanceof RawJson)
+  );
 }
 
 export function isNumeric(v: unknown): v is number | bigint {
@@ -148,20 +155,22 @@ export function parseJson(text: string): JsonValue {
 /** Shortest decimal that reads back as the same float32, with ".0" on integral values (like ryu). */
 export function formatF32(x: number): string {
   if (!Number.isFinite(x)) return 'null';
-  let s = String(x);
-  for (let p = 1; p <= 9; p++) {
-    const candidate = Number(x.toPrecision(p));
-    if (Math.fround(candidate) === x) {
-      s = String(candidate);
-      break;
-    }
+  // Round-tripping is monotonic in the number of digits (at most 9 for a float32): bisect.
+  let lo = 1;
+  let hi = 9;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Math.fround(Number(x.toPrecision(mid))) === x) hi = mid;
+    else lo = mid + 1;
   }
+  const s = String(Number(x.toPrecision(lo)));
   return /[.e]/.test(s) ? s : `${s}.0`;
 }
 
 export function stringify(v: Out): string {
   if (v === null || v === undefined) return 'null';
   if (v instanceof F32) return formatF32(v.value);
+  if (v instanceof RawJson) return v.text;
   switch (typeof v) {
     case 'bigint':
       return v.toString();

@@ -8,7 +8,8 @@ export function parsePath(path: string): Step[] {
   const steps: Step[] = [];
   for (const part of path.split('.')) {
     const m = /^([^[\]]*)((?:\[\d*\])*)$/.exec(part);
-    if (!m || (m[1] === '' && steps.length === 0 && !m[2])) throw formatError(`invalid payload key \`${path}\``);
+    if (!m || (m[1] === '' && steps.length === 0 && !m[2]))
+      throw formatError(`invalid payload key \`${path}\``);
     if (m[1] !== '') steps.push({ key: m[1]! });
     for (const b of m[2]!.match(/\[\d*\]/g) ?? []) {
       steps.push(b === '[]' ? { each: true } : { index: Number(b.slice(1, -1)) });

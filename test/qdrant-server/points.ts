@@ -8,7 +8,13 @@ import { compileFilter, type Predicate } from './filter.js';
 import { idKey, idToString, parsePointId, parsePointIds, type PointId } from './ids.js';
 import { clone, isObject, type JsonObject, type JsonValue, type Out } from './json.js';
 import { deletePath, mergePayload } from './payload.js';
-import { checkDimensions, parseVector, parseVectorStruct, prepareVectors, type NamedVectors } from './vectors.js';
+import {
+  checkDimensions,
+  parseVector,
+  parseVectorStruct,
+  prepareVectors,
+  type NamedVectors,
+} from './vectors.js';
 
 interface NewPoint {
   id: PointId;
@@ -47,7 +53,8 @@ function parseNewPoints(body: JsonObject): NewPoint[] {
     const idList = parsePointIds(ids, 'ids');
     const columns = new Map<string, JsonValue[]>();
     if (Array.isArray(vectors)) columns.set('', vectors);
-    else if (isObject(vectors)) for (const [name, col] of Object.entries(vectors)) columns.set(name, list(col));
+    else if (isObject(vectors))
+      for (const [name, col] of Object.entries(vectors)) columns.set(name, list(col));
     else throw formatError('data did not match any variant of untagged enum BatchVectorStruct');
     const payloadList = payloads === undefined || payloads === null ? [] : list(payloads);
     for (const col of columns.values()) {
@@ -55,7 +62,8 @@ function parseNewPoints(body: JsonObject): NewPoint[] {
     }
     return idList.map((id, i) => {
       const vs: NamedVectors = new Map();
-      for (const [name, col] of columns) vs.set(name, parseVector(col[i]!, 'BatchVectorStruct', `vectors.${name}`));
+      for (const [name, col] of columns)
+        vs.set(name, parseVector(col[i]!, 'BatchVectorStruct', `vectors.${name}`));
       return { id, vectors: vs, named: !Array.isArray(vectors), payload: payloadOf(payloadList[i]) };
     });
   }
@@ -63,7 +71,8 @@ function parseNewPoints(body: JsonObject): NewPoint[] {
     throw formatError('data did not match any variant of untagged enum PointInsertOperations');
   }
   return body.points.map((p, i) => {
-    if (!isObject(p)) throw formatError('data did not match any variant of untagged enum PointInsertOperations');
+    if (!isObject(p))
+      throw formatError('data did not match any variant of untagged enum PointInsertOperations');
     const id = parsePointId(p.id);
     const { vectors, named } = parseVectorStruct(p.vector ?? p.vectors, `points[${i}].vector`);
     return { id, vectors, named, payload: payloadOf(p.payload) };
@@ -97,7 +106,9 @@ export function parseUpsert(body: JsonObject): Apply & { check: (c: Collection) 
   const updateFilter = body.update_filter ? compileFilter(body.update_filter) : undefined;
   const mode = body.update_mode ?? 'upsert';
   if (!['upsert', 'insert_only', 'update_only'].includes(String(mode))) {
-    throw formatError(`unknown variant \`${String(mode)}\`, expected one of \`upsert\`, \`insert_only\`, \`update_only\``);
+    throw formatError(
+      `unknown variant \`${String(mode)}\`, expected one of \`upsert\`, \`insert_only\`, \`update_only\``,
+    );
   }
   const apply = (c: Collection, op: number) => {
     const prepared = points.map((p) => ({ ...p, vectors: prepareVectors(c.schema, p.vectors) }));
@@ -105,7 +116,7 @@ export function parseUpsert(body: JsonObject): Apply & { check: (c: Collection) 
       const existing = c.points.get(idKey(p.id));
       if (existing && (mode === 'insert_only' || (updateFilter && !updateFilter(existing)))) continue;
       if (!existing && mode === 'update_only') continue;
-      c.points.set(idKey(p.id), { id: p.id, vectors: p.vectors, payload: p.payload, version: op });
+      c.setPoint({ id: p.id, vectors: p.vectors, payload: p.payload, version: op });
     }
   };
   apply.check = (c: Collection) => points.forEach((p) => checkDimensions(c.schema, p.vectors, p.named));
@@ -115,8 +126,8 @@ export function parseUpsert(body: JsonObject): Apply & { check: (c: Collection) 
 export function parseDelete(body: JsonObject): Apply {
   const sel = selector(body);
   return (c) => {
-    if (sel.ids) for (const id of sel.ids) c.points.delete(idKey(id));
-    else for (const p of c.sortedPoints()) if (sel.filter!(p)) c.points.delete(idKey(p.id));
+    if (sel.ids) for (const id of sel.ids) c.deletePoint(id);
+    else for (const p of [...c.sortedPoints()]) if (sel.filter!(p)) c.deletePoint(p.id);
   };
 }
 
@@ -188,7 +199,11 @@ export function parseDeleteVectors(body: JsonObject): Apply {
 }
 
 /** Runs one write: assigns the operation id, applies, and answers an UpdateResult. */
-export function runWrite(c: Collection, apply: Apply & { check?: (c: Collection) => void }, wait: boolean): Out {
+export function runWrite(
+  c: Collection,
+  apply: Apply & { check?: (c: Collection) => void },
+  wait: boolean,
+): Out {
   apply.check?.(c);
   const op = c.nextOperationId();
   try {

@@ -19,11 +19,15 @@ import {
 
 const idOut = (id: PointId): Out => id;
 
-function record(p: StoredPoint, withPayload: JsonValue | undefined, withVector: JsonValue | undefined): JsonObject {
+function record(
+  p: StoredPoint,
+  withPayload: JsonValue | undefined,
+  withVector: JsonValue | undefined,
+): Record<string, Out> {
   const out: Record<string, Out> = { id: idOut(p.id) };
   out.payload = selectPayload(p.payload, withPayload);
   out.vector = vectorsOut(p.vectors, withVector);
-  return out as JsonObject;
+  return out;
 }
 
 function limitOf(body: JsonObject, fallback: number): number {
@@ -66,7 +70,11 @@ function orderBy(body: JsonObject): { key: string; desc: boolean; start?: number
   if (o === undefined || o === null) return undefined;
   if (typeof o === 'string') return { key: o, desc: false };
   if (!isObject(o) || typeof o.key !== 'string') throw formatError('invalid `order_by`');
-  return { key: o.key, desc: o.direction === 'desc', start: isNumeric(o.start_from) ? Number(o.start_from) : undefined };
+  return {
+    key: o.key,
+    desc: o.direction === 'desc',
+    start: isNumeric(o.start_from) ? Number(o.start_from) : undefined,
+  };
 }
 
 export function scroll(c: Collection, body: JsonObject): Out {
@@ -82,11 +90,14 @@ export function scroll(c: Collection, body: JsonObject): Out {
       for (const v of valuesAt(p.payload, order.key).flat()) {
         if (!isNumeric(v)) continue;
         const n = Number(v);
-        if (order.start === undefined || (order.desc ? n <= order.start : n >= order.start)) rows.push({ p, v: n });
+        if (order.start === undefined || (order.desc ? n <= order.start : n >= order.start))
+          rows.push({ p, v: n });
       }
     }
     rows.sort((a, b) => (order.desc ? b.v - a.v : a.v - b.v) || compareIds(a.p.id, b.p.id));
-    const points = rows.slice(0, limit).map((r) => ({ ...record(r.p, withPayload, withVector), order_value: r.v }));
+    const points = rows
+      .slice(0, limit)
+      .map((r) => ({ ...record(r.p, withPayload, withVector), order_value: r.v }));
     return { points, next_page_offset: null };
   }
   const offset = body.offset === undefined || body.offset === null ? undefined : parsePointId(body.offset);
@@ -171,7 +182,9 @@ function scored(c: Collection, s: Search): Out[] {
   const distance = isSparse(query) ? 'Dot' : c.schema.dense.get(s.using)!.distance;
   const keep = (score: number) =>
     !isNumeric(threshold) ||
-    (distance === 'Euclid' || distance === 'Manhattan' ? score <= Number(threshold) : score >= Number(threshold));
+    (distance === 'Euclid' || distance === 'Manhattan'
+      ? score <= Number(threshold)
+      : score >= Number(threshold));
   return hits
     .filter((h) => keep(h.score))
     .sort((a, b) => b.raw - a.raw || compareIds(a.p.id, b.p.id))
@@ -181,7 +194,8 @@ function scored(c: Collection, s: Search): Out[] {
 
 /** POST /collections/{c}/points/query (nearest only; no prefetch, fusion or recommend). */
 export function query(c: Collection, body: JsonObject): Out {
-  if (body.prefetch !== undefined && body.prefetch !== null) throw wrongInput('prefetch is not supported by the test server');
+  if (body.prefetch !== undefined && body.prefetch !== null)
+    throw wrongInput('prefetch is not supported by the test server');
   const using = typeof body.using === 'string' ? body.using : '';
   return { points: scored(c, { vector: parseQuery(body.query), using, body, limit: limitOf(body, 10) }) };
 }

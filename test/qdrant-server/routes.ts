@@ -40,14 +40,21 @@ function obj(body: JsonValue | undefined): JsonObject {
   return body;
 }
 
+const queryError = (detail: string) =>
+  new ApiError(400, `Deserialize error in query parameters: Query deserialize error: ${detail}`);
+
+/** The update query parameters (UpdateParams): wait, ordering, timeout. Returns `wait`. */
 function wait(q: URLSearchParams): boolean {
+  const ordering = q.get('ordering');
+  if (ordering !== null && !['weak', 'medium', 'strong'].includes(ordering)) {
+    throw queryError(`unknown variant \`${ordering}\`, expected one of \`weak\`, \`medium\`, \`strong\``);
+  }
+  const timeout = q.get('timeout');
+  if (timeout !== null && !/^\d+$/.test(timeout)) throw queryError('invalid digit found in string');
   const w = q.get('wait');
   if (w === null || w === 'false') return false;
   if (w === 'true') return true;
-  throw new ApiError(
-    400,
-    'Deserialize error in query parameters: Query deserialize error: provided string was not `true` or `false`',
-  );
+  throw queryError('provided string was not `true` or `false`');
 }
 
 const C = '/collections/([^/]+)';
@@ -63,7 +70,12 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
       const apply = parse(obj(ctx.body));
       return runWrite(coll(ctx), apply, w);
     };
-  const route = (method: string, path: string, handle: Route['handle'], opts: Partial<Route> = {}): Route => ({
+  const route = (
+    method: string,
+    path: string,
+    handle: Route['handle'],
+    opts: Partial<Route> = {},
+  ): Route => ({
     method,
     pattern: new RegExp(`^${path}$`),
     handle,
@@ -120,8 +132,18 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
     route('POST', `${C}/points/delete`, write(parseDelete), withBody),
     route('PUT', `${C}/points/vectors`, write(parseUpdateVectors), withBody),
     route('POST', `${C}/points/vectors/delete`, write(parseDeleteVectors), withBody),
-    route('POST', `${C}/points/payload`, write((b) => parseSetPayload(b, false)), withBody),
-    route('PUT', `${C}/points/payload`, write((b) => parseSetPayload(b, true)), withBody),
+    route(
+      'POST',
+      `${C}/points/payload`,
+      write((b) => parseSetPayload(b, false)),
+      withBody,
+    ),
+    route(
+      'PUT',
+      `${C}/points/payload`,
+      write((b) => parseSetPayload(b, true)),
+      withBody,
+    ),
     route('POST', `${C}/points/payload/delete`, write(parseDeletePayload), withBody),
     route('POST', `${C}/points/payload/clear`, write(parseClearPayload), withBody),
     route(
@@ -145,7 +167,15 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
     // Test-only endpoints.
     route('GET', '/__test/faults', () => faults.list()),
     route('POST', '/__test/faults', (ctx) => faults.add(ctx.body!), withBody),
-    route('DELETE', '/__test/faults', done(() => faults.clear())),
-    route('POST', '/__test/reset', done(() => store.clear())),
+    route(
+      'DELETE',
+      '/__test/faults',
+      done(() => faults.clear()),
+    ),
+    route(
+      'POST',
+      '/__test/reset',
+      done(() => store.clear()),
+    ),
   ];
 }

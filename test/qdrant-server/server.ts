@@ -50,8 +50,14 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Body> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  const type = body.startsWith('{') || body.startsWith('[') ? 'application/json' : 'text/plain; charset=utf-8';
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  const type =
+    body.startsWith('{') || body.startsWith('[') ? 'application/json' : 'text/plain; charset=utf-8';
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
 }
@@ -62,11 +68,23 @@ function sendError(res: http.ServerResponse, err: ApiError, start: bigint): void
   send(res, err.status, stringify({ status: { error: err.message }, time: seconds(start) }), err.headers);
 }
 
-function match(routes: Route[], method: string, path: string): { route: Route; params: string[] } | undefined {
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function match(
+  routes: Route[],
+  method: string,
+  path: string,
+): { route: Route; params: string[] } | undefined {
   for (const route of routes) {
     if (route.method !== method) continue;
     const m = route.pattern.exec(path);
-    if (m) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
+    if (m) return { route, params: m.slice(1).map(decode) };
   }
   return undefined;
 }

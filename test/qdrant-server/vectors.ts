@@ -1,6 +1,6 @@
 // Vectors: parsing the request forms, dimension checks, Cosine preprocessing, scoring, output.
 import { applyWrongInput, formatError, validationError, wrongInput } from './errors.js';
-import { F32, isNumeric, isObject, type JsonValue, type Out } from './json.js';
+import { formatF32, isNumeric, isObject, RawJson, type JsonValue, type Out } from './json.js';
 
 export type Distance = 'Cosine' | 'Euclid' | 'Dot' | 'Manhattan';
 export const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
@@ -43,7 +43,8 @@ function sparse(v: JsonValue, what: string, field: string): Sparse {
   });
   const values = dense(v.values, what);
   const errors: Array<[string, string]> = [];
-  if (indices.length !== values.length) errors.push([`${field}.values`, 'must be the same length as indices']);
+  if (indices.length !== values.length)
+    errors.push([`${field}.values`, 'must be the same length as indices']);
   if (new Set(indices).size !== indices.length) errors.push([`${field}.indices`, 'must be unique']);
   if (errors.length) throw validationError(errors);
   return { indices, values };
@@ -52,18 +53,24 @@ function sparse(v: JsonValue, what: string, field: string): Sparse {
 /** One vector of a named map: dense list or sparse {indices, values}. */
 export function parseVector(v: JsonValue, what: string, field: string): Vector {
   if (Array.isArray(v)) {
-    if (v.some((x) => Array.isArray(x))) throw wrongInput('multivectors are not supported by the test server');
+    if (v.some((x) => Array.isArray(x)))
+      throw wrongInput('multivectors are not supported by the test server');
     return dense(v, what);
   }
   return sparse(v, what, field);
 }
 
 /** A point's `vector` field. `named` tells whether the request used the map form. */
-export function parseVectorStruct(v: JsonValue | undefined, field: string): { vectors: NamedVectors; named: boolean } {
-  if (Array.isArray(v)) return { vectors: new Map([['', parseVector(v, 'VectorStruct', field)]]), named: false };
+export function parseVectorStruct(
+  v: JsonValue | undefined,
+  field: string,
+): { vectors: NamedVectors; named: boolean } {
+  if (Array.isArray(v))
+    return { vectors: new Map([['', parseVector(v, 'VectorStruct', field)]]), named: false };
   if (!isObject(v)) throw formatError('data did not match any variant of untagged enum VectorStruct');
   const vectors: NamedVectors = new Map();
-  for (const [name, x] of Object.entries(v)) vectors.set(name, parseVector(x, 'VectorStruct', `${field}.${name}`));
+  for (const [name, x] of Object.entries(v))
+    vectors.set(name, parseVector(x, 'VectorStruct', `${field}.${name}`));
   return { vectors, named: true };
 }
 
@@ -143,9 +150,20 @@ export function sparseDot(a: Sparse, b: Sparse): number | undefined {
   return hit ? Math.fround(s) : undefined;
 }
 
+// Stored vectors are never mutated in place (updates store new arrays), so their JSON text can be
+// cached: formatting float32s in shortest form is the slow part of answering a large scroll.
+const rendered = new WeakMap<Vector, RawJson>();
+
 function vectorOut(v: Vector): Out {
-  if (isSparse(v)) return { indices: v.indices.map((i) => BigInt(i)), values: v.values.map((x) => new F32(x)) };
-  return v.map((x) => new F32(x));
+  let out = rendered.get(v);
+  if (!out) {
+    const floats = (xs: number[]) => `[${xs.map(formatF32).join(',')}]`;
+    out = new RawJson(
+      isSparse(v) ? `{"indices":[${v.indices.join(',')}],"values":${floats(v.values)}}` : floats(v),
+    );
+    rendered.set(v, out);
+  }
+  return out;
 }
 
 /** The `vector` of a record: a bare list when only the default vector is there, else a map. */

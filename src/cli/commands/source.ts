@@ -1,0 +1,20 @@
+// `vecrelay source --config F`: Postgres → Kafka only (the sink runs elsewhere).
+import { Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../shared/log.js';
+import { cellDecoders } from '../../source/cell-decoders.js';
+import { Source } from '../../source/source.js';
+import { runUntilSignalled } from '../lifecycle.js';
+
+export function sourceCommand(): Command {
+  return new Command('source')
+    .description('snapshot (when due) and stream the configured tables from PostgreSQL to Kafka')
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. connectors/example.yaml')
+    .action(async (opts: { config: string }) => {
+      const log = createLogger().child({ component: 'source' });
+      await runUntilSignalled(log, async (signal) => {
+        const config = loadConfig(opts.config);
+        await new Source(config, log.child({ pipeline: config.name }), { decoders: cellDecoders }).run(signal);
+      });
+    });
+}

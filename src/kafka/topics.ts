@@ -1,0 +1,34 @@
+// Topic names and creation. Every topic is created up front (auto-creation gives transient
+// errors and the wrong cleanup policy): change topics compacted, so a topic is a replayable copy
+// of its table.
+import type { Admin } from 'kafkajs';
+
+export function changeTopic(prefix: string, schema: string, table: string): string {
+  // Kafka topic names allow [a-zA-Z0-9._-]; anything else in a Postgres name becomes '_'.
+  const clean = (s: string) => s.replace(/[^a-zA-Z0-9._-]/g, '_');
+  return `${prefix}.${clean(schema)}.${clean(table)}`;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  compacted: boolean;
+}
+
+/** Creates the topics that are missing; leaves existing ones as they are. */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((s) => ({
+      topic: s.topic,
+      numPartitions: s.partitions,
+      replicationFactor: s.replicationFactor,
+      configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+    })),
+  });
+  return missing.map((s) => s.topic);
+}

@@ -1,0 +1,123 @@
+// The replication connection: START_REPLICATION with pgoutput in binary mode, every message
+// parsed by vecrelay's own parser, and every status update sent by vecrelay itself.
+//
+// pg-logical-replication 2.5.0 is used for the connection only (facts/postgres.md):
+// - its timer acknowledges the last *received* LSN: disabled (timeoutSeconds: 0, auto: false);
+// - its acknowledge(lsn) reports lsn + 1: we pass lsn - 1 so the server receives exactly lsn;
+// - its PgoutputPlugin sends no `binary` option: subclassed here;
+// - after any error the service is not reused: a new ReplicationStream resumes from the slot.
+import type pg from 'pg';
+import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
+import { PgoutputParser, formatLsn, parseLsn, type PgoutputMessage } from '../pgoutput/index.js';
+import { quoteIdent, type PgConfig } from './connect.js';
+
+/** Returned by the plugin instead of throwing inside the connection's event handler. */
+export interface ParseFailure {
+  tag: 'parse-failure';
+  error: Error;
+}
+
+class VecrelayPgoutputPlugin extends PgoutputPlugin {
+  // Row messages are copied out of the connection's read buffer: pg-protocol may move bytes
+  // within that buffer when the next chunk arrives, and flow control parses before it processes.
+  private readonly ownParser = new PgoutputParser({ copy: true });
+
+  constructor(
+    private readonly publication: string,
+    private readonly binary: boolean,
+  ) {
+    super({ protoVersion: 1, publicationNames: [publication], messages: true });
+  }
+
+  // The base class declares its own message type; ours reaches the 'data' handler below.
+  override parse(buffer: Buffer): ReturnType<PgoutputPlugin['parse']> {
+    let out: PgoutputMessage | ParseFailure;
+    try {
+      out = this.ownParser.parse(buffer);
+    } catch (error) {
+      out = { tag: 'parse-failure', error: error as Error };
+    }
+    return out as unknown as ReturnType<PgoutputPlugin['parse']>;
+  }
+
+  override start(client: pg.Client, slotName: string, lastLsn: string) {
+    const pubLiteral = `'${this.publication.replaceAll("'", "''")}'`;
+    const options = [
+      `proto_version '1'`,
+      `publication_names ${pubLiteral}`,
+      `binary '${this.binary}'`,
+      `messages 'true'`,
+    ];
+    return client.query(`START_REPLICATION SLOT ${quoteIdent(slotName)} LOGICAL ${lastLsn} (${options.join(', ')})`);
+  }
+}
+
+export interface StreamHandlers {
+  /** Awaited before the next message is read: backpressure reaches the socket. */
+  onMessage(msg: PgoutputMessage, walStart: bigint): Promise<void> | void;
+  /** A primary keepalive: the server's WAL end, and whether it wants an answer now. */
+  onKeepalive(walEnd: bigint, shouldRespond: boolean): void;
+  onError(err: Error): void;
+}
+
+export class ReplicationStream {
+  private readonly service: LogicalReplicationService;
+  private stopped = false;
+
+  constructor(
+    private readonly pgConfig: PgConfig,
+    private readonly slot: string,
+    private readonly publication: string,
+    private readonly options: { binary: boolean } = { binary: true },
+  ) {
+    this.service = new LogicalReplicationService({ ...pgConfig, replication: 'database' } as pg.ClientConfig, {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: true },
+    });
+  }
+
+  /**
+   * Streams from the slot's confirmed position until stop() or an error. Resolves when the
+   * stream ends; every error goes to handlers.onError (once) and ends the stream.
+   */
+  async run(handlers: StreamHandlers): Promise<void> {
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed || this.stopped) return;
+      failed = true;
+      handlers.onError(err);
+    };
+    this.service.on('data', async (lsn: string, msg: PgoutputMessage | ParseFailure) => {
+      if (failed || this.stopped) return;
+      if (msg.tag === 'parse-failure') return fail(msg.error);
+      try {
+        await handlers.onMessage(msg, parseLsn(lsn));
+      } catch (err) {
+        fail(err as Error);
+      }
+    });
+    this.service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
+      if (!failed && !this.stopped) handlers.onKeepalive(parseLsn(lsn), shouldRespond);
+    });
+    this.service.on('error', (err: Error) => fail(err));
+    try {
+      // No LSN: a new service starts from the slot's confirmed_flush_lsn.
+      await this.service.subscribe(new VecrelayPgoutputPlugin(this.publication, this.options.binary), this.slot);
+      if (!this.stopped) fail(new Error('the replication stream ended'));
+    } catch (err) {
+      fail(err as Error);
+    }
+  }
+
+  /** Reports `lsn` as written, flushed and applied: exactly this value reaches the server. */
+  async confirm(lsn: bigint): Promise<void> {
+    if (this.stopped || lsn <= 0n) return;
+    await this.service.acknowledge(formatLsn(lsn - 1n));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.service.destroy().catch(() => {});
+  }
+}

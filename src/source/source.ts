@@ -1,0 +1,186 @@
+// The source: Postgres → Kafka for one pipeline. Preflight, publication and slot, the initial
+// snapshot when one is due, then streaming sessions — each failure ends a session and, unless it
+// is a misconfiguration, a new one resumes from the slot after a backoff.
+//
+// Snapshot bookkeeping lives in Kafka (the pipeline's state topic): "pending" is written when the
+// slot is created with an exported snapshot, "done" once every snapshot row is acknowledged. A
+// slot found with a pending snapshot was left by a crash mid-snapshot: it is dropped and the
+// snapshot starts over (the rows already published are replayed harmlessly: same keys, op=r).
+import pg from 'pg';
+import type { Kafka, Producer } from 'kafkajs';
+import type { LoadedConfig } from '../config/load.js';
+import { createKafka } from '../kafka/client.js';
+import { StateStore } from '../kafka/state-store.js';
+import { changeTopic, ensureTopics } from '../kafka/topics.js';
+import { backoffDelay, sleep } from '../shared/backoff.js';
+import { ConfigError, messageOf } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { CellDecoders } from './changes.js';
+import { parseLsn } from './pgoutput/index.js';
+import type { TableInfo } from './postgres/catalog.js';
+import { pgClientConfig } from './postgres/connect.js';
+import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
+import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
+import { runSnapshot } from './snapshot-phase.js';
+import { StreamSession, type RoutedTable } from './stream-session.js';
+import type { ChangeEvent } from '../event/change-event.js';
+
+interface SnapshotState {
+  slot: string;
+  consistentPoint: string;
+  status: 'pending' | 'done';
+}
+
+export interface SourceOptions {
+  decoders: CellDecoders;
+  onEvent?: (event: ChangeEvent) => void;
+}
+
+export function stateTopic(config: LoadedConfig): string {
+  return `${config.kafka.topicPrefix}._state.${config.name}`;
+}
+
+export class Source {
+  constructor(
+    private readonly config: LoadedConfig,
+    private readonly log: Logger,
+    private readonly options: SourceOptions,
+  ) {}
+
+  /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { config, log } = this;
+    const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId }, log.child({ component: 'kafka' }));
+    const admin = kafka.admin();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    await admin.connect();
+    await producer.connect();
+    try {
+      const { tables, routed } = await this.prepare(admin);
+      const state = new StateStore(kafka, admin, producer, stateTopic(config));
+      await state.ensure(config.kafka.replicationFactor);
+      await this.snapshotIfDue(state, producer, tables, routed, signal);
+      if (config.snapshot === 'initial_only' || signal.aborted) return;
+      await this.stream(kafka, routed, signal);
+    } finally {
+      await producer.disconnect().catch(() => {});
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /** Preflight, publication and topics; returns the tables with their Kafka routes. */
+  private async prepare(admin: ReturnType<Kafka['admin']>) {
+    const { config, log } = this;
+    const client = new pg.Client(pgClientConfig(config));
+    await client.connect();
+    try {
+      await checkServer(client, config);
+      const tables = await checkTables(client, config);
+      await ensurePublication(client, config, tables, log);
+      const specs = tables.map((t) => ({
+        topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table),
+        partitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+        compacted: true,
+      }));
+      const created = await ensureTopics(admin, specs);
+      if (created.length) log.info({ topics: created }, 'created topics');
+      // An existing topic keeps its own partition count: truncate markers must reach all of them.
+      const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+      const partitions = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+      const routed = new Map<string, RoutedTable>();
+      tables.forEach((t, i) => {
+        const topic = specs[i]!.topic;
+        routed.set(`${t.schema}.${t.table}`, {
+          table: config.tables[i]!,
+          route: { topic, partitions: partitions.get(topic) ?? config.kafka.partitions },
+        });
+      });
+      return { tables, routed };
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  private async snapshotIfDue(
+    state: StateStore,
+    producer: Producer,
+    tables: TableInfo[],
+    routed: Map<string, RoutedTable>,
+    signal: AbortSignal,
+  ) {
+    const { config, log } = this;
+    const client = new pg.Client(pgClientConfig(config));
+    await client.connect();
+    try {
+      let slot = await checkSlotUsable(client, config, log, signal);
+      const recorded = slot.exists ? await state.read<SnapshotState>('snapshot') : undefined;
+      if (slot.exists && recorded?.slot === config.postgres.slot && recorded.status === 'pending') {
+        log.warn({ slot: config.postgres.slot }, 'the previous snapshot did not finish: dropping the slot and starting over');
+        await dropSlot(client, config.postgres.slot);
+        slot = { ...slot, exists: false };
+      }
+      if (slot.exists) {
+        if (config.snapshot !== 'never' && !recorded)
+          log.warn({ slot: config.postgres.slot }, 'reusing a slot with no snapshot record: streaming only, no snapshot');
+        return;
+      }
+      const wantSnapshot = config.snapshot !== 'never';
+      const created = await createSlot(pgClientConfig(config, { replication: true }), config.postgres.slot, wantSnapshot, log);
+      try {
+        if (!wantSnapshot || !created.snapshotName) return;
+        const snapshot: SnapshotState = { slot: config.postgres.slot, consistentPoint: created.consistentPoint, status: 'pending' };
+        await state.write('snapshot', snapshot);
+        const rows = await runSnapshot(
+          { config, log: log.child({ component: 'snapshot' }), producer, decoders: this.options.decoders },
+          created.snapshotName,
+          parseLsn(created.consistentPoint),
+          tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
+        );
+        await state.write('snapshot', { ...snapshot, status: 'done', rows });
+      } finally {
+        // Ends the exported snapshot; the slot stays.
+        await created.connection.end().catch(() => {});
+      }
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  private async stream(kafka: Kafka, routed: Map<string, RoutedTable>, signal: AbortSignal) {
+    const { config, log } = this;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const started = Date.now();
+      // A producer per session: after a failed send its idempotence state is not to be trusted.
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+      try {
+        await producer.connect();
+        const client = new pg.Client(pgClientConfig(config));
+        await client.connect();
+        try {
+          await checkSlotUsable(client, config, log, signal);
+        } finally {
+          await client.end().catch(() => {});
+        }
+        await new StreamSession({
+          config,
+          log: log.child({ component: 'stream' }),
+          producer,
+          decoders: this.options.decoders,
+          tables: routed,
+          onEvent: this.options.onEvent,
+        }).run(signal);
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof ConfigError) throw err;
+        if (Date.now() - started > 60_000) attempt = 0;
+        const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
+        log.error({ err, delayMs: delay }, `streaming session failed: ${messageOf(err)}; resuming from the slot`);
+        await sleep(delay, signal).catch(() => {});
+      } finally {
+        await producer.disconnect().catch(() => {});
+      }
+    }
+  }
+}

@@ -1,0 +1,199 @@
+// One streaming session: from the slot's confirmed position until stopped or broken. Every error
+// ends the session; the owner (source.ts) starts a new one, which resumes from what Postgres
+// confirmed — Kafka may see a suffix again (replays converge), never a gap.
+//
+// Acknowledgement (DESIGN.md guarantee 1): the position sent to Postgres is the AckTracker's, i.e.
+// the commit end LSN of the newest transaction whose every event Kafka stored; keepalives are
+// answered with that same position, and when nothing is outstanding the position follows the
+// server's keepalives and our heartbeat messages so the slot advances while the tables are quiet.
+import pg from 'pg';
+import type { Producer } from 'kafkajs';
+import type { LoadedConfig } from '../config/load.js';
+import type { TableConfig } from '../config/schema.js';
+import type { ChangeEvent } from '../event/change-event.js';
+import { Publisher } from '../kafka/publisher.js';
+import type { Logger } from '../shared/log.js';
+import { AckTracker, type TrackedTx } from './ack-tracker.js';
+import { ChangeBuilder, RelationPlan, type CellDecoders, type TxInfo } from './changes.js';
+import { RelationCache, parseLsn, type PgoutputMessage } from './pgoutput/index.js';
+import { pgClientConfig } from './postgres/connect.js';
+import { readSlot } from './postgres/preflight.js';
+import { ReplicationStream } from './postgres/replication.js';
+import { toMessages, type TopicRoute } from './to-kafka.js';
+import { canonicalKey } from '../event/key.js';
+
+export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
+
+export interface RoutedTable {
+  table: TableConfig;
+  route: TopicRoute;
+}
+
+export interface SessionDeps {
+  config: LoadedConfig;
+  log: Logger;
+  producer: Producer;
+  decoders: CellDecoders;
+  /** By "schema.table". */
+  tables: Map<string, RoutedTable>;
+  onEvent?: (event: ChangeEvent) => void;
+}
+
+export class StreamSession {
+  private readonly builder: ChangeBuilder;
+  private readonly relations = new RelationCache();
+  private readonly plans = new Map<number, { plan: RelationPlan; routed: RoutedTable } | null>();
+  private tx: { tracked: TrackedTx; info: TxInfo } | null = null;
+  private draining = false;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.builder = new ChangeBuilder(deps.decoders);
+  }
+
+  /** Streams until `signal` aborts (then drains, confirms and resolves) or an error (rejects). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { config, log } = this.deps;
+    const admin = new pg.Client(pgClientConfig(config));
+    await admin.connect();
+    const stream = new ReplicationStream(pgClientConfig(config), config.postgres.slot, config.postgres.publication);
+    const timers: NodeJS.Timeout[] = [];
+    let failure: ((err: Error) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => (failure = reject));
+    failed.catch(() => {});
+    try {
+      const slot = await readSlot(admin, config.postgres.slot);
+      const start = parseLsn(slot.confirmedFlushLsn ?? '0/0');
+      const tracker = new AckTracker(start);
+      const publisher = new Publisher(
+        this.deps.producer,
+        { batchMaxBytes: config.source.batchMaxBytes, maxInFlightBytes: config.source.maxInFlightBytes, lingerMs: 5 },
+        (err) => failure!(err),
+      );
+      let sent = start;
+      const confirm = async (force: boolean) => {
+        const position = tracker.confirmed();
+        if (position > sent || force) {
+          sent = position > sent ? position : sent;
+          await stream.confirm(sent);
+        }
+      };
+      timers.push(setInterval(() => void confirm(false).catch((err: Error) => failure!(err)), 100));
+      timers.push(
+        setInterval(() => {
+          // Only when idle: a heartbeat is for quiet tables; busy ones advance the slot anyway.
+          if (tracker.idle())
+            admin.query(`SELECT pg_logical_emit_message(false, $1, '')`, [HEARTBEAT_PREFIX]).catch((err: Error) => {
+              log.warn({ err }, 'heartbeat message failed');
+            });
+        }, config.source.heartbeatIntervalMs),
+      );
+
+      log.info({ slot: config.postgres.slot, from: slot.confirmedFlushLsn }, 'streaming from the slot');
+      const streaming = stream.run({
+        onMessage: (msg) => (this.draining ? undefined : this.handle(msg, tracker, publisher)),
+        onKeepalive: (walEnd, shouldRespond) => {
+          tracker.advanceIdle(walEnd);
+          if (shouldRespond) void confirm(true).catch((err: Error) => failure!(err));
+        },
+        onError: (err) => failure!(err),
+      });
+
+      const stopped = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await Promise.race([stopped, failed]);
+      // Graceful stop: take no more messages, wait for Kafka, confirm, close.
+      this.draining = true;
+      await Promise.race([publisher.drain(), failed]);
+      await confirm(true);
+      log.info({ confirmed: tracker.confirmed().toString(16) }, 'source stopped');
+      await stream.stop();
+      await streaming;
+    } finally {
+      for (const t of timers) clearInterval(t);
+      await stream.stop();
+      await admin.end().catch(() => {});
+    }
+  }
+
+  private async handle(msg: PgoutputMessage, tracker: AckTracker, publisher: Publisher): Promise<void> {
+    switch (msg.tag) {
+      case 'type':
+        this.relations.addType(msg);
+        return;
+      case 'relation': {
+        const relation = this.relations.addRelation(msg);
+        const routed = this.deps.tables.get(`${relation.schema}.${relation.name}`);
+        this.plans.set(msg.oid, routed ? { plan: new RelationPlan(relation, routed.table), routed } : null);
+        return;
+      }
+      case 'begin':
+        this.tx = {
+          tracked: tracker.begin(),
+          info: { lsn: msg.finalLsn, xid: msg.xid, commitTimeMicros: msg.commitTimeMicros, snapshot: false },
+        };
+        return;
+      case 'commit':
+        if (this.tx) tracker.commit(this.tx.tracked, msg.endLsn);
+        this.tx = null;
+        publisher.flush();
+        return;
+      case 'message':
+        // A non-transactional message (our heartbeat) comes alone: a position to advance to when idle.
+        if (!msg.transactional) tracker.advanceIdle(msg.lsn);
+        return;
+      case 'origin':
+        return;
+      case 'truncate':
+        for (const oid of msg.relationOids) {
+          const target = this.target(oid);
+          if (target) await this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher);
+        }
+        return;
+      case 'insert': {
+        const target = this.target(msg.relationOid);
+        if (target) await this.publish(this.builder.row('c', target.plan, this.tx!.info, msg.new), target, tracker, publisher);
+        return;
+      }
+      case 'update': {
+        const target = this.target(msg.relationOid);
+        if (!target) return;
+        const { plan } = target;
+        if (msg.old && msg.oldIsKeyOnly !== undefined) {
+          // The key changed (or REPLICA IDENTITY FULL): the row under the old key is gone.
+          const oldKey = this.builder.key(plan, msg.old);
+          const newKey = this.builder.key(plan, msg.new);
+          if (canonicalKey(plan.keyNames, oldKey) !== canonicalKey(plan.keyNames, newKey))
+            await this.publish(this.builder.delete(plan, this.tx!.info, msg.old), target, tracker, publisher);
+        }
+        const event = this.builder.row('u', plan, this.tx!.info, msg.new, msg.oldIsKeyOnly ? undefined : msg.old);
+        await this.publish(event, target, tracker, publisher);
+        return;
+      }
+      case 'delete': {
+        const target = this.target(msg.relationOid);
+        if (target) await this.publish(this.builder.delete(target.plan, this.tx!.info, msg.old), target, tracker, publisher);
+        return;
+      }
+    }
+  }
+
+  private target(oid: number) {
+    const target = this.plans.get(oid);
+    if (target === undefined) this.relations.require(oid); // throws: a row before its Relation
+    return target ?? null;
+  }
+
+  private async publish(
+    event: ChangeEvent,
+    target: { plan: RelationPlan; routed: RoutedTable },
+    tracker: AckTracker,
+    publisher: Publisher,
+  ): Promise<void> {
+    this.deps.onEvent?.(event);
+    for (const m of toMessages(event, target.plan.keyNames, target.routed.route)) {
+      await publisher.publish(m, tracker.event(this.tx!.tracked));
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// How change events become Kafka messages (DESIGN.md "Event"):
+// - one topic per table, message key = canonical encoding of the primary key, so every event of
+//   one row lands in one partition, in commit order;
+// - a delete is followed by a tombstone (same key, null value) so compaction can drop the row;
+// - a truncate concerns every row, so one truncate event goes to every partition, keyed by an
+//   empty key, and each sink consumer applies it in order with the rows of its partition.
+import { encodeEvent } from '../event/avro.js';
+import { keyBytes } from '../event/key.js';
+import type { ChangeEvent } from '../event/change-event.js';
+import type { OutMessage } from '../kafka/publisher.js';
+
+export interface TopicRoute {
+  topic: string;
+  partitions: number;
+}
+
+const EMPTY_KEY = Buffer.alloc(0);
+
+export function toMessages(event: ChangeEvent, keyColumns: string[], route: TopicRoute): OutMessage[] {
+  const value = encodeEvent(event);
+  if (event.op === 't') {
+    return Array.from({ length: route.partitions }, (_, partition) => ({ topic: route.topic, key: EMPTY_KEY, value, partition }));
+  }
+  const key = keyBytes(keyColumns, event.key);
+  const out: OutMessage[] = [{ topic: route.topic, key, value }];
+  if (event.op === 'd') out.push({ topic: route.topic, key, value: null });
+  return out;
+}

@@ -1,0 +1,109 @@
+// The bundled test server's own /__test/ endpoints (fault injection, reset), which the sink tests
+// use to simulate an unavailable Qdrant. Skipped against a real Qdrant. Faults set on the shared
+// stack server are scoped (`paths`) to this test's collection so concurrent suites are unaffected;
+// clearing and resetting are exercised on a private in-process server.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { QdrantClient, QdrantClientResourceExhaustedError } from '@qdrant/js-client-rest';
+import { startQdrantTestServer, type QdrantTestServer } from '../qdrant-server/server.js';
+import { assertError, collection, env, ok, qdrantClient, raw, single } from './qdrant-helpers.js';
+
+const skip = env.qdrantIsReal ? 'QDRANT_URL points at a real Qdrant, which has no /__test/ endpoints' : false;
+
+test('injected 503s fail the next N matching requests with an error envelope', { skip }, async (t) => {
+  const name = await collection(t, single(2, 'Dot'));
+  const other = await collection(t, single(2, 'Dot'));
+  await ok('POST', '/__test/faults', {
+    status: 503,
+    count: 2,
+    paths: `^/collections/${name}/points/scroll$`,
+  });
+  assert.equal((await raw('POST', `/collections/${other}/points/scroll`, {})).status, 200);
+  assertError(
+    await raw('POST', `/collections/${name}/points/scroll`, {}),
+    503,
+    'Shard temporarily unavailable:',
+  );
+  await assert.rejects(
+    qdrantClient().scroll(name, { limit: 1 }),
+    (err: { status?: number }) => err.status === 503,
+  );
+  assert.equal((await raw('POST', `/collections/${name}/points/scroll`, {})).status, 200);
+});
+
+test('an injected 429 carries Retry-After, which the client reports', { skip }, async (t) => {
+  const name = await collection(t, single(2, 'Dot'));
+  const paths = `^/collections/${name}/points$`;
+  await ok('POST', '/__test/faults', { status: 429, count: 2, retry_after: 2, paths });
+  const res = await raw('PUT', `/collections/${name}/points?wait=true`, {
+    points: [{ id: 1, vector: [1, 1] }],
+  });
+  assertError(res, 429, 'Rate limiting exceeded:');
+  assert.equal(res.headers.get('retry-after'), '2');
+  await assert.rejects(
+    qdrantClient().upsert(name, { wait: true, points: [{ id: 1, vector: [1, 1] }] }),
+    (err: unknown) => err instanceof QdrantClientResourceExhaustedError && err.retry_after === 2,
+  );
+  const done = await qdrantClient().upsert(name, { wait: true, points: [{ id: 1, vector: [1, 1] }] });
+  assert.equal(done.status, 'completed');
+});
+
+test('a delay-only fault answers normally after the delay', { skip }, async (t) => {
+  const name = await collection(t, single(2, 'Dot'));
+  await ok('POST', '/__test/faults', {
+    delay_ms: 300,
+    count: 1,
+    paths: `^/collections/${name}/points/count$`,
+  });
+  const started = Date.now();
+  assert.deepEqual(await ok('POST', `/collections/${name}/points/count`, {}), { count: 0 });
+  assert.ok(Date.now() - started >= 250);
+});
+
+test('a bad fault request is refused', { skip }, async () => {
+  assertError(await raw('POST', '/__test/faults', { status: 200 }), 400, 'Format error in JSON body:');
+  assertError(
+    await raw('POST', '/__test/faults', { status: 503, paths: '(' }),
+    400,
+    'Format error in JSON body:',
+  );
+});
+
+let privateServer: QdrantTestServer | undefined;
+const privateSkip = skip;
+
+before(async () => {
+  if (!privateSkip) privateServer = await startQdrantTestServer({ port: 0 });
+});
+after(async () => {
+  await privateServer?.close();
+});
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${privateServer!.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+test('DELETE /__test/faults clears pending faults; GET lists them', { skip: privateSkip }, async () => {
+  await call('POST', '/__test/faults', { status: 500, count: 5, paths: '^/collections$' });
+  const listed = JSON.parse((await call('GET', '/__test/faults')).text) as {
+    result: Array<{ remaining: number }>;
+  };
+  assert.equal(listed.result[0]?.remaining, 5);
+  assert.equal((await call('GET', '/collections')).status, 500);
+  assert.equal((await call('DELETE', '/__test/faults')).status, 200);
+  assert.equal((await call('GET', '/collections')).status, 200);
+});
+
+test('POST /__test/reset drops every collection', { skip: privateSkip }, async () => {
+  const client = new QdrantClient({ url: privateServer!.url, checkCompatibility: false });
+  await client.createCollection('one', { vectors: { size: 2, distance: 'Dot' } });
+  await client.createCollection('two', { vectors: { size: 2, distance: 'Dot' } });
+  assert.equal((await client.getCollections()).collections.length, 2);
+  assert.equal((await call('POST', '/__test/reset')).status, 200);
+  assert.deepEqual((await client.getCollections()).collections, []);
+});

@@ -1,0 +1,45 @@
+// Small Postgres helpers for tests against the stack's cluster.
+import pg from 'pg';
+import { stackEnv, waitFor } from './stack.js';
+
+export async function connectPg(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: stackEnv().pgUrl });
+  await client.connect();
+  return client;
+}
+
+export async function slotInfo(sql: pg.Client, slot: string) {
+  const { rows } = await sql.query<{ active: boolean; confirmed: string | null; active_pid: number | null }>(
+    `SELECT active, active_pid, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  return rows[0];
+}
+
+/** Current WAL position as a bigint-comparable pg_lsn text. */
+export async function currentLsn(sql: pg.Client): Promise<string> {
+  const { rows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  return rows[0]!.lsn;
+}
+
+/** True when pg_lsn a >= b. */
+export async function lsnAtLeast(sql: pg.Client, a: string | null | undefined, b: string): Promise<boolean> {
+  if (!a) return false;
+  const { rows } = await sql.query<{ ok: boolean }>(`SELECT $1::pg_lsn >= $2::pg_lsn AS ok`, [a, b]);
+  return rows[0]!.ok;
+}
+
+export async function waitSlotActive(sql: pg.Client, slot: string, active = true, timeoutMs = 60_000) {
+  await waitFor(`slot ${slot} ${active ? 'active' : 'inactive'}`, async () => (await slotInfo(sql, slot))?.active === active, {
+    timeoutMs,
+  });
+}
+
+/** Drops what a source test created: the slot (once its process is gone) and the publication. */
+export async function dropPipeline(sql: pg.Client, slot: string, publication: string) {
+  await waitFor(`slot ${slot} released`, async () => !(await slotInfo(sql, slot))?.active, { timeoutMs: 30_000 }).catch(
+    () => {},
+  );
+  await sql.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+  await sql.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
+}

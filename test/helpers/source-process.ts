@@ -1,0 +1,64 @@
+// The source as a real process (so tests can SIGKILL it) with a config written for the stack.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { repoRoot, stackEnv } from './stack.js';
+
+export interface TestPipeline {
+  name: string;
+  slot: string;
+  publication: string;
+  topicPrefix: string;
+  tables: Array<{ table: string; key?: string[]; vectors?: string[]; payload?: string[] }>;
+  snapshot?: 'initial' | 'never' | 'initial_only';
+  partitions?: number;
+  source?: Record<string, number>;
+}
+
+export function writeConfig(p: TestPipeline, extra: Record<string, unknown> = {}): string {
+  const env = stackEnv();
+  const dir = mkdtempSync(path.join(tmpdir(), 'vecrelay-test-'));
+  const file = path.join(dir, `${p.name}.yaml`);
+  const config = {
+    name: p.name,
+    postgres: {
+      host: env.pg.host,
+      port: env.pg.port,
+      database: env.pg.database,
+      user: env.pg.user,
+      slot: p.slot,
+      publication: p.publication,
+    },
+    kafka: { brokers: env.kafkaBrokers, topicPrefix: p.topicPrefix, partitions: p.partitions ?? 3, replicationFactor: 1 },
+    tables: p.tables,
+    snapshot: p.snapshot ?? 'initial',
+    source: { heartbeatIntervalMs: 1000, ...p.source },
+    ...extra,
+  };
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+export interface RunningProcess {
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startVecrelay(args: string[], env: Record<string, string> = {}): RunningProcess {
+  const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'vecrelay-log-')), 'out.log');
+  const out = createWriteStream(logFile);
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/vecrelay.js'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, VECRELAY_LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, logFile, exited };
+}
