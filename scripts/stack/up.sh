@@ -86,16 +86,18 @@ CONF
   nohup java -Xms512m -Xmx1g -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$ROOT/scripts/stack/kafka/log4j.properties" \
     -Dkafka.log.file="$KAFKA_DIR/server.log" \
-    -cp "$java_cp" kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 &
+    -cp "$java_cp" kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 </dev/null &
   echo $! >"$KAFKA_DIR/kafka.pid"
 fi
 
 # --- Qdrant-compatible test server ------------------------------------------------------------------
 if ! pid_alive "$QDRANT_DIR/server.pid"; then
   say "starting the Qdrant-compatible test server on 127.0.0.1:$QDRANT_PORT"
-  (cd "$ROOT" && nohup node --import tsx test/qdrant-server/main.ts --host 127.0.0.1 --port "$QDRANT_PORT" \
-    >"$QDRANT_DIR/server.log" 2>&1 &
-    echo $! >"$QDRANT_DIR/server.pid")
+  # Own stdio, so the caller's pipes close when up.sh ends.
+  cd "$ROOT"
+  nohup node --import tsx test/qdrant-server/main.ts --host 127.0.0.1 --port "$QDRANT_PORT" \
+    >"$QDRANT_DIR/server.log" 2>&1 </dev/null &
+  echo $! >"$QDRANT_DIR/server.pid"
 fi
 
 # --- ready checks, then the addresses for tests and tools -------------------------------------------

@@ -19,16 +19,14 @@ function describeIssues(file: string, err: ZodError): string {
     .join('\n');
 }
 
-export function parseConfig(
-  text: string,
-  file: string,
-  env: NodeJS.ProcessEnv = process.env,
-): LoadedConfig {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let raw: unknown;
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    );
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(describeIssues(file, result.error));
@@ -40,7 +38,9 @@ export function parseConfig(
     names.add(t.table);
     const overlap = t.vectors?.filter((v) => t.payload?.includes(v)) ?? [];
     if (overlap.length)
-      throw new ConfigError(`${file}: tables.${i}: ${overlap.join(', ')} cannot be both a vector and payload`);
+      throw new ConfigError(
+        `${file}: tables.${i}: ${overlap.join(', ')} cannot be both a vector and payload`,
+      );
   }
 
   let postgresPassword: string | undefined;

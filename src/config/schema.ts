@@ -43,24 +43,31 @@ export const configSchema = z
     kafka: z
       .object({
         brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'host:port')).min(1),
-        topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, . _ -').default('vecrelay'),
+        topicPrefix: z
+          .string()
+          .regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, . _ -')
+          .default('vecrelay'),
         partitions: z.number().int().min(1).max(10_000).default(6),
         replicationFactor: z.number().int().min(-1).default(-1).describe('-1: the broker default'),
         clientId: z.string().default('vecrelay'),
       })
       .strict(),
-    qdrant: z
-      .object({ url: z.string().url(), apiKeyEnv: z.string().optional() })
-      .strict()
-      .optional(),
+    qdrant: z.object({ url: z.string().url(), apiKeyEnv: z.string().optional() }).strict().optional(),
     tables: z.array(tableSchema).min(1),
     snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
     source: z
       .object({
         heartbeatIntervalMs: z.number().int().min(100).default(10_000),
-        maxInFlightBytes: z.number().int().min(1 << 20).default(64 << 20),
-        batchMaxBytes: z.number().int().min(16 << 10).default(900_000),
-        snapshotFetchRows: z.number().int().min(1).default(2_000),
+        maxInFlightBytes: z
+          .number()
+          .int()
+          .min(1 << 20)
+          .default(64 << 20),
+        batchMaxBytes: z
+          .number()
+          .int()
+          .min(16 << 10)
+          .default(900_000),
         slotBusyRetries: z.number().int().min(0).default(10),
       })
       .strict()
@@ -68,10 +75,12 @@ export const configSchema = z
         heartbeatIntervalMs: 10_000,
         maxInFlightBytes: 64 << 20,
         batchMaxBytes: 900_000,
-        snapshotFetchRows: 2_000,
         slotBusyRetries: 10,
       }),
-    metrics: z.object({ port: z.number().int().min(0).max(65535) }).strict().optional(),
+    metrics: z
+      .object({ port: z.number().int().min(0).max(65535) })
+      .strict()
+      .optional(),
   })
   .strict();
 

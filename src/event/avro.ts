@@ -36,7 +36,9 @@ interface Branch {
 export function encodeEvent(e: ChangeEvent): Buffer {
   if (!OPS.has(e.op)) throw new TypeError(`event op: unknown operation ${JSON.stringify(e.op)}`);
   const s = e.source;
-  if (!isInt64(s.lsn) || s.lsn < 0n) throw new RangeError(`source.lsn: ${String(s.lsn)} is not an LSN below 2^63`);
+  if (!isInt64(s.lsn) || s.lsn < 0n) {
+    throw new RangeError(`source.lsn: ${String(s.lsn)} is not an LSN below 2^63`);
+  }
   if (!isInt64(s.commitTimeMicros)) throw new RangeError(`source.commitTimeMicros: not an int64`);
   if (!Number.isInteger(s.xid) || s.xid < 0 || s.xid > UINT32_MAX) {
     throw new RangeError(`source.xid: ${s.xid} is not a 32-bit transaction id`);
@@ -120,7 +122,8 @@ function columnToAvro(name: string, v: ColumnValue): unknown {
         case 'decimal':
           return { [DECIMAL_BRANCH]: { text: v.text } };
         case 'uuid':
-          if (!UUID_RE.test(v.uuid)) throw new TypeError(`column ${name}: ${JSON.stringify(v.uuid)} is not a uuid`);
+          if (!UUID_RE.test(v.uuid))
+            throw new TypeError(`column ${name}: ${JSON.stringify(v.uuid)} is not a uuid`);
           return { [UUID_BRANCH]: { uuid: Buffer.from(v.uuid.replaceAll('-', ''), 'hex') } };
       }
   }
@@ -139,13 +142,15 @@ function vectorToAvro(name: string, v: VectorValue | null): unknown {
 
 // A malformed sparse vector would be rejected by Qdrant far from its cause; reject it here.
 function checkSparse(name: string, dim: number, indices: Int32Array, values: Float32Array): void {
-  if (!Number.isInteger(dim) || dim < 0 || dim > 0x7fffffff) throw new RangeError(`vector ${name}: bad dim ${dim}`);
+  if (!Number.isInteger(dim) || dim < 0 || dim > 0x7fffffff)
+    throw new RangeError(`vector ${name}: bad dim ${dim}`);
   if (indices.length !== values.length) {
     throw new RangeError(`vector ${name}: ${indices.length} indices but ${values.length} values`);
   }
   let prev = -1;
   for (const i of indices) {
-    if (i <= prev || i >= dim) throw new RangeError(`vector ${name}: index ${i} out of order or not below ${dim}`);
+    if (i <= prev || i >= dim)
+      throw new RangeError(`vector ${name}: index ${i} out of order or not below ${dim}`);
     prev = i;
   }
 }
@@ -156,7 +161,14 @@ const describe = (v: unknown): string =>
 /** The event as avsc decodes it (unions wrapped, longs as bigint). */
 interface AvroEvent {
   op: Op;
-  source: { lsn: bigint; xid: bigint; commitTimeMicros: bigint; schema: string; table: string; snapshot: boolean };
+  source: {
+    lsn: bigint;
+    xid: bigint;
+    commitTimeMicros: bigint;
+    schema: string;
+    table: string;
+    snapshot: boolean;
+  };
   key: Record<string, Branch | null>;
   values: Branch | null;
   vectors: Record<string, Branch | null>;

@@ -44,7 +44,8 @@ export interface UuidValue {
  * string for text-like types and for date/time types in ISO-8601 (timestamps with microseconds;
  * timestamptz in UTC with 'Z'), Uint8Array for bytea.
  */
-export type ColumnValue = null | boolean | bigint | number | string | Uint8Array | JsonValue | DecimalValue | UuidValue;
+export type ColumnValue =
+  null | boolean | bigint | number | string | Uint8Array | JsonValue | DecimalValue | UuidValue;
 
 /** vector, halfvec, real[] / double precision[] configured as vectors: float32 values. */
 export interface DenseVector {

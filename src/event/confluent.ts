@@ -24,7 +24,8 @@ export function wrapConfluent(schemaId: number, avro: Uint8Array): Buffer {
 
 /** Splits a Confluent-framed message. `avro` is a view of `buf`, not a copy. */
 export function unwrapConfluent(buf: Buffer): { schemaId: number; avro: Buffer } {
-  if (buf.length < HEADER) throw new RangeError(`Confluent message: ${buf.length} bytes, shorter than its header`);
+  if (buf.length < HEADER)
+    throw new RangeError(`Confluent message: ${buf.length} bytes, shorter than its header`);
   if (buf[0] !== MAGIC) throw new RangeError(`Confluent message: magic byte ${buf[0]}, expected ${MAGIC}`);
   return { schemaId: buf.readInt32BE(1), avro: buf.subarray(HEADER) };
 }

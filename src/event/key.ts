@@ -26,11 +26,15 @@ import type { ColumnValue } from './change-event.js';
  * PostgreSQL lists them); other entries of `key` are ignored. Throws if a key column is missing or
  * NULL, or holds a value that has no canonical form.
  */
-export function canonicalKey(keyColumns: readonly string[], key: Readonly<Record<string, ColumnValue>>): string {
+export function canonicalKey(
+  keyColumns: readonly string[],
+  key: Readonly<Record<string, ColumnValue>>,
+): string {
   if (keyColumns.length === 0) throw new Error('canonical key: the table has no key columns');
   const parts: string[] = [];
   for (const col of keyColumns) {
-    if (!Object.hasOwn(key, col)) throw new Error(`canonical key: key column ${col} is missing from the event`);
+    if (!Object.hasOwn(key, col))
+      throw new Error(`canonical key: key column ${col} is missing from the event`);
     parts.push(canonicalValue(col, key[col]!));
   }
   return `[${parts.join(',')}]`;
@@ -53,7 +57,8 @@ function canonicalValue(col: string, v: ColumnValue): string {
       return JSON.stringify(v);
     case 'object':
       if (v === null) throw new Error(`canonical key: key column ${col} is NULL (key columns never are)`);
-      if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex'));
+      if (v instanceof Uint8Array)
+        return JSON.stringify(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex'));
       switch (v.kind) {
         case 'decimal':
           return JSON.stringify(v.text);

@@ -96,7 +96,11 @@ export class Publisher {
     for (const { msg } of batch) {
       let list = byTopic.get(msg.topic);
       if (!list) byTopic.set(msg.topic, (list = []));
-      list.push(msg.partition === undefined ? { key: msg.key, value: msg.value } : { key: msg.key, value: msg.value, partition: msg.partition });
+      list.push(
+        msg.partition === undefined
+          ? { key: msg.key, value: msg.value }
+          : { key: msg.key, value: msg.value, partition: msg.partition },
+      );
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     const send = this.producer

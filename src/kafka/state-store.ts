@@ -14,11 +14,17 @@ export class StateStore {
   ) {}
 
   async ensure(replicationFactor: number): Promise<void> {
-    await ensureTopics(this.admin, [{ topic: this.topic, partitions: 1, replicationFactor, compacted: true }]);
+    await ensureTopics(this.admin, [
+      { topic: this.topic, partitions: 1, replicationFactor, compacted: true },
+    ]);
   }
 
   async write<T>(key: string, value: T): Promise<void> {
-    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key, value: JSON.stringify(value) }] });
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: [{ key, value: JSON.stringify(value) }],
+    });
   }
 
   async read<T>(key: string): Promise<T | undefined> {

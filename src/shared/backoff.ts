@@ -6,7 +6,10 @@ export interface BackoffOptions {
   factor?: number;
 }
 
-export function backoffDelay(attempt: number, { initialMs = 200, maxMs = 10_000, factor = 2 }: BackoffOptions = {}) {
+export function backoffDelay(
+  attempt: number,
+  { initialMs = 200, maxMs = 10_000, factor = 2 }: BackoffOptions = {},
+) {
   const ceiling = Math.min(maxMs, initialMs * factor ** attempt);
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }

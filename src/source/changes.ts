@@ -103,7 +103,14 @@ export class ChangeBuilder {
   }
 
   delete(plan: RelationPlan, tx: TxInfo, oldTuple: Tuple): ChangeEvent {
-    return { op: 'd', source: this.source(plan, tx), key: this.key(plan, oldTuple), values: null, vectors: {}, unchanged: [] };
+    return {
+      op: 'd',
+      source: this.source(plan, tx),
+      key: this.key(plan, oldTuple),
+      values: null,
+      vectors: {},
+      unchanged: [],
+    };
   }
 
   truncate(plan: RelationPlan, tx: TxInfo): ChangeEvent {

@@ -13,6 +13,7 @@ import { pgClientConfig } from './postgres/connect.js';
 import { readTableSnapshot } from './postgres/snapshot.js';
 import type { RoutedTable } from './stream-session.js';
 import { toMessages } from './to-kafka.js';
+import { decodesBinary } from './decode/index.js';
 
 export interface SnapshotPhaseDeps {
   config: LoadedConfig;
@@ -51,11 +52,20 @@ export async function runSnapshot(
   let failure: Error | undefined;
   const publisher = new Publisher(
     deps.producer,
-    { batchMaxBytes: config.source.batchMaxBytes, maxInFlightBytes: config.source.maxInFlightBytes, lingerMs: 5 },
+    {
+      batchMaxBytes: config.source.batchMaxBytes,
+      maxInFlightBytes: config.source.maxInFlightBytes,
+      lingerMs: 5,
+    },
     (err) => (failure = err),
   );
   const builder = new ChangeBuilder(deps.decoders);
-  const tx: TxInfo = { lsn: consistentPoint, xid: 0, commitTimeMicros: BigInt(Date.now()) * 1000n, snapshot: true };
+  const tx: TxInfo = {
+    lsn: consistentPoint,
+    xid: 0,
+    commitTimeMicros: BigInt(Date.now()) * 1000n,
+    snapshot: true,
+  };
   const total = tables.reduce((n, t) => n + t.info.estimatedRows, 0);
   const progress = new Progress(log, total);
   const noop = () => {};
@@ -68,7 +78,7 @@ export async function runSnapshot(
         schema: info.schema,
         table: info.table,
         columns: info.columns.map((c) => c.name),
-        fetchRows: config.source.snapshotFetchRows,
+        textColumns: new Set(info.columns.filter((c) => !decodesBinary(c.udtName)).map((c) => c.name)),
       });
       for await (const page of pages) {
         for (const row of page) {

@@ -22,6 +22,7 @@ import { pgClientConfig } from './postgres/connect.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
+import { decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
 
@@ -50,18 +51,35 @@ export class Source {
   /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
-    const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId }, log.child({ component: 'kafka' }));
+    const kafka = createKafka(
+      { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
+      log.child({ component: 'kafka' }),
+    );
     const admin = kafka.admin();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: false,
+    });
     await admin.connect();
     await producer.connect();
     try {
       const { tables, routed } = await this.prepare(admin);
+      const textOnly = tables.flatMap((t) =>
+        t.columns
+          .filter((c) => !decodesBinary(c.udtName))
+          .map((c) => `${t.schema}.${t.table}.${c.name} (${c.typeName})`),
+      );
+      if (textOnly.length)
+        log.warn(
+          { columns: textOnly },
+          'these column types have no binary decoder: streaming in text mode (slower)',
+        );
       const state = new StateStore(kafka, admin, producer, stateTopic(config));
       await state.ensure(config.kafka.replicationFactor);
       await this.snapshotIfDue(state, producer, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
-      await this.stream(kafka, routed, signal);
+      await this.stream(kafka, routed, textOnly.length === 0, signal);
     } finally {
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
@@ -116,20 +134,35 @@ export class Source {
       let slot = await checkSlotUsable(client, config, log, signal);
       const recorded = slot.exists ? await state.read<SnapshotState>('snapshot') : undefined;
       if (slot.exists && recorded?.slot === config.postgres.slot && recorded.status === 'pending') {
-        log.warn({ slot: config.postgres.slot }, 'the previous snapshot did not finish: dropping the slot and starting over');
+        log.warn(
+          { slot: config.postgres.slot },
+          'the previous snapshot did not finish: dropping the slot and starting over',
+        );
         await dropSlot(client, config.postgres.slot);
         slot = { ...slot, exists: false };
       }
       if (slot.exists) {
         if (config.snapshot !== 'never' && !recorded)
-          log.warn({ slot: config.postgres.slot }, 'reusing a slot with no snapshot record: streaming only, no snapshot');
+          log.warn(
+            { slot: config.postgres.slot },
+            'reusing a slot with no snapshot record: streaming only, no snapshot',
+          );
         return;
       }
       const wantSnapshot = config.snapshot !== 'never';
-      const created = await createSlot(pgClientConfig(config, { replication: true }), config.postgres.slot, wantSnapshot, log);
+      const created = await createSlot(
+        pgClientConfig(config, { replication: true }),
+        config.postgres.slot,
+        wantSnapshot,
+        log,
+      );
       try {
         if (!wantSnapshot || !created.snapshotName) return;
-        const snapshot: SnapshotState = { slot: config.postgres.slot, consistentPoint: created.consistentPoint, status: 'pending' };
+        const snapshot: SnapshotState = {
+          slot: config.postgres.slot,
+          consistentPoint: created.consistentPoint,
+          status: 'pending',
+        };
         await state.write('snapshot', snapshot);
         const rows = await runSnapshot(
           { config, log: log.child({ component: 'snapshot' }), producer, decoders: this.options.decoders },
@@ -147,12 +180,16 @@ export class Source {
     }
   }
 
-  private async stream(kafka: Kafka, routed: Map<string, RoutedTable>, signal: AbortSignal) {
+  private async stream(kafka: Kafka, routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
     const { config, log } = this;
     for (let attempt = 0; !signal.aborted; attempt++) {
       const started = Date.now();
       // A producer per session: after a failed send its idempotence state is not to be trusted.
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+      const producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        allowAutoTopicCreation: false,
+      });
       try {
         await producer.connect();
         const client = new pg.Client(pgClientConfig(config));
@@ -168,6 +205,7 @@ export class Source {
           producer,
           decoders: this.options.decoders,
           tables: routed,
+          binary,
           onEvent: this.options.onEvent,
         }).run(signal);
         return;
@@ -176,7 +214,10 @@ export class Source {
         if (err instanceof ConfigError) throw err;
         if (Date.now() - started > 60_000) attempt = 0;
         const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-        log.error({ err, delayMs: delay }, `streaming session failed: ${messageOf(err)}; resuming from the slot`);
+        log.error(
+          { err, delayMs: delay },
+          `streaming session failed: ${messageOf(err)}; resuming from the slot`,
+        );
         await sleep(delay, signal).catch(() => {});
       } finally {
         await producer.disconnect().catch(() => {});

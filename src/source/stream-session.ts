@@ -36,6 +36,8 @@ export interface SessionDeps {
   decoders: CellDecoders;
   /** By "schema.table". */
   tables: Map<string, RoutedTable>;
+  /** Ask pgoutput for binary columns (false when a captured type has no binary decoder here). */
+  binary: boolean;
   onEvent?: (event: ChangeEvent) => void;
 }
 
@@ -55,7 +57,14 @@ export class StreamSession {
     const { config, log } = this.deps;
     const admin = new pg.Client(pgClientConfig(config));
     await admin.connect();
-    const stream = new ReplicationStream(pgClientConfig(config), config.postgres.slot, config.postgres.publication);
+    const stream = new ReplicationStream(
+      pgClientConfig(config),
+      config.postgres.slot,
+      config.postgres.publication,
+      {
+        binary: this.deps.binary,
+      },
+    );
     const timers: NodeJS.Timeout[] = [];
     let failure: ((err: Error) => void) | undefined;
     const failed = new Promise<never>((_, reject) => (failure = reject));
@@ -66,7 +75,11 @@ export class StreamSession {
       const tracker = new AckTracker(start);
       const publisher = new Publisher(
         this.deps.producer,
-        { batchMaxBytes: config.source.batchMaxBytes, maxInFlightBytes: config.source.maxInFlightBytes, lingerMs: 5 },
+        {
+          batchMaxBytes: config.source.batchMaxBytes,
+          maxInFlightBytes: config.source.maxInFlightBytes,
+          lingerMs: 5,
+        },
         (err) => failure!(err),
       );
       let sent = start;
@@ -82,9 +95,11 @@ export class StreamSession {
         setInterval(() => {
           // Only when idle: a heartbeat is for quiet tables; busy ones advance the slot anyway.
           if (tracker.idle())
-            admin.query(`SELECT pg_logical_emit_message(false, $1, '')`, [HEARTBEAT_PREFIX]).catch((err: Error) => {
-              log.warn({ err }, 'heartbeat message failed');
-            });
+            admin
+              .query(`SELECT pg_logical_emit_message(false, $1, '')`, [HEARTBEAT_PREFIX])
+              .catch((err: Error) => {
+                log.warn({ err }, 'heartbeat message failed');
+              });
         }, config.source.heartbeatIntervalMs),
       );
 
@@ -148,12 +163,19 @@ export class StreamSession {
       case 'truncate':
         for (const oid of msg.relationOids) {
           const target = this.target(oid);
-          if (target) await this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher);
+          if (target)
+            await this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher);
         }
         return;
       case 'insert': {
         const target = this.target(msg.relationOid);
-        if (target) await this.publish(this.builder.row('c', target.plan, this.tx!.info, msg.new), target, tracker, publisher);
+        if (target)
+          await this.publish(
+            this.builder.row('c', target.plan, this.tx!.info, msg.new),
+            target,
+            tracker,
+            publisher,
+          );
         return;
       }
       case 'update': {
@@ -167,13 +189,25 @@ export class StreamSession {
           if (canonicalKey(plan.keyNames, oldKey) !== canonicalKey(plan.keyNames, newKey))
             await this.publish(this.builder.delete(plan, this.tx!.info, msg.old), target, tracker, publisher);
         }
-        const event = this.builder.row('u', plan, this.tx!.info, msg.new, msg.oldIsKeyOnly ? undefined : msg.old);
+        const event = this.builder.row(
+          'u',
+          plan,
+          this.tx!.info,
+          msg.new,
+          msg.oldIsKeyOnly ? undefined : msg.old,
+        );
         await this.publish(event, target, tracker, publisher);
         return;
       }
       case 'delete': {
         const target = this.target(msg.relationOid);
-        if (target) await this.publish(this.builder.delete(target.plan, this.tx!.info, msg.old), target, tracker, publisher);
+        if (target)
+          await this.publish(
+            this.builder.delete(target.plan, this.tx!.info, msg.old),
+            target,
+            tracker,
+            publisher,
+          );
         return;
       }
     }

@@ -19,7 +19,12 @@ const EMPTY_KEY = Buffer.alloc(0);
 export function toMessages(event: ChangeEvent, keyColumns: string[], route: TopicRoute): OutMessage[] {
   const value = encodeEvent(event);
   if (event.op === 't') {
-    return Array.from({ length: route.partitions }, (_, partition) => ({ topic: route.topic, key: EMPTY_KEY, value, partition }));
+    return Array.from({ length: route.partitions }, (_, partition) => ({
+      topic: route.topic,
+      key: EMPTY_KEY,
+      value,
+      partition,
+    }));
   }
   const key = keyBytes(keyColumns, event.key);
   const out: OutMessage[] = [{ topic: route.topic, key, value }];

@@ -14,7 +14,11 @@ export interface TopicRecord {
 }
 
 export function testKafka(): Kafka {
-  return new Kafka({ clientId: 'vecrelay-test', brokers: stackEnv().kafkaBrokers, logLevel: logLevel.NOTHING });
+  return new Kafka({
+    clientId: 'vecrelay-test',
+    brokers: stackEnv().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
 }
 
 /**
@@ -28,7 +32,12 @@ export async function readTopic(
 ): Promise<TopicRecord[]> {
   const kafka = testKafka();
   const groupId = `test-reader-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxBytes: 50 << 20 });
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxBytes: 50 << 20,
+  });
   const records: TopicRecord[] = [];
   await consumer.connect();
   try {

@@ -30,16 +30,23 @@ export async function lsnAtLeast(sql: pg.Client, a: string | null | undefined, b
 }
 
 export async function waitSlotActive(sql: pg.Client, slot: string, active = true, timeoutMs = 60_000) {
-  await waitFor(`slot ${slot} ${active ? 'active' : 'inactive'}`, async () => (await slotInfo(sql, slot))?.active === active, {
-    timeoutMs,
-  });
+  await waitFor(
+    `slot ${slot} ${active ? 'active' : 'inactive'}`,
+    async () => (await slotInfo(sql, slot))?.active === active,
+    {
+      timeoutMs,
+    },
+  );
 }
 
 /** Drops what a source test created: the slot (once its process is gone) and the publication. */
 export async function dropPipeline(sql: pg.Client, slot: string, publication: string) {
-  await waitFor(`slot ${slot} released`, async () => !(await slotInfo(sql, slot))?.active, { timeoutMs: 30_000 }).catch(
-    () => {},
+  await waitFor(`slot ${slot} released`, async () => !(await slotInfo(sql, slot))?.active, {
+    timeoutMs: 30_000,
+  }).catch(() => {});
+  await sql.query(
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
   );
-  await sql.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
   await sql.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
 }

@@ -31,7 +31,12 @@ export function writeConfig(p: TestPipeline, extra: Record<string, unknown> = {}
       slot: p.slot,
       publication: p.publication,
     },
-    kafka: { brokers: env.kafkaBrokers, topicPrefix: p.topicPrefix, partitions: p.partitions ?? 3, replicationFactor: 1 },
+    kafka: {
+      brokers: env.kafkaBrokers,
+      topicPrefix: p.topicPrefix,
+      partitions: p.partitions ?? 3,
+      replicationFactor: 1,
+    },
     tables: p.tables,
     snapshot: p.snapshot ?? 'initial',
     source: { heartbeatIntervalMs: 1000, ...p.source },

@@ -9,7 +9,12 @@ import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
 import { finalState, readTopic, testKafka } from '../helpers/kafka.js';
 import { connectPg, dropPipeline, slotInfo, waitSlotActive } from '../helpers/pg.js';
-import { startVecrelay, writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
+import {
+  startVecrelay,
+  writeConfig,
+  type RunningProcess,
+  type TestPipeline,
+} from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 
 let sql: pg.Client;
@@ -97,7 +102,9 @@ test('snapshot and stream meet: rows before start and rows changed during the sn
     return got.size === want.size && [...want].every(([k, v]) => got.get(k) === v);
   }).catch((err: Error) => {
     const diff = [...want].filter(([k, v]) => got.get(k) !== v).slice(0, 5);
-    throw new Error(`${err.message}; ${want.size} rows vs ${got.size} keys; differences: ${JSON.stringify(diff)}`);
+    throw new Error(
+      `${err.message}; ${want.size} rows vs ${got.size} keys; differences: ${JSON.stringify(diff)}`,
+    );
   });
   source.child.kill('SIGTERM');
   const exit = await source.exited;
@@ -132,8 +139,14 @@ test('interleaved transactions: T2 open across T1 and a SIGKILL still arrives af
   }
   const second = startSource(config);
   const records = await readTopic(topic, (r) => r.some((x) => x.key === keyOf(2)));
-  assert.ok(records.some((x) => x.key === keyOf(1)), 'T1 is in Kafka');
-  assert.ok(records.some((x) => x.key === keyOf(2) && x.event?.op === 'c'), 'T2 arrives after the restart');
+  assert.ok(
+    records.some((x) => x.key === keyOf(1)),
+    'T1 is in Kafka',
+  );
+  assert.ok(
+    records.some((x) => x.key === keyOf(2) && x.event?.op === 'c'),
+    'T2 arrives after the restart',
+  );
   second.child.kill('SIGTERM');
   await second.exited;
 });

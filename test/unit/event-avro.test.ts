@@ -13,7 +13,8 @@ const f32Bits = (bits: number[]): Float32Array => new Float32Array(new Uint32Arr
 
 test('every operation round-trips', () => {
   const events = sampleEvents();
-  for (const op of OPS) assert.deepStrictEqual(comparable(roundTrip(events[op])), comparable(events[op]), `op ${op}`);
+  for (const op of OPS)
+    assert.deepStrictEqual(comparable(roundTrip(events[op])), comparable(events[op]), `op ${op}`);
 });
 
 test('every column-value kind round-trips with its exact value', () => {
@@ -52,7 +53,9 @@ test('every column-value kind round-trips with its exact value', () => {
 
 test('a uuid decodes lowercase', () => {
   const e = withValues({ u: { kind: 'uuid', uuid: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' } });
-  assert.deepStrictEqual(roundTrip(e).values, { u: { kind: 'uuid', uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' } });
+  assert.deepStrictEqual(roundTrip(e).values, {
+    u: { kind: 'uuid', uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' },
+  });
 });
 
 test('empty maps stay empty, and empty values stay distinct from null values', () => {
@@ -70,20 +73,32 @@ test('NULL, half, sparse and empty sparse vectors round-trip', () => {
       half: { kind: 'dense', values: new Float32Array([1, -0.5, 65504]), half: true },
       full: { kind: 'dense', values: new Float32Array([1, -0.5]), half: false },
       no_dims: { kind: 'dense', values: new Float32Array(0), half: false },
-      sparse: { kind: 'sparse', dim: 5, indices: new Int32Array([0, 4]), values: new Float32Array([0.5, -1]) },
+      sparse: {
+        kind: 'sparse',
+        dim: 5,
+        indices: new Int32Array([0, 4]),
+        values: new Float32Array([0.5, -1]),
+      },
       empty: { kind: 'sparse', dim: 1000, indices: new Int32Array(0), values: new Float32Array(0) },
     },
   };
   const d = roundTrip(e);
   assert.deepStrictEqual(comparable(d), comparable(e));
   assert.equal(d.vectors.none, null);
-  assert.ok(d.vectors.half?.kind === 'dense' && d.vectors.half.half && d.vectors.half.values instanceof Float32Array);
+  assert.ok(
+    d.vectors.half?.kind === 'dense' && d.vectors.half.half && d.vectors.half.values instanceof Float32Array,
+  );
   assert.ok(d.vectors.sparse?.kind === 'sparse' && d.vectors.sparse.indices instanceof Int32Array);
 });
 
 test('float32 vectors are bit-exact: NaN payloads, -0, subnormals, extremes', () => {
-  const bits = [0x7fc00001, 0xffc12345, 0x80000000, 0x00000001, 0x007fffff, 0x7f7fffff, 0xff800000, 0x3f800000];
-  const e: ChangeEvent = { ...sampleEvents().c, vectors: { v: { kind: 'dense', values: f32Bits(bits), half: false } } };
+  const bits = [
+    0x7fc00001, 0xffc12345, 0x80000000, 0x00000001, 0x007fffff, 0x7f7fffff, 0xff800000, 0x3f800000,
+  ];
+  const e: ChangeEvent = {
+    ...sampleEvents().c,
+    vectors: { v: { kind: 'dense', values: f32Bits(bits), half: false } },
+  };
   const v = roundTrip(e).vectors.v;
   assert.ok(v?.kind === 'dense');
   assert.deepStrictEqual([...new Uint32Array(v.values.buffer, v.values.byteOffset, v.values.length)], bits);
@@ -91,7 +106,10 @@ test('float32 vectors are bit-exact: NaN payloads, -0, subnormals, extremes', ()
 
 test('a 1536-dim vector is carried as its packed little-endian float32 bytes', () => {
   const values = new Float32Array(1536).map((_, i) => Math.sin(i) * 1e3);
-  const e: ChangeEvent = { ...sampleEvents().r, vectors: { embedding: { kind: 'dense', values, half: false } } };
+  const e: ChangeEvent = {
+    ...sampleEvents().r,
+    vectors: { embedding: { kind: 'dense', values, half: false } },
+  };
   const buf = encodeEvent(e);
   const le = Buffer.alloc(1536 * 4);
   values.forEach((x, i) => le.writeFloatLE(x, i * 4));
@@ -104,7 +122,10 @@ test('a 1536-dim vector is carried as its packed little-endian float32 bytes', (
 
 test('a vector that is a view at an odd place of a larger buffer encodes only its own elements', () => {
   const big = new Float32Array([9, 9, 1.5, 2.5, 9]);
-  const e: ChangeEvent = { ...sampleEvents().r, vectors: { v: { kind: 'dense', values: big.subarray(2, 4), half: false } } };
+  const e: ChangeEvent = {
+    ...sampleEvents().r,
+    vectors: { v: { kind: 'dense', values: big.subarray(2, 4), half: false } },
+  };
   const v = roundTrip(e).vectors.v;
   assert.ok(v?.kind === 'dense');
   assert.deepStrictEqual([...v.values], [1.5, 2.5]);
@@ -132,7 +153,12 @@ test('unchanged TOAST columns are kept, and make an update partial', () => {
 test('source positions keep every digit', () => {
   const e: ChangeEvent = {
     ...sampleEvents().c,
-    source: { ...sampleEvents().c.source, lsn: 2n ** 63n - 1n, xid: 2 ** 32 - 1, commitTimeMicros: -(2n ** 63n) },
+    source: {
+      ...sampleEvents().c.source,
+      lsn: 2n ** 63n - 1n,
+      xid: 2 ** 32 - 1,
+      commitTimeMicros: -(2n ** 63n),
+    },
   };
   assert.deepStrictEqual(roundTrip(e).source, e.source);
 });
@@ -147,15 +173,26 @@ test('values that have no Avro form are refused with the field named', () => {
     [{ ...c, source: { ...c.source, lsn: -1n } }, /source.lsn/],
     [{ ...c, source: { ...c.source, xid: 2 ** 32 } }, /source.xid/],
     [
-      { ...c, vectors: { s: { kind: 'sparse', dim: 9, indices: new Int32Array([1]), values: new Float32Array(2) } } },
+      {
+        ...c,
+        vectors: { s: { kind: 'sparse', dim: 9, indices: new Int32Array([1]), values: new Float32Array(2) } },
+      },
       /vector s: 1 indices but 2 values/,
     ],
     [
-      { ...c, vectors: { s: { kind: 'sparse', dim: 9, indices: new Int32Array([3, 2]), values: new Float32Array(2) } } },
+      {
+        ...c,
+        vectors: {
+          s: { kind: 'sparse', dim: 9, indices: new Int32Array([3, 2]), values: new Float32Array(2) },
+        },
+      },
       /vector s: index 2 out of order/,
     ],
     [
-      { ...c, vectors: { s: { kind: 'sparse', dim: 9, indices: new Int32Array([9]), values: new Float32Array(1) } } },
+      {
+        ...c,
+        vectors: { s: { kind: 'sparse', dim: 9, indices: new Int32Array([9]), values: new Float32Array(1) } },
+      },
       /vector s: index 9 .* not below 9/,
     ],
   ];

@@ -7,7 +7,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { decodeEvent, encodeEvent, resolvingDecoder } from '../../src/event/avro.js';
 import { CHANGE_EVENT_SCHEMA, CHANGE_EVENT_TYPE, avroType } from '../../src/event/avro-type.js';
 import { compatibilityProblems, historySchemas } from '../../src/event/schema-compat.js';
-import type { Op } from '../../src/event/change-event.js';
+import avro from 'avsc';
+import type { ChangeEvent, ColumnValue, Op } from '../../src/event/change-event.js';
 import { OPS, comparable, sampleEvents } from '../fixtures/avro/samples.js';
 
 interface Field {
@@ -56,7 +57,8 @@ test('every field and every record and enum of the schema has a doc', () => {
 });
 
 test('vectors are packed bytes, never arrays of numbers', () => {
-  const field = (rec: string, name: string) => record(CHANGE_EVENT_SCHEMA, rec).fields!.find((f) => f.name === name);
+  const field = (rec: string, name: string) =>
+    record(CHANGE_EVENT_SCHEMA, rec).fields!.find((f) => f.name === name);
   assert.equal(field('DenseVector', 'data')?.type, 'bytes');
   assert.equal(field('SparseVector', 'indices')?.type, 'bytes');
   assert.equal(field('SparseVector', 'values')?.type, 'bytes');
@@ -71,16 +73,22 @@ test('the current schema is frozen in schemas/history (add a new version there w
 test('guard: every historical schema is compatible with the current one, both ways', () => {
   const history = historySchemas();
   assert.ok(history.has('change-event.v1.avsc'));
-  for (const [file, schema] of history) assert.deepStrictEqual(compatibilityProblems(schema, CHANGE_EVENT_SCHEMA), [], file);
+  for (const [file, schema] of history)
+    assert.deepStrictEqual(compatibilityProblems(schema, CHANGE_EVENT_SCHEMA), [], file);
 });
 
 test('guard: the compatibility check catches incompatible changes', () => {
   const v1 = historySchemas().get('change-event.v1.avsc')!;
   const changes: Record<string, (s: { fields: Field[] }) => void> = {
-    'remove a field without default': (s) => void s.fields.splice(s.fields.findIndex((f) => f.name === 'op'), 1),
+    'remove a field without default': (s) =>
+      void s.fields.splice(
+        s.fields.findIndex((f) => f.name === 'op'),
+        1,
+      ),
     'add a field without default': (s) => void s.fields.push({ name: 'pipeline', doc: 'x', type: 'string' }),
     'narrow a type': (s) => void (record(s, 'Source').fields!.find((f) => f.name === 'xid')!.type = 'int'),
-    'drop an op symbol': (s) => void ((record(s, 'Op') as unknown as { symbols: string[] }).symbols = ['c', 'u', 'd', 'r']),
+    'drop an op symbol': (s) =>
+      void ((record(s, 'Op') as unknown as { symbols: string[] }).symbols = ['c', 'u', 'd', 'r']),
     'rename a record': (s) => void (record(s, 'DenseVector').name = 'Dense'),
   };
   for (const [what, change] of Object.entries(changes)) {
@@ -109,6 +117,43 @@ test('evolution: a field added with a default is read both ways', () => {
   assert.notDeepStrictEqual(newBytes, oldBytes);
   assert.deepStrictEqual(comparable(resolvingDecoder(v2)(newBytes)), comparable(sample));
   assert.throws(() => decodeEvent(newBytes), 'without the resolver the bytes do not parse');
+});
+
+test('through a resolver every column kind keeps its branch, in key and in values', () => {
+  const v2 = clone(CHANGE_EVENT_SCHEMA) as { fields: Field[] };
+  v2.fields.push({ name: 'origin', doc: 'x', type: 'string', default: '' });
+  const every: Record<string, ColumnValue> = {
+    n: null,
+    b: true,
+    l: -(2n ** 63n),
+    d: NaN,
+    s: 'text',
+    bytes: new Uint8Array([0xc3, 0xbc]), // valid UTF-8 ("ü"): a string branch would accept it silently
+    j: { kind: 'json', json: '[]' },
+    dec: { kind: 'decimal', text: '1.0' },
+    u: { kind: 'uuid', uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' },
+  };
+  const e: ChangeEvent = { ...sampleEvents().c, key: every, values: every };
+  const v2Type = avroType(v2);
+  const v2Bytes = v2Type.toBuffer(
+    v2Type.fromBuffer(encodeEvent(e), v2Type.createResolver(CHANGE_EVENT_TYPE)),
+  );
+  assert.deepStrictEqual(comparable(resolvingDecoder(v2)(v2Bytes)), comparable(e));
+});
+
+test('why avro-type.ts resolves unions by branch name: plain avsc reads bytes into a string branch', () => {
+  const plain = avro.Type.forSchema(['string', 'bytes'], { wrapUnions: true });
+  const read = plain.fromBuffer(
+    plain.toBuffer({ bytes: Buffer.from('ü') }),
+    plain.createResolver(plain),
+  ) as object;
+  assert.deepStrictEqual(Object.keys(read), ['string'], 'if avsc now keeps "bytes", ExactBranchUnion may go');
+  const ours = avroType(['string', 'bytes']);
+  const kept = ours.fromBuffer(
+    ours.toBuffer({ bytes: Buffer.from('ü') }),
+    ours.createResolver(ours),
+  ) as object;
+  assert.deepStrictEqual(Object.keys(kept), ['bytes']);
 });
 
 test('captured bytes of every released version decode to their events', () => {

@@ -14,7 +14,9 @@ export function sourceCommand(): Command {
       const log = createLogger().child({ component: 'source' });
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
-        await new Source(config, log.child({ pipeline: config.name }), { decoders: cellDecoders }).run(signal);
+        await new Source(config, log.child({ pipeline: config.name }), { decoders: cellDecoders }).run(
+          signal,
+        );
       });
     });
 }

@@ -22,11 +22,16 @@ const integer = (oid: number, size: 2 | 4 | 8): ElementCodec => ({
   oid,
   binary: (b) => {
     if (b.length !== size) throw new Error(`int${size} element of ${b.length} bytes`);
-    return size === 2 ? String(b.readInt16BE(0)) : size === 4 ? String(b.readInt32BE(0)) : b.readBigInt64BE(0).toString();
+    return size === 2
+      ? String(b.readInt16BE(0))
+      : size === 4
+        ? String(b.readInt32BE(0))
+        : b.readBigInt64BE(0).toString();
   },
   text: (s) => parseInteger(s).toString(),
 });
-const numericJson = (t: string): string => (t.charCodeAt(t.length - 1) === 0x79 || t === 'NaN' ? `"${t}"` : t);
+const numericJson = (t: string): string =>
+  t.charCodeAt(t.length - 1) === 0x79 || t === 'NaN' ? `"${t}"` : t;
 const string = (oid: number): ElementCodec => ({
   oid,
   binary: (b) => JSON.stringify(b.toString('utf8')),
@@ -53,7 +58,11 @@ export const ARRAY_ELEMENTS: Readonly<Record<string, ElementCodec>> = {
     binary: (b) => (b.length === 8 ? floatJson(b.readDoubleBE(0), false) : badLength('float8', b)),
     text: (s) => floatJson(parseNumber(s), false),
   },
-  _numeric: { oid: 1700, binary: (b) => numericJson(numericFromBinary(b)), text: (s) => numericJson(numericFromText(s)) },
+  _numeric: {
+    oid: 1700,
+    binary: (b) => numericJson(numericFromBinary(b)),
+    text: (s) => numericJson(numericFromText(s)),
+  },
   _text: string(25),
   _varchar: string(1043),
   _bpchar: string(1042),
@@ -88,10 +97,12 @@ export function arrayJsonFromBinary(bytes: Buffer, element: ElementCodec): strin
   if (elemOid !== element.oid) throw new Error(`array element type OID ${elemOid}, expected ${element.oid}`);
   let pos = start;
   const next = (): string => {
+    if (pos + 4 > bytes.length) throw new Error('array ends before its last element');
     const len = bytes.readInt32BE(pos);
     pos += 4;
     if (len === -1) return 'null';
-    if (len < 0 || pos + len > bytes.length) throw new Error(`array element of ${len} bytes runs past the end`);
+    if (len < 0 || pos + len > bytes.length)
+      throw new Error(`array element of ${len} bytes runs past the end`);
     pos += len;
     return element.binary(bytes.subarray(pos - len, pos));
   };
@@ -147,16 +158,20 @@ export function arrayJsonFromText(text: string, element: ElementCodec): string {
 /** A one-dimensional float4[] / float8[] without NULLs as a float32 vector (float8 is rounded). */
 export function floatArrayVectorFromBinary(bytes: Buffer): DenseVector {
   const { dims, elemOid, start } = header(bytes);
-  if (dims.length > 1) throw new Error(`a vector needs a one-dimensional array, got ${dims.length} dimensions`);
-  if (elemOid !== 700 && elemOid !== 701 && dims.length === 1) throw new Error(`element type OID ${elemOid} is not a float`);
+  if (dims.length > 1)
+    throw new Error(`a vector needs a one-dimensional array, got ${dims.length} dimensions`);
+  if (elemOid !== 700 && elemOid !== 701 && dims.length === 1)
+    throw new Error(`element type OID ${elemOid} is not a float`);
   const n = dims[0] ?? 0;
   const size = elemOid === 700 ? 4 : 8;
-  if (bytes.length !== start + n * (4 + size)) throw new Error('NULL element or bad length: a vector needs no NULLs');
+  if (bytes.length !== start + n * (4 + size))
+    throw new Error('NULL element or bad length: a vector needs no NULLs');
   const values = new Float32Array(n);
   const bits = new Uint32Array(values.buffer);
   for (let i = 0, pos = start; i < n; i++, pos += 4 + size) {
     if (bytes.readInt32BE(pos) !== size) throw new Error(`element ${i} is NULL or not ${size} bytes`);
-    if (size === 4) bits[i] = bytes.readUInt32BE(pos + 4); // bit-exact copy
+    if (size === 4)
+      bits[i] = bytes.readUInt32BE(pos + 4); // bit-exact copy
     else values[i] = bytes.readDoubleBE(pos + 4);
   }
   return { kind: 'dense', values, half: false };

@@ -21,7 +21,10 @@ export interface DecodeRowOptions {
 }
 
 /** True when `column` decodes with decodeVector under these options. */
-export function isVectorColumn(column: { name: string; typeName: string }, options: DecodeRowOptions = {}): boolean {
+export function isVectorColumn(
+  column: { name: string; typeName: string },
+  options: DecodeRowOptions = {},
+): boolean {
   return (
     VECTOR_TYPES.has(column.typeName) ||
     (FLOAT_ARRAY_TYPES.has(column.typeName) && (options.vectorColumns?.has(column.name) ?? false))
@@ -29,7 +32,11 @@ export function isVectorColumn(column: { name: string; typeName: string }, optio
 }
 
 /** Decodes every cell; errors are DecodeErrors naming schema.table.column and the type. */
-export function decodeRow(relation: ResolvedRelation, tuple: Tuple, options: DecodeRowOptions = {}): DecodedRow {
+export function decodeRow(
+  relation: ResolvedRelation,
+  tuple: Tuple,
+  options: DecodeRowOptions = {},
+): DecodedRow {
   const { columns } = relation;
   if (tuple.length !== columns.length) {
     throw new Error(
@@ -47,7 +54,8 @@ export function decodeRow(relation: ResolvedRelation, tuple: Tuple, options: Dec
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       const table = `${relation.schema}.${relation.name}`;
-      if (err instanceof UnsupportedTypeError) throw new UnsupportedTypeError(err.column, err.typeName, { table });
+      if (err instanceof UnsupportedTypeError)
+        throw new UnsupportedTypeError(err.column, err.typeName, { table });
       throw new DecodeError(err.column, err.typeName, err.problem, { cause: err.cause, table });
     }
   }

@@ -52,13 +52,19 @@ const SCALARS: Record<string, readonly [Binary, Text]> = {
     (b) => {
       expectLength(b, 16, 'uuid');
       const h = b.toString('hex');
-      return { kind: 'uuid', uuid: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}` };
+      return {
+        kind: 'uuid',
+        uuid: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`,
+      };
     },
     (s) => (UUID_TEXT.test(s) ? { kind: 'uuid', uuid: s } : fail(`bad uuid ${JSON.stringify(s)}`)),
   ],
   json: [(b) => json(b.toString('utf8')), json],
   // jsonb_send: a version byte (1), then the same text as jsonb_out.
-  jsonb: [(b) => (b[0] === 1 ? json(b.toString('utf8', 1)) : fail(`jsonb version ${b[0]}, expected 1`)), json],
+  jsonb: [
+    (b) => (b[0] === 1 ? json(b.toString('utf8', 1)) : fail(`jsonb version ${b[0]}, expected 1`)),
+    json,
+  ],
   bytea: [(b) => new Uint8Array(b), byteaFromText],
   date: [dateFromBinary, dateFromText],
   timestamp: [(b) => timestampFromBinary(b, false), (s) => timestampFromText(s, false)],
@@ -75,12 +81,20 @@ function byteaFromText(s: string): Uint8Array {
     if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s.slice(2))) fail('bad hex bytea text');
     return new Uint8Array(Buffer.from(s.slice(2), 'hex'));
   }
+  // Escape format: printable ASCII as is, '\\' for a backslash, '\nnn' (octal) for other bytes.
   const out: number[] = [];
   for (let i = 0; i < s.length; i++) {
-    if (s[i] !== '\\') out.push(s.charCodeAt(i));
-    else if (s[i + 1] === '\\') out.push(0x5c), i++;
-    else if (/^[0-3][0-7][0-7]$/.test(s.slice(i + 1, i + 4))) out.push(parseInt(s.slice(i + 1, i + 4), 8)), (i += 3);
-    else fail(`bad escape at offset ${i} of bytea text`);
+    if (s[i] !== '\\') {
+      out.push(s.charCodeAt(i));
+    } else if (s[i + 1] === '\\') {
+      out.push(0x5c);
+      i += 1;
+    } else if (/^[0-3][0-7][0-7]$/.test(s.slice(i + 1, i + 4))) {
+      out.push(parseInt(s.slice(i + 1, i + 4), 8));
+      i += 3;
+    } else {
+      fail(`bad escape at offset ${i} of bytea text`);
+    }
   }
   return Uint8Array.from(out);
 }
@@ -101,11 +115,17 @@ export function decodeValue(column: DecodeColumn, cell: ValueCell): ColumnValue 
     if (scalar) return cell.kind === 'binary' ? scalar[0](cell.bytes) : scalar[1](cell.text);
     const element = ARRAY_ELEMENTS[type];
     if (element) {
-      return json(cell.kind === 'binary' ? arrayJsonFromBinary(cell.bytes, element) : arrayJsonFromText(cell.text, element));
+      return json(
+        cell.kind === 'binary'
+          ? arrayJsonFromBinary(cell.bytes, element)
+          : arrayJsonFromText(cell.text, element),
+      );
     }
     if (VECTOR_TYPES.has(type)) throw new Error('a vector column: decode it with decodeVector');
   } catch (err) {
-    throw new DecodeError(column.name, type, err instanceof Error ? err.message : String(err), { cause: err });
+    throw new DecodeError(column.name, type, err instanceof Error ? err.message : String(err), {
+      cause: err,
+    });
   }
   if (cell.kind === 'text') return cell.text;
   throw new UnsupportedTypeError(column.name, type);
@@ -129,7 +149,26 @@ export function decodeVector(column: DecodeColumn, cell: ValueCell): VectorValue
         return binary ? floatArrayVectorFromBinary(cell.bytes) : floatArrayVectorFromText(cell.text);
     }
   } catch (err) {
-    throw new DecodeError(column.name, type, err instanceof Error ? err.message : String(err), { cause: err });
+    throw new DecodeError(column.name, type, err instanceof Error ? err.message : String(err), {
+      cause: err,
+    });
   }
-  throw new DecodeError(column.name, type, 'not a vector type (vector, halfvec, sparsevec, real[], double precision[])');
+  throw new DecodeError(
+    column.name,
+    type,
+    'not a vector type (vector, halfvec, sparsevec, real[], double precision[])',
+  );
+}
+
+/**
+ * Whether a type's binary send format is decoded here. When a captured column's type is not
+ * (interval, inet, enums, domains…), the source streams in text mode instead, which every type has.
+ */
+export function decodesBinary(typeName: string): boolean {
+  return (
+    typeName in SCALARS ||
+    typeName in ARRAY_ELEMENTS ||
+    VECTOR_TYPES.has(typeName) ||
+    FLOAT_ARRAY_TYPES.has(typeName)
+  );
 }

@@ -50,7 +50,8 @@ export function sparsevecFromText(text: string): SparseVector {
   const close = text.lastIndexOf('}/');
   if (text.charCodeAt(0) !== 0x7b || close < 0) throw new Error(`expected {i:x,…}/dim, got ${preview(text)}`);
   const dim = Number(text.slice(close + 2));
-  if (!Number.isInteger(dim) || dim < 0 || close + 2 === text.length) throw new Error(`bad dimension in ${preview(text)}`);
+  if (!Number.isInteger(dim) || dim < 0 || close + 2 === text.length)
+    throw new Error(`bad dimension in ${preview(text)}`);
   const body = text.slice(1, close);
   const entries = body.length === 0 ? [] : body.split(',');
   const indices = new Int32Array(entries.length);

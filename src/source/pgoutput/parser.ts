@@ -168,7 +168,12 @@ export class PgoutputParser {
     const options = this.u8();
     const relationOids = new Array<number>(count);
     for (let i = 0; i < count; i++) relationOids[i] = this.u32();
-    return { tag: 'truncate', relationOids, cascade: (options & 1) !== 0, restartIdentity: (options & 2) !== 0 };
+    return {
+      tag: 'truncate',
+      relationOids,
+      cascade: (options & 1) !== 0,
+      restartIdentity: (options & 2) !== 0,
+    };
   }
 
   private tuple(): Tuple {
@@ -178,9 +183,11 @@ export class PgoutputParser {
       const kind = this.u8();
       if (kind === 0x62) cells[i] = { kind: 'binary', bytes: this.bytes(this.u32()) };
       else if (kind === 0x74) {
-        const end = this.pos + this.u32() + 4;
-        if (end > this.buf.length) throw new Error(`text cell of column ${i} runs past the end`);
-        cells[i] = { kind: 'text', text: this.buf.toString('utf8', this.pos + 4, end) };
+        const length = this.u32();
+        const end = this.pos + length;
+        if (end > this.buf.length)
+          throw new Error(`${length}-byte text cell of column ${i} runs past the end`);
+        cells[i] = { kind: 'text', text: this.buf.toString('utf8', this.pos, end) };
         this.pos = end;
       } else if (kind === 0x6e) cells[i] = NULL_CELL;
       else if (kind === 0x75) cells[i] = UNCHANGED_CELL;

@@ -5,7 +5,13 @@
 // - Builtin types (OID below 10000) are never announced; their names come from BUILTIN_TYPES.
 //   Other types (extensions such as vector, halfvec, sparsevec, whose OIDs differ per database;
 //   domains; enums) are announced by a Type message sent right before the Relation that uses them.
-import type { PgoutputMessage, RelationColumn, RelationMessage, ReplicaIdentity, TypeMessage } from './messages.js';
+import type {
+  PgoutputMessage,
+  RelationColumn,
+  RelationMessage,
+  ReplicaIdentity,
+  TypeMessage,
+} from './messages.js';
 
 /** pg_type.typname of the builtin types vecrelay decodes (arrays are '_' + element), plus a few names for errors. */
 export const BUILTIN_TYPES: ReadonlyMap<number, string> = new Map([
@@ -111,7 +117,8 @@ export class RelationCache {
   /** The relation for a row message; pgoutput always sends it first, so a miss is a protocol error. */
   require(oid: number): ResolvedRelation {
     const relation = this.relations.get(oid);
-    if (!relation) throw new Error(`pgoutput: row for relation OID ${oid} arrived before its Relation message`);
+    if (!relation)
+      throw new Error(`pgoutput: row for relation OID ${oid} arrived before its Relation message`);
     return relation;
   }
 

@@ -56,7 +56,12 @@ const OPCLASS_DISTANCE: Record<string, VectorColumnInfo['distance']> = {
   l1_ops: 'Manhattan',
 };
 
-const IDENTITY: Record<string, TableInfo['replicaIdentity']> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
+const IDENTITY: Record<string, TableInfo['replicaIdentity']> = {
+  d: 'default',
+  n: 'nothing',
+  f: 'full',
+  i: 'index',
+};
 
 export async function readTableInfo(client: pg.Client, tableConfig: TableConfig): Promise<TableInfo> {
   const { schema, table } = splitTable(tableConfig.table);
@@ -67,9 +72,14 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
     [schema, table],
   );
   const r = rel.rows[0];
-  if (!r) throw new ConfigError(`table ${tableConfig.table} does not exist: fix tables[].table in the config or create it`);
+  if (!r)
+    throw new ConfigError(
+      `table ${tableConfig.table} does not exist: fix tables[].table in the config or create it`,
+    );
   if (r.relkind !== 'r' && r.relkind !== 'p')
-    throw new ConfigError(`${tableConfig.table} is not a table (relkind ${r.relkind}): only tables can be captured`);
+    throw new ConfigError(
+      `${tableConfig.table} is not a table (relkind ${r.relkind}): only tables can be captured`,
+    );
 
   const cols = await client.query<ColumnInfo & { attnum: number }>(
     `SELECT a.attname AS name, a.atttypid::int AS "typeOid", a.atttypmod AS "typeMod", a.attnotnull AS "notNull",
@@ -91,15 +101,21 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
   const key = tableConfig.key ?? pk.rows.map((row) => row.name);
   for (const k of key) {
     if (!byName.has(k))
-      throw new ConfigError(`${tableConfig.table}: key column ${k} does not exist: fix tables[].key in the config`);
+      throw new ConfigError(
+        `${tableConfig.table}: key column ${k} does not exist: fix tables[].key in the config`,
+      );
   }
 
   const vectorNames =
-    tableConfig.vectors ?? columns.filter((c) => ['vector', 'halfvec', 'sparsevec'].includes(c.udtName)).map((c) => c.name);
+    tableConfig.vectors ??
+    columns.filter((c) => ['vector', 'halfvec', 'sparsevec'].includes(c.udtName)).map((c) => c.name);
   const indexes = await readVectorIndexes(client, r.oid);
   const vectors = vectorNames.map((name): VectorColumnInfo => {
     const c = byName.get(name);
-    if (!c) throw new ConfigError(`${tableConfig.table}: vector column ${name} does not exist: fix tables[].vectors`);
+    if (!c)
+      throw new ConfigError(
+        `${tableConfig.table}: vector column ${name} does not exist: fix tables[].vectors`,
+      );
     const kind = VECTOR_UDTS[c.udtName];
     if (!kind)
       throw new ConfigError(
@@ -117,7 +133,8 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
   const vectorSet = new Set(vectorNames);
   const payload = tableConfig.payload ?? columns.map((c) => c.name).filter((n) => !vectorSet.has(n));
   for (const p of payload) {
-    if (!byName.has(p)) throw new ConfigError(`${tableConfig.table}: payload column ${p} does not exist: fix tables[].payload`);
+    if (!byName.has(p))
+      throw new ConfigError(`${tableConfig.table}: payload column ${p} does not exist: fix tables[].payload`);
   }
   return {
     schema,
@@ -134,7 +151,12 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
 
 /** Distance and HNSW parameters of the pgvector index on each column (the first one wins). */
 async function readVectorIndexes(client: pg.Client, relOid: number) {
-  const { rows } = await client.query<{ column: string; opclass: string; method: string; options: string[] | null }>(
+  const { rows } = await client.query<{
+    column: string;
+    opclass: string;
+    method: string;
+    options: string[] | null;
+  }>(
     `SELECT a.attname AS column, oc.opcname AS opclass, am.amname AS method, ic.reloptions AS options
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
@@ -154,7 +176,10 @@ async function readVectorIndexes(client: pg.Client, relOid: number) {
     out.set(row.column, {
       distance: suffix ? OPCLASS_DISTANCE[suffix]! : null,
       // pgvector's HNSW defaults: m = 16, ef_construction = 64.
-      hnsw: row.method === 'hnsw' ? { m: Number(opts.m ?? 16), efConstruction: Number(opts.ef_construction ?? 64) } : null,
+      hnsw:
+        row.method === 'hnsw'
+          ? { m: Number(opts.m ?? 16), efConstruction: Number(opts.ef_construction ?? 64) }
+          : null,
     });
   }
   return out;

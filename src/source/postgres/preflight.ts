@@ -32,7 +32,15 @@ export async function readSlot(client: pg.Client, slot: string): Promise<SlotSta
   );
   const s = rows[0];
   if (!s)
-    return { exists: false, active: false, activePid: null, plugin: null, database: null, walStatus: null, confirmedFlushLsn: null };
+    return {
+      exists: false,
+      active: false,
+      activePid: null,
+      plugin: null,
+      database: null,
+      walStatus: null,
+      confirmedFlushLsn: null,
+    };
   return {
     exists: true,
     active: s.active,
@@ -45,7 +53,10 @@ export async function readSlot(client: pg.Client, slot: string): Promise<SlotSta
 }
 
 async function setting(client: pg.Client, name: string): Promise<string> {
-  const { rows } = await client.query<{ setting: string }>(`SELECT setting FROM pg_settings WHERE name = $1`, [name]);
+  const { rows } = await client.query<{ setting: string }>(
+    `SELECT setting FROM pg_settings WHERE name = $1`,
+    [name],
+  );
   return rows[0]?.setting ?? '';
 }
 
@@ -109,7 +120,9 @@ export async function checkTables(client: pg.Client, config: LoadedConfig): Prom
             `ALTER TABLE ${name} REPLICA IDENTITY FULL, or use the primary key`,
         );
     }
-    const priv = await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1::oid, 'SELECT') AS ok`, [info.oid]);
+    const priv = await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1::oid, 'SELECT') AS ok`, [
+      info.oid,
+    ]);
     if (!priv.rows[0]?.ok)
       throw new ConfigError(
         `role ${config.postgres.user} may not read ${name}: GRANT SELECT ON ${name} TO ${config.postgres.user}`,
@@ -165,8 +178,10 @@ export async function checkSlotUsable(
           `(SELECT pg_terminate_backend(${slot.activePid})) or give this pipeline its own postgres.slot`,
       );
     const delay = backoffDelay(attempt, { initialMs: 250, maxMs: 5_000 });
-    log.warn({ slot: name, activePid: slot.activePid, attempt, delayMs: delay }, 'replication slot busy; waiting');
+    log.warn(
+      { slot: name, activePid: slot.activePid, attempt, delayMs: delay },
+      'replication slot busy; waiting',
+    );
     await sleep(delay, signal);
   }
 }
-

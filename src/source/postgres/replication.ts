@@ -48,7 +48,9 @@ class VecrelayPgoutputPlugin extends PgoutputPlugin {
       `binary '${this.binary}'`,
       `messages 'true'`,
     ];
-    return client.query(`START_REPLICATION SLOT ${quoteIdent(slotName)} LOGICAL ${lastLsn} (${options.join(', ')})`);
+    return client.query(
+      `START_REPLICATION SLOT ${quoteIdent(slotName)} LOGICAL ${lastLsn} (${options.join(', ')})`,
+    );
   }
 }
 
@@ -70,10 +72,13 @@ export class ReplicationStream {
     private readonly publication: string,
     private readonly options: { binary: boolean } = { binary: true },
   ) {
-    this.service = new LogicalReplicationService({ ...pgConfig, replication: 'database' } as pg.ClientConfig, {
-      acknowledge: { auto: false, timeoutSeconds: 0 },
-      flowControl: { enabled: true },
-    });
+    this.service = new LogicalReplicationService(
+      { ...pgConfig, replication: 'database' } as pg.ClientConfig,
+      {
+        acknowledge: { auto: false, timeoutSeconds: 0 },
+        flowControl: { enabled: true },
+      },
+    );
   }
 
   /**
@@ -102,7 +107,10 @@ export class ReplicationStream {
     this.service.on('error', (err: Error) => fail(err));
     try {
       // No LSN: a new service starts from the slot's confirmed_flush_lsn.
-      await this.service.subscribe(new VecrelayPgoutputPlugin(this.publication, this.options.binary), this.slot);
+      await this.service.subscribe(
+        new VecrelayPgoutputPlugin(this.publication, this.options.binary),
+        this.slot,
+      );
       if (!this.stopped) fail(new Error('the replication stream ended'));
     } catch (err) {
       fail(err as Error);

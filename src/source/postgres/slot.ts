@@ -8,7 +8,12 @@ import type { Logger } from '../../shared/log.js';
 import { quoteIdent, quoteTable, type PgConfig } from './connect.js';
 import type { TableInfo } from './catalog.js';
 
-export async function ensurePublication(client: pg.Client, config: LoadedConfig, tables: TableInfo[], log: Logger) {
+export async function ensurePublication(
+  client: pg.Client,
+  config: LoadedConfig,
+  tables: TableInfo[],
+  log: Logger,
+) {
   const name = config.postgres.publication;
   const pub = await client.query<{ ins: boolean; upd: boolean; del: boolean; trunc: boolean; all: boolean }>(
     `SELECT pubinsert AS ins, pubupdate AS upd, pubdelete AS del, pubtruncate AS trunc, puballtables AS all
@@ -71,7 +76,10 @@ export async function createSlot(
       `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput ${exportSnapshot ? 'EXPORT_SNAPSHOT' : 'NOEXPORT_SNAPSHOT'}`,
     );
     const created = rows[0]!;
-    log.info({ slot, consistentPoint: created.consistent_point, snapshot: created.snapshot_name }, 'created replication slot');
+    log.info(
+      { slot, consistentPoint: created.consistent_point, snapshot: created.snapshot_name },
+      'created replication slot',
+    );
     return { consistentPoint: created.consistent_point, snapshotName: created.snapshot_name, connection };
   } catch (err) {
     await connection.end().catch(() => {});
