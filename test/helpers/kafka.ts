@@ -78,3 +78,57 @@ export function finalState(records: TopicRecord[]): Map<string, ChangeEvent> {
   }
   return rows;
 }
+
+export interface TopicWatch {
+  /** Every record read so far, in order of arrival per partition. */
+  readonly records: TopicRecord[];
+  /** Waits until `done(records)` holds, then returns the records read so far. */
+  until(
+    what: string,
+    done: (records: TopicRecord[]) => boolean,
+    options?: { timeoutMs?: number },
+  ): Promise<TopicRecord[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Like readTopic, but one consumer keeps reading `topic` from the beginning until closed, so a
+ * test can wait for several things in turn without re-reading the topic each time. The topic must
+ * exist already (the consumer would otherwise have it auto-created).
+ */
+export async function watchTopic(topic: string): Promise<TopicWatch> {
+  const consumer = testKafka().consumer({
+    groupId: `test-watch-${randomUUID()}`,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxBytes: 50 << 20,
+    allowAutoTopicCreation: false,
+  });
+  const records: TopicRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        records.push({
+          partition,
+          offset: BigInt(message.offset),
+          key: message.key?.toString('utf8') ?? '',
+          event: message.value ? decodeEvent(message.value) : null,
+        });
+      },
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => {});
+    throw err;
+  }
+  return {
+    records,
+    async until(what, done, { timeoutMs = 30_000 } = {}) {
+      await waitFor(`${what} on ${topic}`, () => done(records), { timeoutMs, intervalMs: 50 });
+      return records;
+    },
+    close: () => consumer.disconnect(),
+  };
+}

@@ -15,6 +15,8 @@ export interface TestPipeline {
   snapshot?: 'initial' | 'never' | 'initial_only';
   partitions?: number;
   source?: Record<string, number>;
+  /** Merged over the stack's connection settings (another server, user, passwordEnv...). */
+  postgres?: Record<string, unknown>;
 }
 
 export function writeConfig(p: TestPipeline, extra: Record<string, unknown> = {}): string {
@@ -30,6 +32,7 @@ export function writeConfig(p: TestPipeline, extra: Record<string, unknown> = {}
       user: env.pg.user,
       slot: p.slot,
       publication: p.publication,
+      ...p.postgres,
     },
     kafka: {
       brokers: env.kafkaBrokers,
@@ -48,6 +51,7 @@ export function writeConfig(p: TestPipeline, extra: Record<string, unknown> = {}
 
 export interface RunningProcess {
   child: ChildProcess;
+  /** stdout and stderr together; complete once `exited` resolves. */
   logFile: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -60,10 +64,12 @@ export function startVecrelay(args: string[], env: Record<string, string> = {}):
     env: { ...process.env, VECRELAY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  // Two pipes into one file: neither may end it (the other could still have data), 'close' does,
+  // once both are drained; `exited` resolves when the file holds everything.
+  child.stdout!.pipe(out, { end: false });
+  child.stderr!.pipe(out, { end: false });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('close', (code, signal) => out.end(() => resolve({ code, signal }))),
   );
   return { child, logFile, exited };
 }

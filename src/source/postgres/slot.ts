@@ -25,9 +25,22 @@ export async function ensurePublication(
   if (!existing) {
     const list = tables.map((t) => quoteTable(t.schema, t.table)).join(', ');
     // Partitioned tables publish through their root, so events name the table the config names.
-    await client.query(
-      `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`,
-    );
+    const create = `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`;
+    try {
+      await client.query(create);
+    } catch (err) {
+      // insufficient_privilege: CREATE on the database and ownership of every table are needed.
+      if ((err as { code?: string }).code === '42501') {
+        const user = config.postgres.user;
+        throw new ConfigError(
+          `role ${user} may not create publication ${name} (${(err as Error).message}): ` +
+            `create it as the tables' owner (${create}), vecrelay then reuses it; ` +
+            `or GRANT CREATE ON DATABASE ${quoteIdent(config.postgres.database)} TO ${user} and make ${user} the tables' owner`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     log.info({ publication: name, tables: wanted }, 'created publication');
     return;
   }
