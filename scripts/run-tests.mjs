@@ -3,7 +3,7 @@
 // shows the spec report, and ends with one plain line: "tests: N passed, N failed, N skipped".
 // Integration tests need the local stack (`npm run stack:up`); `--unit` runs only test/unit.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -34,7 +34,8 @@ if (!unitOnly && !process.env.VECRELAY_STACK_DIR) {
 
 const resultsDir = path.join(root, '.stack');
 mkdirSync(resultsDir, { recursive: true });
-const tapFile = path.join(resultsDir, 'test-results.tap');
+// One file per run: two runs at once must not mix their counts.
+const tapFile = path.join(resultsDir, `test-results.${process.pid}.tap`);
 const args = [
   '--import',
   'tsx',
@@ -54,6 +55,7 @@ const child = spawn(process.execPath, args, {
 });
 child.on('exit', (code, signal) => {
   const tap = readFileSync(tapFile, 'utf8');
+  unlinkSync(tapFile);
   // The TAP reporter closes with "# pass N", "# fail N", ... lines for the whole run.
   const count = (key) => Number(tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
   const passed = count('pass');

@@ -15,7 +15,14 @@ export interface LoadedConfig extends PipelineConfig {
 
 function describeIssues(file: string, err: ZodError): string {
   return err.issues
-    .map((i) => `${file}: ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`)
+    .flatMap((i) =>
+      // An unknown key is named by its own path (postgres.bogus), not by its parent's.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map(
+            (k) => `${file}: ${[...i.path, k].join('.')}: unknown field: remove it or fix its spelling`,
+          )
+        : [`${file}: ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`],
+    )
     .join('\n');
 }
 

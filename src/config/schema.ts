@@ -11,6 +11,9 @@ const qualifiedTable = z
   .string()
   .regex(/^[^.\s]+\.[^.\s]+$/, 'a schema-qualified table name such as public.items');
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
 export const tableSchema = z
   .object({
     table: qualifiedTable.describe('schema.table to capture'),
@@ -61,22 +64,26 @@ export const configSchema = z
         maxInFlightBytes: z
           .number()
           .int()
-          .min(1 << 20)
-          .default(64 << 20),
+          .min(MiB)
+          .default(32 * MiB)
+          .describe('queued or unacknowledged bytes'),
         batchMaxBytes: z
           .number()
           .int()
-          .min(16 << 10)
-          .default(900_000),
+          .min(16 * KiB)
+          .default(900_000)
+          .describe('per partition, under message.max.bytes'),
+        requestMaxBytes: z
+          .number()
+          .int()
+          .min(16 * KiB)
+          .default(8 * MiB)
+          .describe('per produce request'),
         slotBusyRetries: z.number().int().min(0).default(10),
       })
       .strict()
-      .default({
-        heartbeatIntervalMs: 10_000,
-        maxInFlightBytes: 64 << 20,
-        batchMaxBytes: 900_000,
-        slotBusyRetries: 10,
-      }),
+      // prefault: an absent section is parsed as {}, so the fields' own defaults apply.
+      .prefault({}),
     metrics: z
       .object({ port: z.number().int().min(0).max(65535) })
       .strict()

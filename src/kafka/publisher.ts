@@ -1,8 +1,11 @@
 // Sends events to Kafka in batches and reports, per message, when Kafka has stored it (acks=all,
 // idempotent producer: retries never reorder or duplicate within a session).
 //
-// - Batches stay under batchMaxBytes: kafkajs sends one record batch per partition per request and
-//   never splits it; a batch over the broker's message.max.bytes fails without retry.
+// - One request carries a record batch per partition. Each partition's batch stays under
+//   batchMaxBytes (kafkajs never splits one, and one over the broker's message.max.bytes fails
+//   without retry); the whole request stays under requestMaxBytes. Big requests matter: kafkajs'
+//   idempotent producer has one produce request in flight per broker, so throughput is bytes per
+//   round trip.
 // - Backpressure: publish() waits while more than maxInFlightBytes are queued or unacknowledged,
 //   so a slow or absent Kafka pauses the caller (and through it the WAL stream) with bounded memory.
 // - A failed send fails the publisher for good: later messages must not overtake the lost ones.
@@ -15,12 +18,14 @@ export interface OutMessage {
   key: Buffer;
   /** null = tombstone. */
   value: Buffer | null;
-  /** Only for messages that must reach one given partition (truncate markers); else by key. */
-  partition?: number;
+  /** Computed by the sender (src/kafka/partition.ts), so batches can be sized per partition. */
+  partition: number;
 }
 
 export interface PublisherOptions {
+  /** Per partition and request. */
   batchMaxBytes: number;
+  requestMaxBytes: number;
   maxInFlightBytes: number;
   /** How long a partly filled batch may wait for more messages. */
   lingerMs: number;
@@ -38,6 +43,7 @@ interface Queued {
 export class Publisher {
   private batch: Queued[] = [];
   private batchBytes = 0;
+  private partitionBytes = new Map<string, number>();
   private inFlightBytes = 0;
   private linger: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
@@ -75,9 +81,15 @@ export class Publisher {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     if (this.error) throw this.error;
-    if (this.batchBytes + size > this.options.batchMaxBytes) this.flush();
+    const slot = `${msg.partition}:${msg.topic}`;
+    if (
+      (this.partitionBytes.get(slot) ?? 0) + size > this.options.batchMaxBytes ||
+      this.batchBytes + size > this.options.requestMaxBytes
+    )
+      this.flush();
     this.batch.push({ msg, size, onAck });
     this.batchBytes += size;
+    this.partitionBytes.set(slot, (this.partitionBytes.get(slot) ?? 0) + size);
     this.linger ??= setTimeout(() => this.flush(), this.options.lingerMs);
   }
 
@@ -90,6 +102,7 @@ export class Publisher {
     const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
+    this.partitionBytes.clear();
     this.inFlightBytes += bytes;
 
     const byTopic = new Map<string, Message[]>();
@@ -134,6 +147,7 @@ export class Publisher {
     });
     this.batch = [];
     this.batchBytes = 0;
+    this.partitionBytes.clear();
     this.onFailure(this.error);
   }
 

@@ -54,6 +54,7 @@ export async function runSnapshot(
     deps.producer,
     {
       batchMaxBytes: config.source.batchMaxBytes,
+      requestMaxBytes: config.source.requestMaxBytes,
       maxInFlightBytes: config.source.maxInFlightBytes,
       lingerMs: 5,
     },

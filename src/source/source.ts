@@ -25,6 +25,7 @@ import { runSnapshot } from './snapshot-phase.js';
 import { decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
+import { tablesTopic, type TableDescriptor } from '../event/table-descriptor.js';
 
 interface SnapshotState {
   slot: string;
@@ -35,6 +36,33 @@ interface SnapshotState {
 export interface SourceOptions {
   decoders: CellDecoders;
   onEvent?: (event: ChangeEvent) => void;
+}
+
+/** Tells sinks what each table looks like (src/event/table-descriptor.ts). */
+async function publishDescriptors(
+  admin: ReturnType<Kafka['admin']>,
+  producer: Producer,
+  config: LoadedConfig,
+  tables: TableInfo[],
+  routed: Map<string, RoutedTable>,
+) {
+  const topic = tablesTopic(config.kafka.topicPrefix);
+  await ensureTopics(admin, [
+    { topic, partitions: 1, replicationFactor: config.kafka.replicationFactor, compacted: true },
+  ]);
+  const messages = tables.map((t) => {
+    const types = new Map(t.columns.map((c) => [c.name, c.udtName]));
+    const descriptor: TableDescriptor = {
+      schema: t.schema,
+      table: t.table,
+      topic: routed.get(`${t.schema}.${t.table}`)!.route.topic,
+      key: t.key.map((name) => ({ name, type: types.get(name)! })),
+      vectors: t.vectors,
+      payload: t.payload,
+    };
+    return { key: `${t.schema}.${t.table}`, value: JSON.stringify(descriptor) };
+  });
+  await producer.send({ topic, acks: -1, messages });
 }
 
 export function stateTopic(config: LoadedConfig): string {
@@ -65,6 +93,7 @@ export class Source {
     await producer.connect();
     try {
       const { tables, routed } = await this.prepare(admin);
+      await publishDescriptors(admin, producer, config, tables, routed);
       const textOnly = tables.flatMap((t) =>
         t.columns
           .filter((c) => !decodesBinary(c.udtName))

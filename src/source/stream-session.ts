@@ -77,6 +77,7 @@ export class StreamSession {
         this.deps.producer,
         {
           batchMaxBytes: config.source.batchMaxBytes,
+          requestMaxBytes: config.source.requestMaxBytes,
           maxInFlightBytes: config.source.maxInFlightBytes,
           lingerMs: 5,
         },

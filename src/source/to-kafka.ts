@@ -8,6 +8,7 @@ import { encodeEvent } from '../event/avro.js';
 import { keyBytes } from '../event/key.js';
 import type { ChangeEvent } from '../event/change-event.js';
 import type { OutMessage } from '../kafka/publisher.js';
+import { partitionFor } from '../kafka/partition.js';
 
 export interface TopicRoute {
   topic: string;
@@ -27,7 +28,8 @@ export function toMessages(event: ChangeEvent, keyColumns: string[], route: Topi
     }));
   }
   const key = keyBytes(keyColumns, event.key);
-  const out: OutMessage[] = [{ topic: route.topic, key, value }];
-  if (event.op === 'd') out.push({ topic: route.topic, key, value: null });
+  const partition = partitionFor(route.topic, key, route.partitions);
+  const out: OutMessage[] = [{ topic: route.topic, key, value, partition }];
+  if (event.op === 'd') out.push({ topic: route.topic, key, value: null, partition });
   return out;
 }

@@ -56,10 +56,14 @@ export interface RunningProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startVecrelay(args: string[], env: Record<string, string> = {}): RunningProcess {
+export function startVecrelay(
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): RunningProcess {
   const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'vecrelay-log-')), 'out.log');
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/vecrelay.js'), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(repoRoot, 'bin/vecrelay.js'), ...args], {
     cwd: repoRoot,
     env: { ...process.env, VECRELAY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -169,7 +169,8 @@ export async function checkSlotUsable(
     if (slot.walStatus === 'lost')
       throw new ConfigError(
         `replication slot ${name} has lost WAL it needed (wal_status = lost, past max_slot_wal_keep_size): ` +
-          `changes were missed; drop it with \`vecrelay teardown\` and start again to take a new snapshot`,
+          `changes were missed; drop it with \`vecrelay teardown\` (or SELECT pg_drop_replication_slot('${name}')) ` +
+          `and start again to take a new snapshot`,
       );
     if (!slot.active) return slot;
     if (attempt >= config.source.slotBusyRetries)

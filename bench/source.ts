@@ -1,0 +1,194 @@
+// Source benchmark (not a test): the vecrelay source against the raw limits of the same machine.
+//   npx tsx bench/source.ts [--rows 100000] [--dim 1536]
+// Needs the local stack (npm run stack:up). Prints, on one backlog of `rows` vector(dim) rows with
+// a small jsonb payload:
+//   streaming: pg_recvlogical (pgoutput, binary) over the WAL   vs  vecrelay slot → Kafka-acknowledged
+//   snapshot:  COPY (SELECT …) TO STDOUT (FORMAT binary)          vs  vecrelay snapshot → Kafka-acknowledged
+// with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { parseLsn } from '../src/source/pgoutput/index.js';
+import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
+import { stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { testKafka } from '../test/helpers/kafka.js';
+
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '100000' }, dim: { type: 'string', default: '1536' } },
+});
+const rows = Number(args.rows);
+const dim = Number(args.dim);
+const env = stackEnv();
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+const sql = new pg.Client({ connectionString: env.pgUrl });
+await sql.connect();
+const table = uniqueName('bench_items');
+const name = uniqueName('bench');
+const rawSlot = `${name}_raw`;
+
+function report(label: string, seconds: number, bytes?: number) {
+  const mb = bytes === undefined ? '' : `, ${(bytes / 2 ** 20 / seconds).toFixed(1)} MB/s`;
+  console.log(
+    `${label.padEnd(48)} ${(rows / seconds).toFixed(0).padStart(8)} rows/s${mb}  (${seconds.toFixed(2)} s)`,
+  );
+  return rows / seconds;
+}
+
+/** Runs vecrelay source until `done`, sampling its peak RSS (VmHWM) from /proc. */
+async function runSource(
+  config: string,
+  done: () => Promise<boolean>,
+): Promise<{ seconds: number; peakMb: number }> {
+  const t0 = performance.now();
+  // BENCH_PROFILE=DIR writes a CPU profile of the source process there.
+  const profile = process.env.BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+    : [];
+  const proc = startVecrelay(['source', '--config', config], { VECRELAY_LOG_LEVEL: 'info' }, profile);
+  let peakKb = 0;
+  const sample = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      /* exited */
+    }
+  }, 100);
+  await waitFor('the source to finish', async () => (await done()) || proc.child.exitCode !== null, {
+    timeoutMs: 1_800_000,
+    intervalMs: 100,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sample);
+  if (proc.child.exitCode !== null && proc.child.exitCode !== 0)
+    throw new Error(
+      `the source exited with ${proc.child.exitCode}:\n${readFileSync(proc.logFile, 'utf8').slice(-3000)}`,
+    );
+  proc.child.kill('SIGTERM');
+  await proc.exited;
+  return { seconds, peakMb: peakKb / 1024 };
+}
+
+try {
+  await sql.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, doc jsonb, embedding vector(${dim}))`);
+  await sql.query(`CREATE PUBLICATION ${name} FOR TABLE ${table}`);
+  // Both slots exist before the backlog is written, so both see all of it.
+  await sql.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [rawSlot]);
+  await sql.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [name]);
+  console.log(`writing ${rows} rows of vector(${dim}) + jsonb …`);
+  for (let i = 0; i < rows; i += 5000) {
+    await sql.query(
+      `INSERT INTO ${table}
+       SELECT g, jsonb_build_object('title', 'item ' || g, 'tags', jsonb_build_array('a', 'b'), 'n', g),
+              (SELECT array_agg(random()::real) FROM generate_series(1, ${dim}) WHERE g > 0)::vector
+         FROM generate_series($1::bigint, $2::bigint) g`,
+      [i + 1, Math.min(i + 5000, rows)],
+    );
+  }
+  const { rows: endRows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  const endLsn = endRows[0]!.lsn;
+  console.log(`backlog ready up to ${endLsn}\n`);
+
+  // (a) raw: pg_recvlogical, binary pgoutput, to a file until the end of the backlog.
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'raw.bin');
+  let t0 = performance.now();
+  execFileSync(`${PG_BIN}/pg_recvlogical`, [
+    '-h',
+    env.pg.host,
+    '-p',
+    String(env.pg.port),
+    '-U',
+    env.pg.user,
+    '-d',
+    env.pg.database,
+    '--slot',
+    rawSlot,
+    '--start',
+    '--endpos',
+    endLsn,
+    '--no-loop',
+    '-f',
+    out,
+    '-o',
+    'proto_version=1',
+    '-o',
+    `publication_names=${name}`,
+    '-o',
+    'binary=true',
+  ]);
+  const rawSeconds = (performance.now() - t0) / 1000;
+  const walBytes = statSync(out).size;
+  const raw = report('stream  raw: pg_recvlogical binary', rawSeconds, walBytes);
+
+  // (b) vecrelay source, streaming only (the slot already exists), until Postgres confirms the end.
+  const p = {
+    name,
+    slot: name,
+    publication: name,
+    topicPrefix: name,
+    tables: [{ table: `public.${table}` }],
+    snapshot: 'never' as const,
+    partitions: 6,
+  };
+  const target = parseLsn(endLsn);
+  const streamRun = await runSource(writeConfig(p), async () => {
+    const { rows: s } = await sql.query<{ c: string }>(
+      `SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots WHERE slot_name = $1`,
+      [name],
+    );
+    return parseLsn(s[0]!.c) >= target;
+  });
+  const ours = report('stream  vecrelay: slot → Kafka acknowledged', streamRun.seconds, walBytes);
+  console.log(
+    `stream  ratio vecrelay / raw: ${(ours / raw).toFixed(2)}   peak RSS ${streamRun.peakMb.toFixed(0)} MB\n`,
+  );
+
+  // (c) raw snapshot: binary COPY to nowhere.
+  const copyClient = new pg.Client({ connectionString: env.pgUrl });
+  await copyClient.connect();
+  t0 = performance.now();
+  let copyBytes = 0;
+  const copy = copyClient.query(
+    copyTo(`COPY (SELECT id, doc, embedding FROM ${table}) TO STDOUT (FORMAT binary)`),
+  );
+  for await (const chunk of copy as AsyncIterable<Buffer>) copyBytes += chunk.length;
+  const copySeconds = (performance.now() - t0) / 1000;
+  await copyClient.end();
+  const rawSnap = report('snapshot raw: COPY … (FORMAT binary)', copySeconds, copyBytes);
+
+  // (d) vecrelay snapshot (initial_only: exits when every row is acknowledged).
+  const snapName = `${name}_snap`;
+  const q = {
+    ...p,
+    name: snapName,
+    slot: snapName,
+    publication: name,
+    topicPrefix: snapName,
+    snapshot: 'initial_only' as const,
+  };
+  const snapRun = await runSource(writeConfig(q), async () => false);
+  const oursSnap = report('snapshot vecrelay: COPY → Kafka acknowledged', snapRun.seconds, copyBytes);
+  console.log(
+    `snapshot ratio vecrelay / raw: ${(oursSnap / rawSnap).toFixed(2)}   peak RSS ${snapRun.peakMb.toFixed(0)} MB`,
+  );
+  console.log('(vecrelay times include process start-up and preflight)');
+} finally {
+  for (const s of [rawSlot, name, `${name}_snap`])
+    await sql
+      .query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [s])
+      .catch(() => {});
+  await sql.query(`DROP PUBLICATION IF EXISTS ${name}`).catch(() => {});
+  await sql.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin
+    .deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(name)) })
+    .catch(() => {});
+  await admin.disconnect();
+  await sql.end();
+}

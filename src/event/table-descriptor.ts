@@ -1,0 +1,26 @@
+// What the sink needs to know about a table to create its collection and map its keys, published
+// by the source to the compacted topic `<topicPrefix>._tables` (key "schema.table", JSON value)
+// whenever it starts. With it, a new sink group rebuilds collections from Kafka alone.
+
+export interface TableDescriptor {
+  schema: string;
+  table: string;
+  /** The change topic of this table. */
+  topic: string;
+  /** Key columns in order, with their pg_type names ('int4', 'uuid', 'text'…): point ids depend on them. */
+  key: Array<{ name: string; type: string }>;
+  vectors: Array<{
+    name: string;
+    kind: 'vector' | 'halfvec' | 'sparsevec' | 'float4[]' | 'float8[]';
+    /** From the column's typmod; null when the column has none. */
+    dimension: number | null;
+    /** From the pgvector index's operator class; null when there is no index. */
+    distance: 'Cosine' | 'Euclid' | 'Dot' | 'Manhattan' | null;
+    hnsw: { m: number; efConstruction: number } | null;
+  }>;
+  payload: string[];
+}
+
+export function tablesTopic(topicPrefix: string): string {
+  return `${topicPrefix}._tables`;
+}
