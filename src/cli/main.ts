@@ -2,6 +2,8 @@
 // register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { runCommand } from './commands/run.js';
+import { sinkCommand } from './commands/sink.js';
 import { sourceCommand } from './commands/source.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -14,14 +16,10 @@ export function buildProgram(): Command {
     .description(pkg.description)
     .version(pkg.version, '-V, --version', 'print the version')
     .showHelpAfterError()
+    .addCommand(runCommand())
     .addCommand(sourceCommand())
-    .argument('[command]')
-    .action((command?: string) => {
-      if (command === undefined) return;
-      // Reached only when no registered command matched.
-      process.stderr.write(`vecrelay: unknown command '${command}'; see \`vecrelay --help\`\n`);
-      process.exitCode = 2;
-    });
+    .addCommand(sinkCommand())
+    .configureOutput({ outputError: (str, write) => write(str) });
 }
 
 await buildProgram().parseAsync(process.argv);

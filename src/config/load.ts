@@ -11,6 +11,8 @@ export interface LoadedConfig extends PipelineConfig {
   file: string;
   /** The Postgres password from postgres.passwordEnv, if any. Never logged. */
   postgresPassword: string | undefined;
+  /** The Qdrant API key from qdrant.apiKeyEnv, if set. Never logged. */
+  qdrantApiKey: string | undefined;
 }
 
 function describeIssues(file: string, err: ZodError): string {
@@ -59,7 +61,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
         `${file}: postgres.passwordEnv names ${passwordEnv}, which is not set: export ${passwordEnv}=... before starting`,
       );
   }
-  return { ...config, file, postgresPassword };
+  const apiKeyEnv = config.qdrant?.apiKeyEnv;
+  const qdrantApiKey = apiKeyEnv ? env[apiKeyEnv] : undefined;
+  return { ...config, file, postgresPassword, qdrantApiKey };
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

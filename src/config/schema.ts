@@ -23,6 +23,26 @@ export const tableSchema = z
       .optional()
       .describe('vector columns; default: every vector/halfvec/sparsevec column'),
     payload: z.array(z.string().min(1)).optional().describe('payload columns; default: every other column'),
+    collection: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]{1,255}$/, 'letters, digits, _ . -')
+      .optional()
+      .describe('Qdrant collection; default: the table name (schema_table outside public)'),
+    distance: z
+      .enum(['Cosine', 'Euclid', 'Dot', 'Manhattan'])
+      .optional()
+      .describe('overrides the distance implied by the pgvector index'),
+    payloadIndexes: z
+      .array(
+        z
+          .object({
+            field: z.string().min(1),
+            schema: z.enum(['keyword', 'integer', 'float', 'bool', 'geo', 'datetime', 'text', 'uuid']),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('payload indexes to create with the collection'),
   })
   .strict();
 
@@ -55,7 +75,29 @@ export const configSchema = z
         clientId: z.string().default('vecrelay'),
       })
       .strict(),
-    qdrant: z.object({ url: z.string().url(), apiKeyEnv: z.string().optional() }).strict().optional(),
+    qdrant: z
+      .object({
+        url: z.string().url(),
+        apiKeyEnv: z.string().optional().describe('environment variable holding the API key'),
+        collectionPrefix: z.string().default(''),
+      })
+      .strict()
+      .optional(),
+    sink: z
+      .object({
+        groupId: z.string().optional().describe('consumer group; default vecrelay-<name>'),
+        batchSize: z.number().int().min(1).max(10_000).default(256).describe('points per Qdrant request'),
+        requestMaxBytes: z
+          .number()
+          .int()
+          .min(KiB)
+          .default(16 * MiB)
+          .describe("under Qdrant's 32 MB limit"),
+        partitionsConsumedConcurrently: z.number().int().min(1).default(3),
+        retryMaxMs: z.number().int().min(100).default(30_000),
+      })
+      .strict()
+      .prefault({}),
     tables: z.array(tableSchema).min(1),
     snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
     source: z

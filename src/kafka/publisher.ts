@@ -49,6 +49,8 @@ export class Publisher {
   private waiters: Array<() => void> = [];
   private error: Error | undefined;
   private sends = new Set<Promise<void>>();
+  /** The last send queued: the next one starts only once it settled (see flush). */
+  private lastSend: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly producer: Producer,
@@ -116,8 +118,15 @@ export class Publisher {
       );
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    const send = this.producer
-      .sendBatch({ acks: -1, topicMessages })
+    // One sendBatch at a time, each after the previous one settled: kafkajs does not keep
+    // concurrent sendBatch calls in call order (verified: five concurrent calls to one partition
+    // of an idempotent producer land as 0,1,2,4,3), and an event must never overtake an earlier
+    // one of its row. kafkajs' idempotent producer has one request per broker in flight anyway.
+    const send = this.lastSend
+      .then(() => {
+        if (this.error) throw this.error; // an earlier batch failed: send nothing after it
+        return this.producer.sendBatch({ acks: -1, topicMessages });
+      })
       .then(
         () => {
           for (const q of batch) q.onAck();
@@ -130,6 +139,7 @@ export class Publisher {
         this.wake();
       });
     this.sends.add(send);
+    this.lastSend = send;
   }
 
   /** Sends what is queued and waits until everything sent so far is acknowledged (or failed). */

@@ -1,9 +1,9 @@
 // A small compacted topic holding each pipeline's durable state (e.g. whether the initial
 // snapshot finished), so a restarted process knows what its predecessor completed.
-// Read: from the beginning to the high watermark, last value per key wins.
-import { randomUUID } from 'node:crypto';
+// Read: from the beginning to the high watermark (compacted.ts), last value per key wins.
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { ensureTopics } from './topics.js';
+import { readCompacted } from './compacted.js';
 
 export class StateStore {
   constructor(
@@ -28,33 +28,11 @@ export class StateStore {
   }
 
   async read<T>(key: string): Promise<T | undefined> {
-    const offsets = await this.admin.fetchTopicOffsets(this.topic);
-    const high = BigInt(offsets[0]?.high ?? '0');
-    const low = BigInt(offsets[0]?.low ?? '0');
-    if (high === low) return undefined;
-    // kafkajs reads only through consumer groups: a throwaway group, never committed, deleted after.
-    const groupId = `vecrelay-state-reader-${randomUUID()}`;
-    const consumer = this.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
     let found: T | undefined;
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ message }) => {
-              if (message.key?.toString() === key)
-                found = message.value ? (JSON.parse(message.value.toString()) as T) : undefined;
-              if (BigInt(message.offset) + 1n >= high) resolve();
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-      await this.admin.deleteGroups([groupId]).catch(() => {});
-    }
+    await readCompacted(this.kafka, this.admin, this.topic, (message) => {
+      if (message.key?.toString() === key)
+        found = message.value ? (JSON.parse(message.value.toString()) as T) : undefined;
+    });
     return found;
   }
 }

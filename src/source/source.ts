@@ -22,7 +22,7 @@ import { pgClientConfig } from './postgres/connect.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
-import { decodesBinary } from './decode/index.js';
+import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
 import { tablesTopic, type TableDescriptor } from '../event/table-descriptor.js';
@@ -139,7 +139,10 @@ export class Source {
       tables.forEach((t, i) => {
         const topic = specs[i]!.topic;
         routed.set(`${t.schema}.${t.table}`, {
-          table: config.tables[i]!,
+          // The key as the catalog gives it (primary key order, or tables[].key): a Relation
+          // message flags key columns in column order, and every column under REPLICA IDENTITY
+          // FULL, so the stream would otherwise key rows differently from the snapshot.
+          table: { ...config.tables[i]!, key: t.key },
           route: { topic, partitions: partitions.get(topic) ?? config.kafka.partitions },
         });
       });
@@ -241,6 +244,16 @@ export class Source {
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof ConfigError) throw err;
+        if (binary && err instanceof UnsupportedTypeError) {
+          // A column added while streaming (ALTER TABLE) has a type with no binary decoder: the
+          // next session resumes from the slot in text mode, which every type has.
+          binary = false;
+          log.warn(
+            { column: err.column, type: err.typeName },
+            'a column type has no binary decoder: streaming in text mode (slower) from now on',
+          );
+          continue;
+        }
         if (Date.now() - started > 60_000) attempt = 0;
         const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
         log.error(

@@ -101,6 +101,8 @@ export async function watchTopic(topic: string): Promise<TopicWatch> {
     groupId: `test-watch-${randomUUID()}`,
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
+    // Short fetch waits: disconnecting waits for the fetch in progress (5 s by default).
+    maxWaitTimeInMs: 100,
     maxBytes: 50 << 20,
     allowAutoTopicCreation: false,
   });

@@ -1,68 +1,25 @@
 // The source end to end against the real stack: snapshot meets stream, the acknowledged position
 // survives SIGKILL with interleaved transactions, a crash mid-stream loses nothing, and an idle
 // pipeline still lets the slot advance.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type pg from 'pg';
 import { canonicalKey } from '../../src/event/key.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
-import { finalState, readTopic, testKafka } from '../helpers/kafka.js';
-import { connectPg, dropPipeline, slotInfo, waitSlotActive } from '../helpers/pg.js';
-import {
-  startVecrelay,
-  writeConfig,
-  type RunningProcess,
-  type TestPipeline,
-} from '../helpers/source-process.js';
+import { finalState, readTopic } from '../helpers/kafka.js';
+import { connectPg, slotInfo, waitSlotActive } from '../helpers/pg.js';
+import { useSourcePipelines } from '../helpers/pipeline.js';
+import { writeConfig } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 
-let sql: pg.Client;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  sql = await connectPg();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await sql.end();
-});
-
-function pipeline(table: string, extra: Partial<TestPipeline> = {}): TestPipeline {
-  const name = uniqueName('src');
-  const p: TestPipeline = {
-    name,
-    slot: name,
-    publication: name,
-    topicPrefix: name,
-    tables: [{ table: `public.${table}` }],
-    ...extra,
-  };
-  cleanups.push(async () => {
-    await dropPipeline(sql, p.slot, p.publication);
-    await sql.query(`DROP TABLE IF EXISTS ${table}`);
-    const admin = testKafka().admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(p.topicPrefix));
-    await admin.deleteTopics({ topics }).catch(() => {});
-    await admin.disconnect();
-  });
-  return p;
-}
-
-function startSource(config: string): RunningProcess {
-  const proc = startVecrelay(['source', '--config', config]);
-  cleanups.push(async () => {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  });
-  return proc;
-}
+const ctx = useSourcePipelines();
+const { pipeline, startSource } = ctx;
 
 const keyOf = (id: number) => canonicalKey(['id'], { id: BigInt(id) });
 
 /** The table as the topic should end up: key → title (and the embedding's text). */
 async function tableState(table: string): Promise<Map<string, string>> {
-  const { rows } = await sql.query<{ id: number; title: string; embedding: string | null }>(
+  const { rows } = await ctx.sql.query<{ id: number; title: string; embedding: string | null }>(
     `SELECT id, title, embedding::text AS embedding FROM ${table}`,
   );
   return new Map(rows.map((r) => [keyOf(r.id), `${r.title}|${r.embedding}`]));
@@ -80,20 +37,20 @@ function topicState(records: Awaited<ReturnType<typeof readTopic>>): Map<string,
 
 test('snapshot and stream meet: rows before start and rows changed during the snapshot all arrive', async () => {
   const table = uniqueName('snap');
-  await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, title text NOT NULL, embedding vector(3))`);
-  await sql.query(
+  await ctx.sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, title text NOT NULL, embedding vector(3))`);
+  await ctx.sql.query(
     `INSERT INTO ${table} SELECT i, 'before-' || i, ARRAY[i, i + 0.5, -i]::real[]::vector FROM generate_series(1, 3000) i`,
   );
   const p = pipeline(table);
   const source = startSource(writeConfig(p));
   // Changes racing the snapshot: updates, deletes and inserts while it starts and reads.
   for (let i = 1; i <= 3000; i += 150) {
-    await sql.query(`UPDATE ${table} SET title = 'during-' || id WHERE id BETWEEN $1 AND $1 + 20`, [i]);
-    await sql.query(`DELETE FROM ${table} WHERE id = $1 + 30`, [i]);
-    await sql.query(`INSERT INTO ${table} VALUES ($1, 'new', '[1,2,3]')`, [10_000 + i]);
+    await ctx.sql.query(`UPDATE ${table} SET title = 'during-' || id WHERE id BETWEEN $1 AND $1 + 20`, [i]);
+    await ctx.sql.query(`DELETE FROM ${table} WHERE id = $1 + 30`, [i]);
+    await ctx.sql.query(`INSERT INTO ${table} VALUES ($1, 'new', '[1,2,3]')`, [10_000 + i]);
   }
-  await waitSlotActive(sql, p.slot);
-  await sql.query(`UPDATE ${table} SET title = 'after', embedding = '[9,8,7]' WHERE id % 97 = 0`);
+  await waitSlotActive(ctx.sql, p.slot);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'after', embedding = '[9,8,7]' WHERE id % 97 = 0`);
   const want = await tableState(table);
   const topic = changeTopic(p.topicPrefix, 'public', table);
   let got = new Map<string, string>();
@@ -113,22 +70,22 @@ test('snapshot and stream meet: rows before start and rows changed during the sn
 
 test('interleaved transactions: T2 open across T1 and a SIGKILL still arrives after restart', async () => {
   const table = uniqueName('interleave');
-  await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, title text NOT NULL, embedding vector(3))`);
+  await ctx.sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, title text NOT NULL, embedding vector(3))`);
   const p = pipeline(table, { snapshot: 'never' });
   const config = writeConfig(p);
   const first = startSource(config);
   const topic = changeTopic(p.topicPrefix, 'public', table);
-  await waitSlotActive(sql, p.slot);
+  await waitSlotActive(ctx.sql, p.slot);
   const t2 = await connectPg();
   try {
     await t2.query('BEGIN');
     await t2.query(`INSERT INTO ${table} VALUES (2, 't2', '[2,2,2]')`);
-    await sql.query(`INSERT INTO ${table} VALUES (1, 't1', '[1,1,1]')`); // T1 commits
+    await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 't1', '[1,1,1]')`); // T1 commits
     // T1's commit LSN from its event; once Postgres confirms past it, the source acknowledged T1.
     const [t1] = await readTopic(topic, (r) => r.some((x) => x.key === keyOf(1)));
     const t1Lsn = t1!.event!.source.lsn;
     await waitFor('T1 confirmed to Postgres', async () => {
-      const confirmed = (await slotInfo(sql, p.slot))?.confirmed;
+      const confirmed = (await slotInfo(ctx.sql, p.slot))?.confirmed;
       return confirmed ? parseLsn(confirmed) > t1Lsn : false;
     });
     first.child.kill('SIGKILL');

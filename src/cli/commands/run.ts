@@ -1,0 +1,37 @@
+// `vecrelay run --config F`: source and sink in one process — the single-machine default.
+// Either one failing stops both.
+import { Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../shared/log.js';
+import { Sink } from '../../sink/sink.js';
+import { cellDecoders } from '../../source/cell-decoders.js';
+import { Source } from '../../source/source.js';
+import { runUntilSignalled } from '../lifecycle.js';
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run the source and the sink in one process: PostgreSQL → Kafka → Qdrant')
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. connectors/example.yaml')
+    .action(async (opts: { config: string }) => {
+      const log = createLogger();
+      await runUntilSignalled(log, async (signal) => {
+        const config = loadConfig(opts.config);
+        const both = new AbortController();
+        const stopBoth = () => both.abort(signal.reason);
+        signal.addEventListener('abort', stopBoth, { once: true });
+        const part = (p: Promise<void>) =>
+          p.catch((err: unknown) => {
+            stopBoth();
+            throw err;
+          });
+        await Promise.all([
+          part(
+            new Source(config, log.child({ component: 'source', pipeline: config.name }), {
+              decoders: cellDecoders,
+            }).run(both.signal),
+          ),
+          part(new Sink(config, log.child({ component: 'sink', pipeline: config.name })).run(both.signal)),
+        ]);
+      });
+    });
+}

@@ -1,0 +1,19 @@
+// `vecrelay sink --config F`: Kafka → Qdrant only (run several to share the partitions).
+import { Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../shared/log.js';
+import { Sink } from '../../sink/sink.js';
+import { runUntilSignalled } from '../lifecycle.js';
+
+export function sinkCommand(): Command {
+  return new Command('sink')
+    .description("apply the tables' change topics to Qdrant, one collection per table")
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. connectors/example.yaml')
+    .action(async (opts: { config: string }) => {
+      const log = createLogger().child({ component: 'sink' });
+      await runUntilSignalled(log, async (signal) => {
+        const config = loadConfig(opts.config);
+        await new Sink(config, log.child({ pipeline: config.name })).run(signal);
+      });
+    });
+}

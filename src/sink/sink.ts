@@ -1,0 +1,211 @@
+// The sink: one consumer group per pipeline keeps one Qdrant collection per table equal to the
+// table. Each partition's batch is decoded, planned (plan.ts), applied (writer.ts) and only then
+// its offset committed (DESIGN.md guarantee 1); partitions are applied concurrently, each one
+// strictly in order, and several sink processes share the partitions through the group.
+import { QdrantClient } from '@qdrant/js-client-rest';
+import type { EachBatchPayload, Kafka } from 'kafkajs';
+import type { LoadedConfig } from '../config/load.js';
+import { splitTable } from '../config/load.js';
+import { decodeEvent } from '../event/avro.js';
+import type { ChangeEvent } from '../event/change-event.js';
+import { canonicalKey } from '../event/key.js';
+import type { TableDescriptor } from '../event/table-descriptor.js';
+import { createKafka } from '../kafka/client.js';
+import { readDescriptors } from '../kafka/descriptors.js';
+import { changeTopic, ensureTopics } from '../kafka/topics.js';
+import { sleep } from '../shared/backoff.js';
+import { ConfigError, messageOf } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { collectionName, ensureCollection } from './collections.js';
+import { DeadLetterWriter, deadLetterTopic } from './dead-letter.js';
+import { planBatch, type DecodedRecord, type SinkRecord } from './plan.js';
+import { pipelineNamespace } from './point-id.js';
+import { QdrantHttp } from './qdrant/http.js';
+import { CollectionWriter } from './writer.js';
+
+export function sinkGroupId(config: LoadedConfig): string {
+  return config.sink.groupId ?? `vecrelay-${config.name}`;
+}
+
+export class Sink {
+  constructor(
+    private readonly config: LoadedConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { config, log } = this;
+    if (!config.qdrant) throw new ConfigError(`${config.file}: qdrant: the sink needs qdrant.url`);
+    const kafka = createKafka(
+      { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
+      log.child({ component: 'kafka' }),
+    );
+    const admin = kafka.admin();
+    const producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
+    await admin.connect();
+    await producer.connect();
+    const consumer = kafka.consumer({
+      groupId: sinkGroupId(config),
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 8 << 20,
+    });
+    try {
+      const dlq = new DeadLetterWriter(producer, deadLetterTopic(config.kafka.topicPrefix, config.name));
+      await ensureTopics(admin, [
+        {
+          topic: dlq.topic,
+          partitions: 1,
+          replicationFactor: config.kafka.replicationFactor,
+          compacted: false,
+        },
+      ]);
+      const writers = await this.prepareWriters(kafka, admin, dlq, signal);
+      if (signal.aborted) return;
+
+      let fatal: Error | undefined;
+      const stop = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      let crashed: (err: Error) => void = () => {};
+      const crash = new Promise<void>((_, reject) => (crashed = reject));
+      crash.catch(() => {});
+
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...writers.keys()], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.sink.partitionsConsumedConcurrently,
+        eachBatch: async (payload) => {
+          try {
+            await this.applyBatch(
+              payload,
+              writers.get(payload.batch.topic)!,
+              dlq,
+              consumer.commitOffsets.bind(consumer),
+            );
+          } catch (err) {
+            if (err instanceof ConfigError) {
+              fatal = err;
+              crashed(err);
+              return;
+            }
+            if (signal.aborted) return;
+            throw err; // kafkajs retries the batch: nothing was committed
+          }
+        },
+      });
+      await Promise.race([stop, crash]).catch(() => {});
+      if (fatal) throw fatal;
+    } finally {
+      await consumer.disconnect().catch(() => {});
+      await producer.disconnect().catch(() => {});
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /** Waits for every table's descriptor, then makes sure each collection is there and right. */
+  private async prepareWriters(
+    kafka: Kafka,
+    admin: ReturnType<Kafka['admin']>,
+    dlq: DeadLetterWriter,
+    signal: AbortSignal,
+  ) {
+    const { config, log } = this;
+    const qdrant = config.qdrant!;
+    const http = new QdrantHttp({ url: qdrant.url, apiKey: config.qdrantApiKey });
+    const client = new QdrantClient({
+      url: qdrant.url,
+      apiKey: config.qdrantApiKey,
+      checkCompatibility: false,
+    });
+    const namespace = pipelineNamespace(config.name);
+    const wanted = config.tables.map((t) => {
+      const { schema, table } = splitTable(t.table);
+      return { t, schema, table, topic: changeTopic(config.kafka.topicPrefix, schema, table) };
+    });
+    let descriptors = new Map<string, TableDescriptor>();
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      descriptors = await readDescriptors(kafka, admin, config.kafka.topicPrefix);
+      const missing = wanted.filter((w) => !descriptors.has(w.topic));
+      if (missing.length === 0) break;
+      if (attempt % 10 === 0)
+        log.info(
+          { tables: missing.map((m) => m.t.table) },
+          'waiting for the source to describe these tables',
+        );
+      await sleep(2000, signal).catch(() => {});
+    }
+    const writers = new Map<string, CollectionWriter>();
+    for (const w of wanted) {
+      if (signal.aborted) break;
+      const descriptor = descriptors.get(w.topic)!;
+      const collection = collectionName(qdrant.collectionPrefix, w.t, w.schema, w.table);
+      await ensureCollection(client, collection, descriptor, w.t, log);
+      const writerLog = log.child({ component: 'writer', collection });
+      writers.set(
+        w.topic,
+        new CollectionWriter(
+          http,
+          collection,
+          descriptor,
+          namespace,
+          config.sink,
+          (records, reason) => dlq.write(records, reason),
+          writerLog,
+          signal,
+        ),
+      );
+    }
+    return writers;
+  }
+
+  private async applyBatch(
+    { batch, heartbeat, resolveOffset }: EachBatchPayload,
+    writer: CollectionWriter,
+    dlq: DeadLetterWriter,
+    commit: (offsets: Array<{ topic: string; partition: number; offset: string }>) => Promise<void>,
+  ) {
+    if (batch.messages.length === 0) return;
+    const decoded: DecodedRecord[] = [];
+    for (const m of batch.messages) {
+      const record: SinkRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key,
+        value: m.value,
+      };
+      if (m.value === null) {
+        decoded.push({ record, event: null });
+        continue;
+      }
+      let event: ChangeEvent;
+      try {
+        event = decodeEvent(m.value);
+      } catch (err) {
+        this.log.warn(
+          { topic: batch.topic, partition: batch.partition, offset: m.offset },
+          'undecodable record: dead-lettered',
+        );
+        await dlq.write([record], `undecodable: ${messageOf(err)}`);
+        continue;
+      }
+      decoded.push({ record, event });
+    }
+    const keyNames = writer.keyColumns;
+    await writer.apply(
+      planBatch(decoded, (e) => canonicalKey(keyNames, e.key)),
+      heartbeat,
+    );
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    // Only now is everything up to `last` in Qdrant.
+    await commit([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+    ]);
+    resolveOffset(last);
+    await heartbeat();
+  }
+}
