@@ -2,6 +2,8 @@
 // register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { cutoverCommand, statusCommand, teardownCommand } from './commands/ops.js';
+import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { sinkCommand } from './commands/sink.js';
 import { sourceCommand } from './commands/source.js';
@@ -16,9 +18,13 @@ export function buildProgram(): Command {
     .description(pkg.description)
     .version(pkg.version, '-V, --version', 'print the version')
     .showHelpAfterError()
+    .addCommand(planCommand())
     .addCommand(runCommand())
     .addCommand(sourceCommand())
     .addCommand(sinkCommand())
+    .addCommand(statusCommand())
+    .addCommand(cutoverCommand())
+    .addCommand(teardownCommand())
     .configureOutput({ outputError: (str, write) => write(str) });
 }
 

@@ -7,10 +7,11 @@ import type { TableConfig } from '../config/schema.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
 import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { throwFirst, type Problem } from '../shared/problems.js';
 import { vectorLayout } from './points.js';
 import { LSN_FIELD } from './points.js';
 
-type Distance = 'Cosine' | 'Euclid' | 'Dot' | 'Manhattan';
+export type Distance = 'Cosine' | 'Euclid' | 'Dot' | 'Manhattan';
 
 interface DenseSpec {
   name: string;
@@ -19,29 +20,47 @@ interface DenseSpec {
   hnsw: { m: number; ef_construct: number } | undefined;
 }
 
+type VectorDescriptor = TableDescriptor['vectors'][number];
+
+/** A dense vector needs a dimension for its collection; sparse vectors do not. */
+export function dimensionProblem(table: string, v: VectorDescriptor): Problem | undefined {
+  if (v.kind === 'sparsevec' || v.dimension) return undefined;
+  return {
+    object: `${table}.${v.name}`,
+    message: `${table}.${v.name} has no dimension`,
+    fix: `declare it as ${v.kind}(n): a Qdrant collection needs one`,
+  };
+}
+
+/** The collection's distance: tables[].distance, else the pgvector index's, else Cosine. */
+export function resolveDistance(
+  configured: Distance | undefined,
+  fromIndex: Distance | null,
+): { distance: Distance; from: 'config' | 'index' | 'default' } {
+  if (configured) return { distance: configured, from: 'config' };
+  if (fromIndex) return { distance: fromIndex, from: 'index' };
+  return { distance: 'Cosine', from: 'default' };
+}
+
 export function denseSpecs(
   descriptor: TableDescriptor,
   table: TableConfig | undefined,
   log: Logger,
 ): DenseSpec[] {
+  const name = `${descriptor.schema}.${descriptor.table}`;
   return descriptor.vectors
     .filter((v) => v.kind !== 'sparsevec')
     .map((v) => {
-      if (!v.dimension)
-        throw new ConfigError(
-          `${descriptor.schema}.${descriptor.table}.${v.name} has no dimension (declare it as ${v.kind}(n)): a Qdrant collection needs one`,
-        );
-      let distance: Distance | null = table?.distance ?? v.distance;
-      if (!distance) {
+      throwFirst(dimensionProblem(name, v));
+      const { distance, from } = resolveDistance(table?.distance, v.distance);
+      if (from === 'default')
         log.warn(
-          { table: `${descriptor.schema}.${descriptor.table}`, column: v.name },
+          { table: name, column: v.name },
           'no pgvector index and no configured distance: using Cosine (set tables[].distance to choose)',
         );
-        distance = 'Cosine';
-      }
       return {
         name: v.name,
-        size: v.dimension,
+        size: v.dimension!,
         distance,
         hnsw: v.hnsw ? { m: v.hnsw.m, ef_construct: v.hnsw.efConstruction } : undefined,
       };

@@ -8,6 +8,7 @@
 //   delete                                         → delete by id
 //   tombstone (null value)                         → nothing: its delete event came just before
 //   truncate                                       → a barrier: delete every point older than it
+//   partial right after a delete                   → a barrier too (see planBatch)
 import type { ChangeEvent, ColumnValue, VectorValue } from '../event/change-event.js';
 
 export interface SinkRecord {
@@ -80,6 +81,14 @@ export function planBatch(items: DecodedRecord[], keyOf: (e: ChangeEvent) => str
     const key = keyOf(event);
     const next = change(event, record);
     const prev = current.get(key);
+    if (prev?.kind === 'delete' && next.kind === 'partial') {
+      // A partial update of a deleted point has nothing to fold into: applied in turn it fails
+      // (no such point) and is dead-lettered. Folded, it would replace the delete and leave the
+      // point as it was before the batch; so it starts a new step, after the delete.
+      steps.push({ kind: 'points', changes: current });
+      current = new Map([[key, next]]);
+      continue;
+    }
     current.set(key, prev ? merge(prev, next) : next);
   }
   if (current.size) steps.push({ kind: 'points', changes: current });

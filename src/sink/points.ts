@@ -21,13 +21,64 @@ export function vectorLayout(descriptor: Pick<TableDescriptor, 'vectors'>): Vect
   return { unnamed: dense.length === 1 && sparse.length === 0, dense, sparse };
 }
 
+const POW10 = Array.from({ length: 13 }, (_, k) => 10 ** k);
+/** 10^e for e = −3 … 8: |x| ≥ DECADES[e + 4] means its decimal exponent is above e. */
+const DECADES = [1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A float32 array as a JSON array, each element exactly as `x.toPrecision(9)` writes it (9
+ * significant digits round-trip every float32). Written as bytes into a scratch buffer: formatting
+ * 1536-dim vectors is the sink's main CPU cost, and toPrecision plus string joins cost ~3× more.
+ */
 export function denseJson(values: Float32Array): string {
-  let s = '[';
+  const need = values.length * 16 + 2; // an element is at most 15 characters, plus a comma
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  const b = scratch;
+  let p = 0;
+  b[p++] = 0x5b; // [
   for (let i = 0; i < values.length; i++) {
-    if (i) s += ',';
-    s += values[i]!.toPrecision(9);
+    if (i) b[p++] = 0x2c; // ,
+    p = writeFloat32(b, p, values[i]!);
   }
-  return s + ']';
+  b[p++] = 0x5d; // ]
+  return b.toString('latin1', 0, p);
+}
+
+/**
+ * Writes `x.toPrecision(9)` at `p`; returns the end. For 1e-4 ≤ |x| < 1e9 it is fixed notation
+ * with the digits n = round(|x| × 10^(8−e)), e the decimal exponent: that product is exact (a
+ * 24-bit mantissa times 5^k, k ≤ 12, fits 53 bits), and Math.round breaks ties upwards as
+ * toPrecision does. Anything else (zero, tiny, huge, non-finite) is toPrecision's own text.
+ */
+function writeFloat32(b: Buffer, p: number, x: number): number {
+  const a = x < 0 ? -x : x;
+  let e = 0;
+  let n = 0;
+  if (a >= 1e-4 && a < 1e9) {
+    e = -4;
+    while (e < 8 && a >= DECADES[e + 4]!) e++;
+    n = Math.round(a * POW10[8 - e]!);
+    if (n >= 1e9 && e < 8) n = Math.round(a * POW10[8 - ++e]!); // rounded up to the next power of 10
+  }
+  if (n < 1e8 || n >= 1e9) return p + b.write(x.toPrecision(9), p, 'latin1');
+  if (x < 0) b[p++] = 0x2d; // -
+  if (e < 0) {
+    b[p++] = 0x30; // 0
+    b[p++] = 0x2e; // .
+    for (let z = -e - 1; z > 0; z--) b[p++] = 0x30;
+    e = 8; // the nine digits follow without a point
+  }
+  const point = e < 8 ? e + 1 : 9; // digits before the decimal point
+  for (let j = 8; j >= 0; j--) {
+    b[p + j + (j >= point ? 1 : 0)] = 0x30 + (n % 10);
+    n = (n / 10) | 0;
+  }
+  if (point < 9) {
+    b[p + point] = 0x2e;
+    return p + 10;
+  }
+  return p + 9;
 }
 
 function sparseJson(v: SparseVector): string {

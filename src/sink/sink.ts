@@ -169,6 +169,7 @@ export class Sink {
     commit: (offsets: Array<{ topic: string; partition: number; offset: string }>) => Promise<void>,
   ) {
     if (batch.messages.length === 0) return;
+    const keyNames = writer.keyColumns;
     const decoded: DecodedRecord[] = [];
     for (const m of batch.messages) {
       const record: SinkRecord = {
@@ -193,9 +194,22 @@ export class Sink {
         await dlq.write([record], `undecodable: ${messageOf(err)}`);
         continue;
       }
+      // An event whose key has no point id (a key column missing or NULL) would make planning
+      // throw and the whole partition retry forever: it is a bad record like any other.
+      if (event.op !== 't') {
+        try {
+          canonicalKey(keyNames, event.key);
+        } catch (err) {
+          this.log.warn(
+            { topic: batch.topic, partition: batch.partition, offset: m.offset },
+            'record without a usable key: dead-lettered',
+          );
+          await dlq.write([record], `bad key: ${messageOf(err)}`);
+          continue;
+        }
+      }
       decoded.push({ record, event });
     }
-    const keyNames = writer.keyColumns;
     await writer.apply(
       planBatch(decoded, (e) => canonicalKey(keyNames, e.key)),
       heartbeat,

@@ -32,11 +32,21 @@ export type DeadLetter = (records: SinkRecord[], reason: string) => Promise<void
 type KeepAlive = () => Promise<void>;
 type Wrap = (jsons: string[]) => string;
 
+/** A change with its point id, before its JSON is written. */
+interface Pending {
+  change: PointChange;
+  idJson: string;
+  derivedFrom: string | undefined;
+}
+
 /** One unit of a request: a point's JSON (or operations) and the change it comes from. */
 interface Unit {
   json: string;
   change: PointChange;
 }
+
+const wrapPoints: Wrap = (u) => `{"points":[${u.join(',')}]}`;
+const wrapOperations: Wrap = (u) => `{"operations":[${u.join(',')}]}`;
 
 export class CollectionWriter {
   private readonly layout: VectorLayout;
@@ -69,30 +79,31 @@ export class CollectionWriter {
         );
         continue;
       }
-      const deletes: Unit[] = [];
-      const upserts: Unit[] = [];
-      const partials: Unit[] = [];
+      const deletes: Pending[] = [];
+      const upserts: Pending[] = [];
+      const partials: Pending[] = [];
       for (const change of step.changes.values()) {
         const { id, derivedFrom } = pointIdOf(this.descriptor, this.namespace, change.event.key);
-        const idJson = pointIdJson(id);
-        if (change.kind === 'delete') deletes.push({ json: idJson, change });
-        else if (change.kind === 'upsert')
-          upserts.push({ json: this.pointJson(idJson, change, derivedFrom), change });
-        else partials.push({ json: this.partialOps(idJson, change, derivedFrom), change });
+        const pending = { change, idJson: pointIdJson(id), derivedFrom };
+        if (change.kind === 'delete') deletes.push(pending);
+        else if (change.kind === 'upsert') upserts.push(pending);
+        else partials.push(pending);
       }
+      await this.sendUnits('POST', '/points/delete', deletes, (p) => p.idJson, wrapPoints, keepAlive);
       await this.sendUnits(
-        'POST',
-        '/points/delete',
-        deletes,
-        (u) => `{"points":[${u.join(',')}]}`,
+        'PUT',
+        '/points',
+        upserts,
+        (p) => this.pointJson(p.idJson, p.change, p.derivedFrom),
+        wrapPoints,
         keepAlive,
       );
-      await this.sendUnits('PUT', '/points', upserts, (u) => `{"points":[${u.join(',')}]}`, keepAlive);
       await this.sendUnits(
         'POST',
         '/points/batch',
         partials,
-        (u) => `{"operations":[${u.join(',')}]}`,
+        (p) => this.partialOps(p.idJson, p.change, p.derivedFrom),
+        wrapOperations,
         keepAlive,
       );
     }
@@ -130,16 +141,33 @@ export class CollectionWriter {
     return ops.join(',');
   }
 
-  /** Sends units in requests of at most batchSize units and requestMaxBytes bytes. */
-  private async sendUnits(method: string, path: string, units: Unit[], wrap: Wrap, keepAlive: KeepAlive) {
+  /**
+   * Sends changes in requests of at most batchSize units and requestMaxBytes bytes, one request
+   * at a time, in order. A request's JSON is written only when its request is due, while the
+   * previous request is in flight: never the whole batch's JSON at once (memory), and writing it
+   * overlaps Qdrant's work.
+   */
+  private async sendUnits(
+    method: string,
+    path: string,
+    pending: Pending[],
+    toJson: (p: Pending) => string,
+    wrap: Wrap,
+    keepAlive: KeepAlive,
+  ) {
     let chunk: Unit[] = [];
     let bytes = 0;
+    let inFlight: Promise<void> = Promise.resolve();
     const flush = async () => {
-      if (chunk.length) await this.sendChunk(method, path, chunk, wrap, keepAlive);
+      const units = chunk;
       chunk = [];
       bytes = 0;
+      await inFlight;
+      inFlight = this.sendChunk(method, path, units, wrap, keepAlive);
+      inFlight.catch(() => {}); // handled where it is awaited: the next flush, or the end
     };
-    for (const u of units) {
+    for (const p of pending) {
+      const u: Unit = { json: toJson(p), change: p.change };
       if (
         chunk.length >= this.options.batchSize ||
         (chunk.length && bytes + u.json.length > this.options.requestMaxBytes)
@@ -148,7 +176,8 @@ export class CollectionWriter {
       chunk.push(u);
       bytes += u.json.length + 1;
     }
-    await flush();
+    if (chunk.length) await flush();
+    await inFlight;
   }
 
   /** On a rejection of the request itself, halves it until the rejected unit stands alone. */

@@ -50,3 +50,24 @@ export async function dropPipeline(sql: pg.Client, slot: string, publication: st
   );
   await sql.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
 }
+
+/**
+ * Waits until a client streams from the slot (START_REPLICATION has begun). waitSlotActive is
+ * already satisfied while CREATE_REPLICATION_SLOT still waits for running transactions to end:
+ * the slot is active then, but not yet consistent, and changes committed meanwhile may precede
+ * its start and never be streamed.
+ */
+export async function waitSlotStreaming(sql: pg.Client, slot: string, timeoutMs = 60_000) {
+  await waitFor(
+    `slot ${slot} streaming`,
+    async () => {
+      const { rows } = await sql.query<{ state: string }>(
+        `SELECT r.state FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+          WHERE s.slot_name = $1`,
+        [slot],
+      );
+      return rows[0]?.state === 'catchup' || rows[0]?.state === 'streaming';
+    },
+    { timeoutMs },
+  );
+}

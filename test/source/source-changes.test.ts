@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { canonicalKey } from '../../src/event/key.js';
 import type { ChangeEvent, ColumnValue, VectorValue } from '../../src/event/change-event.js';
 import { changeTopic } from '../../src/kafka/topics.js';
-import type { TopicRecord, TopicWatch } from '../helpers/kafka.js';
-import { waitSlotActive } from '../helpers/pg.js';
+import { testKafka, type TopicRecord, type TopicWatch } from '../helpers/kafka.js';
+import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
 import { uniqueName } from '../helpers/stack.js';
@@ -44,7 +44,7 @@ async function streamTable(
     throw new Error(`the source exited (${JSON.stringify(exit)}):\n${logTail(source)}`);
   });
   exited.catch(() => {});
-  await Promise.race([waitSlotActive(ctx.sql, pipeline.slot, true, 30_000), exited]);
+  await Promise.race([waitSlotStreaming(ctx.sql, pipeline.slot, 30_000), exited]);
   const topic = changeTopic(pipeline.topicPrefix, 'public', table);
   const watch: TopicWatch = await ctx.watch(topic);
   return {
@@ -53,12 +53,28 @@ async function streamTable(
     topic,
     until: (what, done) =>
       Promise.race([
-        watch.until(what, done).catch((err: Error) => {
-          throw new Error(`${err.message}\nrecords: ${describe(watch.records)}\n${logTail(source)}`);
+        watch.until(what, done).catch(async (err: Error) => {
+          const state = await diagnose(topic, pipeline.slot).catch((e: Error) => e.message);
+          throw new Error(
+            `${err.message}\nrecords read: ${describe(watch.records)}\n${state}\n${logTail(source)}`,
+          );
         }),
         exited,
       ]),
   };
+}
+
+/** What Kafka holds and where the slot is: tells a slow source from a slow reader. */
+async function diagnose(topic: string, slot: string): Promise<string> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const info = await slotInfo(ctx.sql, slot);
+    return `topic high watermarks: ${offsets.map((o) => `p${o.partition}=${o.high}`).join(' ')}; slot: ${JSON.stringify(info)}`;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function logTail(source: RunningProcess): string {

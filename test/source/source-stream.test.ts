@@ -7,7 +7,7 @@ import { canonicalKey } from '../../src/event/key.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
 import { finalState, readTopic } from '../helpers/kafka.js';
-import { connectPg, slotInfo, waitSlotActive } from '../helpers/pg.js';
+import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
@@ -49,7 +49,7 @@ test('snapshot and stream meet: rows before start and rows changed during the sn
     await ctx.sql.query(`DELETE FROM ${table} WHERE id = $1 + 30`, [i]);
     await ctx.sql.query(`INSERT INTO ${table} VALUES ($1, 'new', '[1,2,3]')`, [10_000 + i]);
   }
-  await waitSlotActive(ctx.sql, p.slot);
+  await waitSlotStreaming(ctx.sql, p.slot);
   await ctx.sql.query(`UPDATE ${table} SET title = 'after', embedding = '[9,8,7]' WHERE id % 97 = 0`);
   const want = await tableState(table);
   const topic = changeTopic(p.topicPrefix, 'public', table);
@@ -75,7 +75,7 @@ test('interleaved transactions: T2 open across T1 and a SIGKILL still arrives af
   const config = writeConfig(p);
   const first = startSource(config);
   const topic = changeTopic(p.topicPrefix, 'public', table);
-  await waitSlotActive(ctx.sql, p.slot);
+  await waitSlotStreaming(ctx.sql, p.slot);
   const t2 = await connectPg();
   try {
     await t2.query('BEGIN');

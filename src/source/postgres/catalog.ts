@@ -2,7 +2,7 @@
 // columns with their types and dimensions, the key, the replica identity, which columns are
 // vectors, and (for the sink's collections) the distance and HNSW parameters of vector indexes.
 import type pg from 'pg';
-import { ConfigError } from '../../shared/errors.js';
+import { ProblemError } from '../../shared/problems.js';
 import { splitTable } from '../../config/load.js';
 import type { TableConfig } from '../../config/schema.js';
 
@@ -49,6 +49,9 @@ const VECTOR_UDTS: Record<string, VectorKind> = {
   _float8: 'float8[]',
 };
 
+/** The pgvector types a table is discovered by (and whose columns are vectors by default). */
+export const PGVECTOR_TYPES = ['vector', 'halfvec', 'sparsevec'];
+
 const OPCLASS_DISTANCE: Record<string, VectorColumnInfo['distance']> = {
   l2_ops: 'Euclid',
   ip_ops: 'Dot',
@@ -72,14 +75,19 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
     [schema, table],
   );
   const r = rel.rows[0];
+  const object = tableConfig.table;
   if (!r)
-    throw new ConfigError(
-      `table ${tableConfig.table} does not exist: fix tables[].table in the config or create it`,
-    );
+    throw new ProblemError({
+      object,
+      message: `table ${tableConfig.table} does not exist`,
+      fix: 'fix tables[].table in the config or create it',
+    });
   if (r.relkind !== 'r' && r.relkind !== 'p')
-    throw new ConfigError(
-      `${tableConfig.table} is not a table (relkind ${r.relkind}): only tables can be captured`,
-    );
+    throw new ProblemError({
+      object,
+      message: `${tableConfig.table} is not a table (relkind ${r.relkind})`,
+      fix: 'only tables can be captured',
+    });
 
   const cols = await client.query<ColumnInfo & { attnum: number }>(
     `SELECT a.attname AS name, a.atttypid::int AS "typeOid", a.atttypmod AS "typeMod", a.attnotnull AS "notNull",
@@ -101,26 +109,33 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
   const key = tableConfig.key ?? pk.rows.map((row) => row.name);
   for (const k of key) {
     if (!byName.has(k))
-      throw new ConfigError(
-        `${tableConfig.table}: key column ${k} does not exist: fix tables[].key in the config`,
-      );
+      throw new ProblemError({
+        object,
+        message: `${tableConfig.table}: key column ${k} does not exist`,
+        fix: 'fix tables[].key in the config',
+      });
   }
 
   const vectorNames =
-    tableConfig.vectors ??
-    columns.filter((c) => ['vector', 'halfvec', 'sparsevec'].includes(c.udtName)).map((c) => c.name);
-  const indexes = await readVectorIndexes(client, r.oid);
+    tableConfig.vectors ?? columns.filter((c) => PGVECTOR_TYPES.includes(c.udtName)).map((c) => c.name);
+  const indexes = new Map<string, VectorIndexInfo>();
+  for (const index of await listVectorIndexes(client, r.oid))
+    if (!indexes.has(index.column)) indexes.set(index.column, index);
   const vectors = vectorNames.map((name): VectorColumnInfo => {
     const c = byName.get(name);
     if (!c)
-      throw new ConfigError(
-        `${tableConfig.table}: vector column ${name} does not exist: fix tables[].vectors`,
-      );
+      throw new ProblemError({
+        object,
+        message: `${tableConfig.table}: vector column ${name} does not exist`,
+        fix: 'fix tables[].vectors',
+      });
     const kind = VECTOR_UDTS[c.udtName];
     if (!kind)
-      throw new ConfigError(
-        `${tableConfig.table}.${name} has type ${c.typeName}, not a vector: vectors must be vector, halfvec, sparsevec, real[] or double precision[]`,
-      );
+      throw new ProblemError({
+        object,
+        message: `${tableConfig.table}.${name} has type ${c.typeName}, not a vector`,
+        fix: 'vectors must be vector, halfvec, sparsevec, real[] or double precision[]',
+      });
     const index = indexes.get(name);
     return {
       name,
@@ -134,7 +149,11 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
   const payload = tableConfig.payload ?? columns.map((c) => c.name).filter((n) => !vectorSet.has(n));
   for (const p of payload) {
     if (!byName.has(p))
-      throw new ConfigError(`${tableConfig.table}: payload column ${p} does not exist: fix tables[].payload`);
+      throw new ProblemError({
+        object,
+        message: `${tableConfig.table}: payload column ${p} does not exist`,
+        fix: 'fix tables[].payload',
+      });
   }
   return {
     schema,
@@ -149,15 +168,35 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
   };
 }
 
-/** Distance and HNSW parameters of the pgvector index on each column (the first one wins). */
-async function readVectorIndexes(client: pg.Client, relOid: number) {
+export interface VectorIndexInfo {
+  name: string;
+  column: string;
+  /** 'hnsw' or 'ivfflat'. */
+  method: string;
+  opclass: string;
+  /** The Qdrant distance the operator class implies; null for one with no Qdrant equivalent. */
+  distance: VectorColumnInfo['distance'];
+  /** HNSW parameters (pgvector's defaults when the index does not set them); null for ivfflat. */
+  hnsw: VectorColumnInfo['hnsw'];
+}
+
+/** The Qdrant distance a pgvector operator class implies (vector_cosine_ops → Cosine...). */
+export function opclassDistance(opclass: string): VectorColumnInfo['distance'] {
+  const suffix = Object.keys(OPCLASS_DISTANCE).find((s) => opclass.endsWith(s));
+  return suffix ? OPCLASS_DISTANCE[suffix]! : null;
+}
+
+/** Every pgvector index (hnsw, ivfflat) of the table, oldest first, one entry per indexed column. */
+export async function listVectorIndexes(client: pg.Client, relOid: number): Promise<VectorIndexInfo[]> {
   const { rows } = await client.query<{
+    name: string;
     column: string;
     opclass: string;
     method: string;
     options: string[] | null;
   }>(
-    `SELECT a.attname AS column, oc.opcname AS opclass, am.amname AS method, ic.reloptions AS options
+    `SELECT ic.relname AS name, a.attname AS column, oc.opcname AS opclass, am.amname AS method,
+            ic.reloptions AS options
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_am am ON am.oid = ic.relam
@@ -168,19 +207,19 @@ async function readVectorIndexes(client: pg.Client, relOid: number) {
       ORDER BY ic.oid`,
     [relOid],
   );
-  const out = new Map<string, Pick<VectorColumnInfo, 'distance' | 'hnsw'>>();
-  for (const row of rows) {
-    if (out.has(row.column)) continue;
-    const suffix = Object.keys(OPCLASS_DISTANCE).find((s) => row.opclass.endsWith(s));
+  return rows.map((row) => {
     const opts = Object.fromEntries((row.options ?? []).map((o) => o.split('=') as [string, string]));
-    out.set(row.column, {
-      distance: suffix ? OPCLASS_DISTANCE[suffix]! : null,
+    return {
+      name: row.name,
+      column: row.column,
+      method: row.method,
+      opclass: row.opclass,
+      distance: opclassDistance(row.opclass),
       // pgvector's HNSW defaults: m = 16, ef_construction = 64.
       hnsw:
         row.method === 'hnsw'
           ? { m: Number(opts.m ?? 16), efConstruction: Number(opts.ef_construction ?? 64) }
           : null,
-    });
-  }
-  return out;
+    };
+  });
 }

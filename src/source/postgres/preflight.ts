@@ -2,10 +2,10 @@
 // Every failure is a ConfigError that names the object and the fix (DESIGN.md guarantee 7).
 import type pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
-import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { backoffDelay, sleep } from '../../shared/backoff.js';
 import { readTableInfo, type TableInfo } from './catalog.js';
+import { throwFirst, type Problem } from '../../shared/problems.js';
 
 export interface SlotState {
   exists: boolean;
@@ -60,41 +60,155 @@ async function setting(client: pg.Client, name: string): Promise<string> {
   return rows[0]?.setting ?? '';
 }
 
-export async function checkServer(client: pg.Client, config: LoadedConfig): Promise<void> {
-  const where = `${config.postgres.host}:${config.postgres.port}`;
-  const walLevel = await setting(client, 'wal_level');
-  if (walLevel !== 'logical')
-    throw new ConfigError(
-      `PostgreSQL at ${where} has wal_level = ${walLevel}: logical decoding needs wal_level = logical ` +
-        `(ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
-    );
+/** What the server-wide checks look at; `vecrelay plan` reports it as well. */
+export interface ServerState {
+  /** host:port, for messages. */
+  where: string;
+  version: string;
+  versionNum: number;
+  walLevel: string;
+  maxReplicationSlots: number;
+  usedReplicationSlots: number;
+  maxWalSenders: number;
+  usedWalSenders: number;
+  /** The setting in MB; -1 is unlimited. */
+  maxSlotWalKeepSizeMb: number;
+  role: { name: string; replication: boolean; superuser: boolean };
+}
 
-  const role = await client.query<{ rolreplication: boolean; rolsuper: boolean }>(
-    `SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user`,
+export async function readServerState(client: pg.Client, where: string): Promise<ServerState> {
+  const role = await client.query<{ name: string; rolreplication: boolean; rolsuper: boolean }>(
+    `SELECT current_user AS name, rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user`,
+  );
+  const used = await client.query<{ slots: number; senders: number }>(
+    `SELECT (SELECT count(*)::int FROM pg_replication_slots) AS slots,
+            (SELECT count(*)::int FROM pg_stat_replication) AS senders`,
   );
   const r = role.rows[0];
-  if (!r?.rolreplication && !r?.rolsuper)
-    throw new ConfigError(
-      `role ${config.postgres.user} may not stream changes: grant it with ALTER ROLE ${config.postgres.user} REPLICATION`,
-    );
+  return {
+    where,
+    version: await setting(client, 'server_version'),
+    versionNum: Number(await setting(client, 'server_version_num')),
+    walLevel: await setting(client, 'wal_level'),
+    maxReplicationSlots: Number(await setting(client, 'max_replication_slots')),
+    usedReplicationSlots: used.rows[0]!.slots,
+    maxWalSenders: Number(await setting(client, 'max_wal_senders')),
+    usedWalSenders: used.rows[0]!.senders,
+    maxSlotWalKeepSizeMb: Number(await setting(client, 'max_slot_wal_keep_size')),
+    role: { name: r?.name ?? '', replication: r?.rolreplication ?? false, superuser: r?.rolsuper ?? false },
+  };
+}
 
+/** pgoutput's `binary` and `messages` options, which the source uses, came with PostgreSQL 14. */
+export const MIN_SERVER_VERSION_NUM = 140000;
+
+export function versionProblem(s: ServerState): Problem | undefined {
+  if (s.versionNum >= MIN_SERVER_VERSION_NUM) return undefined;
+  return {
+    object: 'server_version',
+    message: `PostgreSQL at ${s.where} is version ${s.version}: vecrelay needs PostgreSQL 14 or later (pgoutput binary mode and messages)`,
+    fix: 'upgrade PostgreSQL',
+  };
+}
+
+export function walLevelProblem(s: ServerState): Problem | undefined {
+  if (s.walLevel === 'logical') return undefined;
+  return {
+    object: 'wal_level',
+    message: `PostgreSQL at ${s.where} has wal_level = ${s.walLevel}; logical decoding needs wal_level = logical`,
+    fix: 'ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL',
+  };
+}
+
+export function replicationRoleProblem(s: ServerState, user = s.role.name): Problem | undefined {
+  if (s.role.replication || s.role.superuser) return undefined;
+  return {
+    object: `role ${user}`,
+    message: `role ${user} may not stream changes`,
+    fix: `grant it with ALTER ROLE ${user} REPLICATION`,
+  };
+}
+
+/** A slot is needed only when the pipeline's own does not exist yet. */
+export function freeSlotProblem(s: ServerState, slotExists: boolean): Problem | undefined {
+  if (slotExists || s.usedReplicationSlots < s.maxReplicationSlots) return undefined;
+  return {
+    object: 'max_replication_slots',
+    message: `PostgreSQL at ${s.where} has no free replication slot (${s.usedReplicationSlots} of max_replication_slots = ${s.maxReplicationSlots} used)`,
+    fix: 'drop an unused slot (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart',
+  };
+}
+
+export function walSenderProblem(s: ServerState): Problem | undefined {
+  if (s.usedWalSenders < s.maxWalSenders) return undefined;
+  return {
+    object: 'max_wal_senders',
+    message: `PostgreSQL at ${s.where} has no free WAL sender (${s.usedWalSenders} of max_wal_senders = ${s.maxWalSenders} in use)`,
+    fix: 'raise max_wal_senders and restart, or stop another replication client',
+  };
+}
+
+export async function checkServer(client: pg.Client, config: LoadedConfig): Promise<void> {
+  const state = await readServerState(client, `${config.postgres.host}:${config.postgres.port}`);
   const slot = await readSlot(client, config.postgres.slot);
-  if (!slot.exists) {
-    const used = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_replication_slots`);
-    const max = Number(await setting(client, 'max_replication_slots'));
-    if (used.rows[0]!.n >= max)
-      throw new ConfigError(
-        `PostgreSQL at ${where} has no free replication slot (${used.rows[0]!.n} of max_replication_slots = ${max} used): ` +
-          `drop an unused slot (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart`,
-      );
-  }
-  const senders = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication`);
-  const maxSenders = Number(await setting(client, 'max_wal_senders'));
-  if (senders.rows[0]!.n >= maxSenders)
-    throw new ConfigError(
-      `PostgreSQL at ${where} has no free WAL sender (${senders.rows[0]!.n} of max_wal_senders = ${maxSenders} in use): ` +
-        `raise max_wal_senders and restart, or stop another replication client`,
-    );
+  throwFirst(
+    versionProblem(state),
+    walLevelProblem(state),
+    replicationRoleProblem(state, config.postgres.user),
+    freeSlotProblem(state, slot.exists),
+    walSenderProblem(state),
+  );
+}
+
+/**
+ * The table's key problem, if any: no key at all, REPLICA IDENTITY NOTHING, or a configured key
+ * that deletes would not carry. `key` is what the pipeline keys rows by (tables[].key, else the
+ * primary key); `primaryKey` the table's own.
+ */
+export function tableKeyProblem(
+  name: string,
+  info: Pick<TableInfo, 'key' | 'replicaIdentity'>,
+  configuredKey: string[] | undefined,
+  primaryKey: string[],
+): Problem | undefined {
+  if (info.key.length === 0)
+    return {
+      object: name,
+      message: `table ${name} has no primary key`,
+      fix:
+        `add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)), ` +
+        `or name its key columns in tables[].key and set ALTER TABLE ${name} REPLICA IDENTITY FULL`,
+    };
+  if (info.replicaIdentity === 'nothing')
+    return {
+      object: name,
+      message: `table ${name} has REPLICA IDENTITY NOTHING, so deletes carry no key`,
+      fix: `ALTER TABLE ${name} REPLICA IDENTITY DEFAULT (or FULL)`,
+    };
+  if (configuredKey && info.replicaIdentity !== 'full' && primaryKey.join(',') !== configuredKey.join(','))
+    return {
+      object: name,
+      message: `table ${name}: tables[].key (${configuredKey.join(', ')}) is not its primary key, so deletes would not carry it`,
+      fix: `ALTER TABLE ${name} REPLICA IDENTITY FULL, or use the primary key`,
+    };
+  return undefined;
+}
+
+export function selectProblem(user: string, name: string, canSelect: boolean): Problem | undefined {
+  if (canSelect) return undefined;
+  return {
+    object: name,
+    message: `role ${user} may not read ${name}`,
+    fix: `GRANT SELECT ON ${name} TO ${user}`,
+  };
+}
+
+export async function canSelect(client: pg.Client, oid: number): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT has_table_privilege($1::oid, 'SELECT') AS ok`,
+    [oid],
+  );
+  return rows[0]?.ok ?? false;
 }
 
 /** Reads and checks every configured table: key, replica identity, privileges. */
@@ -102,37 +216,15 @@ export async function checkTables(client: pg.Client, config: LoadedConfig): Prom
   const tables: TableInfo[] = [];
   for (const t of config.tables) {
     const info = await readTableInfo(client, t);
-    const name = t.table;
-    if (info.key.length === 0)
-      throw new ConfigError(
-        `table ${name} has no primary key: add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)), ` +
-          `or name its key columns in tables[].key and set ALTER TABLE ${name} REPLICA IDENTITY FULL`,
-      );
-    if (info.replicaIdentity === 'nothing')
-      throw new ConfigError(
-        `table ${name} has REPLICA IDENTITY NOTHING, so deletes carry no key: ALTER TABLE ${name} REPLICA IDENTITY DEFAULT (or FULL)`,
-      );
-    if (t.key && info.replicaIdentity !== 'full') {
-      const pk = await primaryKey(client, info.oid);
-      if (pk.join(',') !== t.key.join(','))
-        throw new ConfigError(
-          `table ${name}: tables[].key (${t.key.join(', ')}) is not its primary key, so deletes would not carry it: ` +
-            `ALTER TABLE ${name} REPLICA IDENTITY FULL, or use the primary key`,
-        );
-    }
-    const priv = await client.query<{ ok: boolean }>(`SELECT has_table_privilege($1::oid, 'SELECT') AS ok`, [
-      info.oid,
-    ]);
-    if (!priv.rows[0]?.ok)
-      throw new ConfigError(
-        `role ${config.postgres.user} may not read ${name}: GRANT SELECT ON ${name} TO ${config.postgres.user}`,
-      );
+    const pk = t.key ? await primaryKey(client, info.oid) : info.key;
+    throwFirst(tableKeyProblem(t.table, info, t.key, pk));
+    throwFirst(selectProblem(config.postgres.user, t.table, await canSelect(client, info.oid)));
     tables.push(info);
   }
   return tables;
 }
 
-async function primaryKey(client: pg.Client, oid: number): Promise<string[]> {
+export async function primaryKey(client: pg.Client, oid: number): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
     `SELECT a.attname AS name FROM pg_index i
        JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
@@ -141,6 +233,47 @@ async function primaryKey(client: pg.Client, oid: number): Promise<string[]> {
     [oid],
   );
   return rows.map((r) => r.name);
+}
+
+/**
+ * Whether an existing slot can be used by this pipeline (busy aside): pgoutput, this database,
+ * WAL not lost.
+ */
+export function slotProblem(name: string, database: string, slot: SlotState): Problem | undefined {
+  if (!slot.exists) return undefined;
+  const object = `slot ${name}`;
+  if (slot.plugin !== 'pgoutput')
+    return {
+      object,
+      message: `replication slot ${name} exists with plugin ${slot.plugin}, not pgoutput`,
+      fix: `choose another postgres.slot, or drop it (SELECT pg_drop_replication_slot('${name}'))`,
+    };
+  if (slot.database !== database)
+    return {
+      object,
+      message: `replication slot ${name} belongs to database ${slot.database}, not ${database}`,
+      fix: 'choose another postgres.slot',
+    };
+  if (slot.walStatus === 'lost')
+    return {
+      object,
+      message: `replication slot ${name} has lost WAL it needed (wal_status = lost, past max_slot_wal_keep_size), so changes were missed`,
+      fix:
+        `drop it with \`vecrelay teardown\` (or SELECT pg_drop_replication_slot('${name}')) ` +
+        `and start again to take a new snapshot`,
+    };
+  return undefined;
+}
+
+export function slotBusyProblem(name: string, slot: SlotState): Problem | undefined {
+  if (!slot.active) return undefined;
+  return {
+    object: `slot ${name}`,
+    message: `replication slot ${name} is in use by another process (pid ${slot.activePid})`,
+    fix:
+      `stop that process (SELECT pg_terminate_backend(${slot.activePid})) ` +
+      `or give this pipeline its own postgres.slot`,
+  };
 }
 
 /**
@@ -157,27 +290,9 @@ export async function checkSlotUsable(
   const name = config.postgres.slot;
   for (let attempt = 0; ; attempt++) {
     const slot = await readSlot(client, name);
-    if (!slot.exists) return slot;
-    if (slot.plugin !== 'pgoutput')
-      throw new ConfigError(
-        `replication slot ${name} exists with plugin ${slot.plugin}, not pgoutput: choose another postgres.slot, or drop it (SELECT pg_drop_replication_slot('${name}'))`,
-      );
-    if (slot.database !== config.postgres.database)
-      throw new ConfigError(
-        `replication slot ${name} belongs to database ${slot.database}, not ${config.postgres.database}: choose another postgres.slot`,
-      );
-    if (slot.walStatus === 'lost')
-      throw new ConfigError(
-        `replication slot ${name} has lost WAL it needed (wal_status = lost, past max_slot_wal_keep_size): ` +
-          `changes were missed; drop it with \`vecrelay teardown\` (or SELECT pg_drop_replication_slot('${name}')) ` +
-          `and start again to take a new snapshot`,
-      );
+    throwFirst(slotProblem(name, config.postgres.database, slot));
     if (!slot.active) return slot;
-    if (attempt >= config.source.slotBusyRetries)
-      throw new ConfigError(
-        `replication slot ${name} is in use by another process (pid ${slot.activePid}): stop that process ` +
-          `(SELECT pg_terminate_backend(${slot.activePid})) or give this pipeline its own postgres.slot`,
-      );
+    if (attempt >= config.source.slotBusyRetries) throwFirst(slotBusyProblem(name, slot));
     const delay = backoffDelay(attempt, { initialMs: 250, maxMs: 5_000 });
     log.warn(
       { slot: name, activePid: slot.activePid, attempt, delayMs: delay },

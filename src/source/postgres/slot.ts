@@ -3,10 +3,92 @@
 // teardown: a forgotten slot retains WAL forever.
 import pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
-import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { quoteIdent, quoteTable, type PgConfig } from './connect.js';
 import type { TableInfo } from './catalog.js';
+import { ProblemError, throwFirst, type Problem } from '../../shared/problems.js';
+
+export interface PublicationState {
+  insert: boolean;
+  update: boolean;
+  delete: boolean;
+  truncate: boolean;
+  allTables: boolean;
+  /** "schema.table" of every table it publishes, sorted. */
+  tables: string[];
+}
+
+export async function readPublication(
+  client: pg.Client,
+  name: string,
+): Promise<PublicationState | undefined> {
+  const pub = await client.query<{ ins: boolean; upd: boolean; del: boolean; trunc: boolean; all: boolean }>(
+    `SELECT pubinsert AS ins, pubupdate AS upd, pubdelete AS del, pubtruncate AS trunc, puballtables AS all
+       FROM pg_publication WHERE pubname = $1`,
+    [name],
+  );
+  const p = pub.rows[0];
+  if (!p) return undefined;
+  const { rows } = await client.query<{ t: string }>(
+    `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
+    [name],
+  );
+  return {
+    insert: p.ins,
+    update: p.upd,
+    delete: p.del,
+    truncate: p.trunc,
+    allTables: p.all,
+    tables: rows.map((r) => r.t).sort(),
+  };
+}
+
+/** An existing publication is reused only when it publishes every operation of every table. */
+export function publicationProblem(
+  name: string,
+  existing: PublicationState,
+  wanted: string[],
+): Problem | undefined {
+  const object = `publication ${name}`;
+  if (!existing.insert || !existing.update || !existing.delete || !existing.truncate)
+    return {
+      object,
+      message: `publication ${name} exists but does not publish every operation`,
+      fix: `ALTER PUBLICATION ${quoteIdent(name)} SET (publish = 'insert, update, delete, truncate')`,
+    };
+  if (existing.allTables) return undefined;
+  const missing = wanted.filter((t) => !existing.tables.includes(t));
+  if (missing.length)
+    return {
+      object,
+      message: `publication ${name} exists without ${missing.join(', ')} (it has ${existing.tables.join(', ') || 'no tables'})`,
+      fix: `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.join(', ')}, or choose another postgres.publication`,
+    };
+  return undefined;
+}
+
+export function createPublicationStatement(name: string, tables: Array<{ schema: string; table: string }>) {
+  const list = tables.map((t) => quoteTable(t.schema, t.table)).join(', ');
+  // Partitioned tables publish through their root, so events name the table the config names.
+  return `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`;
+}
+
+/** The role may not create the publication (`why`: the server's error, or what plan found). */
+export function publicationPrivilegeProblem(
+  user: string,
+  name: string,
+  database: string,
+  create: string,
+  why: string,
+): Problem {
+  return {
+    object: `publication ${name}`,
+    message: `role ${user} may not create publication ${name} (${why})`,
+    fix:
+      `create it as the tables' owner (${create}), vecrelay then reuses it; ` +
+      `or GRANT CREATE ON DATABASE ${quoteIdent(database)} TO ${user} and make ${user} the tables' owner`,
+  };
+}
 
 export async function ensurePublication(
   client: pg.Client,
@@ -15,27 +97,18 @@ export async function ensurePublication(
   log: Logger,
 ) {
   const name = config.postgres.publication;
-  const pub = await client.query<{ ins: boolean; upd: boolean; del: boolean; trunc: boolean; all: boolean }>(
-    `SELECT pubinsert AS ins, pubupdate AS upd, pubdelete AS del, pubtruncate AS trunc, puballtables AS all
-       FROM pg_publication WHERE pubname = $1`,
-    [name],
-  );
   const wanted = tables.map((t) => `${t.schema}.${t.table}`).sort();
-  const existing = pub.rows[0];
+  const existing = await readPublication(client, name);
   if (!existing) {
-    const list = tables.map((t) => quoteTable(t.schema, t.table)).join(', ');
-    // Partitioned tables publish through their root, so events name the table the config names.
-    const create = `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`;
+    const create = createPublicationStatement(name, tables);
     try {
       await client.query(create);
     } catch (err) {
       // insufficient_privilege: CREATE on the database and ownership of every table are needed.
       if ((err as { code?: string }).code === '42501') {
-        const user = config.postgres.user;
-        throw new ConfigError(
-          `role ${user} may not create publication ${name} (${(err as Error).message}): ` +
-            `create it as the tables' owner (${create}), vecrelay then reuses it; ` +
-            `or GRANT CREATE ON DATABASE ${quoteIdent(config.postgres.database)} TO ${user} and make ${user} the tables' owner`,
+        const { user, database } = config.postgres;
+        throw new ProblemError(
+          publicationPrivilegeProblem(user, name, database, create, (err as Error).message),
           { cause: err },
         );
       }
@@ -44,24 +117,7 @@ export async function ensurePublication(
     log.info({ publication: name, tables: wanted }, 'created publication');
     return;
   }
-  if (!existing.ins || !existing.upd || !existing.del || !existing.trunc)
-    throw new ConfigError(
-      `publication ${name} exists but does not publish every operation: ` +
-        `ALTER PUBLICATION ${quoteIdent(name)} SET (publish = 'insert, update, delete, truncate')`,
-    );
-  if (!existing.all) {
-    const { rows } = await client.query<{ t: string }>(
-      `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
-      [name],
-    );
-    const have = rows.map((r) => r.t).sort();
-    const missing = wanted.filter((t) => !have.includes(t));
-    if (missing.length)
-      throw new ConfigError(
-        `publication ${name} exists without ${missing.join(', ')} (it has ${have.join(', ') || 'no tables'}): ` +
-          `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.join(', ')}, or choose another postgres.publication`,
-      );
-  }
+  throwFirst(publicationProblem(name, existing, wanted));
   log.info({ publication: name }, 'reusing publication');
 }
 

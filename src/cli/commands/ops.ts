@@ -1,0 +1,148 @@
+// The operator's commands: status, cutover, teardown.
+import { spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline/promises';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig, splitTable } from '../../config/load.js';
+import { changeTopic } from '../../kafka/topics.js';
+import { openOps } from '../../ops/connect.js';
+import { cutover } from '../../ops/cutover.js';
+import { pipelineStatus, renderStatus, type StatusReport } from '../../ops/status.js';
+import { executeTeardown, planTeardown } from '../../ops/teardown.js';
+import { sleep } from '../../shared/backoff.js';
+import { createLogger } from '../../shared/log.js';
+import { sinkGroupId } from '../../sink/sink.js';
+import { runUntilSignalled } from '../lifecycle.js';
+
+const seconds = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number of seconds > 0');
+  return n;
+};
+
+// Operator commands log warnings only, to stderr: stdout is the report (--json is parsed).
+const quietLog = () => createLogger({ level: process.env.VECRELAY_LOG_LEVEL ?? 'warn', stderr: true });
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('slot lag, consumer lag per partition, rows vs points, dead letters')
+    .requiredOption('-c, --config <file>', 'pipeline config')
+    .option('--json', 'one JSON object (per refresh with --watch, one per line)')
+    .option('-w, --watch', 'refresh every 2 seconds (Ctrl-C to stop)')
+    .action(async (opts: { config: string; json?: boolean; watch?: boolean }) => {
+      const log = quietLog();
+      await runUntilSignalled(log, async (signal) => {
+        const config = loadConfig(opts.config);
+        const ops = await openOps(config, log);
+        try {
+          let previous: StatusReport | undefined;
+          do {
+            const report = await pipelineStatus(ops.sql, ops.admin, config, previous);
+            previous = report;
+            if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+            else if (opts.watch && process.stdout.isTTY)
+              process.stdout.write(`\x1b[H\x1b[2J${renderStatus(report)}\n`);
+            else process.stdout.write(`${renderStatus(report)}\n`);
+            if (opts.watch) await sleep(2000, signal).catch(() => {});
+          } while (opts.watch && !signal.aborted);
+        } finally {
+          await ops.close();
+        }
+      });
+    });
+}
+
+export function cutoverCommand(): Command {
+  return new Command('cutover')
+    .description(
+      'wait until every change committed before now is applied in Qdrant, then optionally flip reads',
+    )
+    .requiredOption('-c, --config <file>', 'pipeline config')
+    .option('--timeout <seconds>', 'give up after this long (exit 1, saying what is behind)', seconds, 600)
+    .option('--then <command>', 'shell command to run once exact (e.g. the one that flips reads)')
+    .action(async (opts: { config: string; timeout: number; then?: string }) => {
+      const log = quietLog();
+      await runUntilSignalled(log, async (signal) => {
+        const config = loadConfig(opts.config);
+        const topics = config.tables.map((t) => {
+          const { schema, table } = splitTable(t.table);
+          return changeTopic(config.kafka.topicPrefix, schema, table);
+        });
+        const ops = await openOps(config, log);
+        try {
+          const result = await cutover(ops.sql, ops.admin, {
+            slot: config.postgres.slot,
+            groupId: sinkGroupId(config),
+            topics,
+            timeoutMs: opts.timeout * 1000,
+            signal,
+            onPhase: (phase) => process.stderr.write(`cutover: ${phase}\n`),
+          });
+          const elapsed = (result.elapsedMs / 1000).toFixed(2);
+          if (!result.ok) {
+            process.stdout.write(
+              `cutover: NOT exact after ${elapsed} s (target ${result.targetLsn}); behind:\n`,
+            );
+            for (const b of result.behind) process.stdout.write(`  ${b}\n`);
+            process.exitCode = 1;
+            return;
+          }
+          process.stdout.write(
+            `cutover: exact — every change committed before ${result.targetLsn} is in Qdrant (${elapsed} s)\n`,
+          );
+          if (opts.then) {
+            process.stdout.write(`cutover: running ${opts.then}\n`);
+            const run = spawnSync(opts.then, { shell: true, stdio: 'inherit' });
+            process.exitCode = run.status ?? 1;
+          }
+        } finally {
+          await ops.close();
+        }
+      });
+    });
+}
+
+export function teardownCommand(): Command {
+  return new Command('teardown')
+    .description('drop the replication slot and publication (and the topics with --topics)')
+    .requiredOption('-c, --config <file>', 'pipeline config')
+    .option('--topics', "also delete the pipeline's Kafka topics")
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (opts: { config: string; topics?: boolean; yes?: boolean }) => {
+      const log = quietLog();
+      await runUntilSignalled(log, async () => {
+        const config = loadConfig(opts.config);
+        const ops = await openOps(config, log);
+        try {
+          const plan = await planTeardown(ops.sql, opts.topics ? ops.admin : null, config);
+          const items = [
+            ...(plan.slot ? [`replication slot ${plan.slot}`] : []),
+            ...(plan.publication ? [`publication ${plan.publication}`] : []),
+            ...plan.topics.map((t) => `Kafka topic ${t}`),
+          ];
+          if (items.length === 0) {
+            process.stdout.write('teardown: nothing to drop\n');
+            return;
+          }
+          process.stdout.write(`teardown will drop:\n${items.map((i) => `  ${i}\n`).join('')}`);
+          if (!opts.yes) {
+            if (!process.stdin.isTTY) {
+              process.stderr.write('teardown: not confirmed: run again with --yes\n');
+              process.exitCode = 2;
+              return;
+            }
+            const rl = createInterface({ input: process.stdin, output: process.stdout });
+            const answer = await rl.question('drop these? [y/N] ');
+            rl.close();
+            if (!/^y(es)?$/i.test(answer.trim())) {
+              process.stdout.write('teardown: nothing dropped\n');
+              return;
+            }
+          }
+          await executeTeardown(ops.sql, opts.topics ? ops.admin : null, plan);
+          process.stdout.write('teardown: dropped\n');
+        } finally {
+          await ops.close();
+        }
+      });
+    });
+}
