@@ -2,14 +2,8 @@
 // written here with its original bytes, the reason and where it came from — then the sink moves
 // on. Written (acks=all) before the offset past it is committed, so nothing silently vanishes.
 import type { Producer } from 'kafkajs';
-import { Counter } from 'prom-client';
+import { metrics } from '../shared/metrics.js';
 import type { SinkRecord } from './plan.js';
-
-export const deadLetters = new Counter({
-  name: 'vecrelay_sink_dead_letters_total',
-  help: 'records written to the dead-letter topic',
-  labelNames: ['topic'],
-});
 
 export function deadLetterTopic(topicPrefix: string, pipeline: string): string {
   return `${topicPrefix}._dlq.${pipeline}`;
@@ -37,6 +31,6 @@ export class DeadLetterWriter {
         },
       })),
     });
-    for (const r of records) deadLetters.inc({ topic: r.topic });
+    for (const r of records) metrics.deadLetters.inc({ topic: r.topic });
   }
 }

@@ -22,6 +22,7 @@ import { planBatch, type DecodedRecord, type SinkRecord } from './plan.js';
 import { pipelineNamespace } from './point-id.js';
 import { QdrantHttp } from './qdrant/http.js';
 import { CollectionWriter } from './writer.js';
+import { metrics, setReady } from '../shared/metrics.js';
 
 export function sinkGroupId(config: LoadedConfig): string {
   return config.sink.groupId ?? `vecrelay-${config.name}`;
@@ -36,6 +37,7 @@ export class Sink {
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
     if (!config.qdrant) throw new ConfigError(`${config.file}: qdrant: the sink needs qdrant.url`);
+    setReady('sink', false); // ready once consuming
     const kafka = createKafka(
       { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
       log.child({ component: 'kafka' }),
@@ -97,7 +99,9 @@ export class Sink {
           }
         },
       });
+      setReady('sink', true);
       await Promise.race([stop, crash]).catch(() => {});
+      setReady('sink', false);
       if (fatal) throw fatal;
     } finally {
       await consumer.disconnect().catch(() => {});
@@ -214,6 +218,8 @@ export class Sink {
       planBatch(decoded, (e) => canonicalKey(keyNames, e.key)),
       heartbeat,
     );
+    for (const { event } of decoded) if (event) metrics.sinkEvents.inc({ topic: batch.topic, op: event.op });
+    metrics.consumerLag.set({ topic: batch.topic, partition: batch.partition }, Number(batch.offsetLag()));
     const last = batch.messages[batch.messages.length - 1]!.offset;
     // Only now is everything up to `last` in Qdrant.
     await commit([

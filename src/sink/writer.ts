@@ -20,6 +20,7 @@ import {
 } from './points.js';
 import { QdrantError } from './qdrant/errors.js';
 import type { QdrantHttp } from './qdrant/http.js';
+import { metrics } from '../shared/metrics.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -210,6 +211,7 @@ export class CollectionWriter {
       } catch (err) {
         if (!(err instanceof QdrantError)) throw err;
         if (!err.retriable) return rejected(err);
+        metrics.qdrantRetries.inc({ status: err.status === null ? 'network' : String(err.status) });
         const backoff = backoffDelay(attempt, { initialMs: 200, maxMs: this.options.retryMaxMs });
         const delay =
           err.retryAfterSeconds !== null ? Math.max(err.retryAfterSeconds * 1000, backoff) : backoff;

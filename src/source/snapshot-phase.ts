@@ -14,6 +14,7 @@ import { readTableSnapshot } from './postgres/snapshot.js';
 import type { RoutedTable } from './stream-session.js';
 import { toMessages } from './to-kafka.js';
 import { decodesBinary } from './decode/index.js';
+import { metrics } from '../shared/metrics.js';
 
 export interface SnapshotPhaseDeps {
   config: LoadedConfig;
@@ -88,6 +89,7 @@ export async function runSnapshot(
         }
         if (failure) throw failure;
         rows += page.length;
+        metrics.sourceEvents.inc({ table: `${info.schema}.${info.table}`, op: 'r' }, page.length);
         progress.update(rows, `${info.schema}.${info.table}`);
       }
       log.info({ table: `${info.schema}.${info.table}`, rows }, 'snapshot of table read');
@@ -119,6 +121,8 @@ class Progress {
   }
 
   update(rows: number, table: string) {
+    metrics.snapshotRows.set({ kind: 'published' }, rows);
+    metrics.snapshotRows.set({ kind: 'estimated' }, Math.max(this.total, rows));
     const rate = Math.round(rows / Math.max((Date.now() - this.started) / 1000, 0.001));
     if (this.bar) {
       if (rows > this.bar.getTotal()) this.bar.setTotal(rows);

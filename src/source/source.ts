@@ -22,6 +22,7 @@ import { pgClientConfig } from './postgres/connect.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
+import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
@@ -79,6 +80,7 @@ export class Source {
   /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
+    setReady('source', false); // ready once streaming (after any snapshot)
     const kafka = createKafka(
       { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
       log.child({ component: 'kafka' }),

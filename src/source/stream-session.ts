@@ -21,6 +21,7 @@ import { readSlot } from './postgres/preflight.js';
 import { ReplicationStream } from './postgres/replication.js';
 import { toMessages, type TopicRoute } from './to-kafka.js';
 import { canonicalKey } from '../event/key.js';
+import { metrics, setReady } from '../shared/metrics.js';
 
 export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
 
@@ -105,6 +106,21 @@ export class StreamSession {
       );
 
       log.info({ slot: config.postgres.slot, from: slot.confirmedFlushLsn }, 'streaming from the slot');
+      setReady('source', true);
+      const slotLabel = { slot: config.postgres.slot };
+      timers.push(
+        setInterval(() => {
+          metrics.confirmedLsn.set(slotLabel, Number(sent));
+          admin
+            .query<{ lag: string | null }>(
+              `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag
+                 FROM pg_replication_slots WHERE slot_name = $1`,
+              [config.postgres.slot],
+            )
+            .then(({ rows }) => metrics.slotLagBytes.set(slotLabel, Number(rows[0]?.lag ?? 0)))
+            .catch(() => {});
+        }, 5000),
+      );
       const streaming = stream.run({
         onMessage: (msg) => (this.draining ? undefined : this.handle(msg, tracker, publisher)),
         onKeepalive: (walEnd, shouldRespond) => {
@@ -127,6 +143,7 @@ export class StreamSession {
       await stream.stop();
       await streaming;
     } finally {
+      setReady('source', false);
       for (const t of timers) clearInterval(t);
       await stream.stop();
       await admin.end().catch(() => {});
@@ -227,6 +244,7 @@ export class StreamSession {
     publisher: Publisher,
   ): Promise<void> {
     this.deps.onEvent?.(event);
+    metrics.sourceEvents.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
     for (const m of toMessages(event, target.plan.keyNames, target.routed.route)) {
       await publisher.publish(m, tracker.event(this.tx!.tracked));
     }

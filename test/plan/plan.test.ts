@@ -300,6 +300,11 @@ test('a good database: exit 0, the table reported, and the generated config vali
     await producer.disconnect();
   });
   const source = startVecrelay(['source', '--config', file], { PGPASSWORD: 'unused' });
+  // Fails the wait at once if the source exits instead of running.
+  const died = source.exited.then(({ code }) => {
+    throw new Error(`the source exited (code ${code})`);
+  });
+  died.catch(() => {});
   cleanups.push(async () => {
     source.child.kill('SIGKILL');
     await source.exited;
@@ -307,9 +312,12 @@ test('a good database: exit 0, the table reported, and the generated config vali
   const admin = testKafka().admin();
   await admin.connect();
   try {
-    await waitFor(`topic ${topic}`, async () => (await admin.listTopics()).includes(topic), {
-      timeoutMs: 60_000,
-    });
+    await Promise.race([
+      died,
+      waitFor(`topic ${topic}`, async () => (await admin.listTopics()).includes(topic), {
+        timeoutMs: 60_000,
+      }),
+    ]);
   } catch (err) {
     throw new Error(`${(err as Error).message}; source output:\n${readFileSync(source.logFile, 'utf8')}`);
   } finally {

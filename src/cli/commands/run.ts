@@ -7,6 +7,7 @@ import { Sink } from '../../sink/sink.js';
 import { cellDecoders } from '../../source/cell-decoders.js';
 import { Source } from '../../source/source.js';
 import { runUntilSignalled } from '../lifecycle.js';
+import { startMetricsServer } from '../../shared/metrics.js';
 
 export function runCommand(): Command {
   return new Command('run')
@@ -16,6 +17,7 @@ export function runCommand(): Command {
       const log = createLogger();
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
+        if (config.metrics) startMetricsServer(config.metrics.port, log);
         const both = new AbortController();
         const stopBoth = () => both.abort(signal.reason);
         signal.addEventListener('abort', stopBoth, { once: true });

@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
 import { Sink } from '../../sink/sink.js';
 import { runUntilSignalled } from '../lifecycle.js';
+import { startMetricsServer } from '../../shared/metrics.js';
 
 export function sinkCommand(): Command {
   return new Command('sink')
@@ -13,6 +14,7 @@ export function sinkCommand(): Command {
       const log = createLogger().child({ component: 'sink' });
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
+        if (config.metrics) startMetricsServer(config.metrics.port, log);
         await new Sink(config, log.child({ pipeline: config.name })).run(signal);
       });
     });

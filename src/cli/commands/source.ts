@@ -5,6 +5,7 @@ import { createLogger } from '../../shared/log.js';
 import { cellDecoders } from '../../source/cell-decoders.js';
 import { Source } from '../../source/source.js';
 import { runUntilSignalled } from '../lifecycle.js';
+import { startMetricsServer } from '../../shared/metrics.js';
 
 export function sourceCommand(): Command {
   return new Command('source')
@@ -14,6 +15,7 @@ export function sourceCommand(): Command {
       const log = createLogger().child({ component: 'source' });
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
+        if (config.metrics) startMetricsServer(config.metrics.port, log);
         await new Source(config, log.child({ pipeline: config.name }), { decoders: cellDecoders }).run(
           signal,
         );

@@ -5,6 +5,7 @@
 // Every write is sent with wait=true; a result whose status is not "completed" (e.g.
 // "wait_timeout") is not an acknowledgement and is retried like a 5xx.
 import { QdrantError, isRetriableStatus, parseRetryAfter } from './errors.js';
+import { metrics } from '../../shared/metrics.js';
 
 export interface QdrantHttpOptions {
   url: string;
@@ -28,6 +29,20 @@ export class QdrantHttp {
 
   /** Sends a request whose body is already JSON text; returns the parsed `result`. */
   async request(method: string, path: string, body?: string): Promise<unknown> {
+    const timer = metrics.qdrantRequestSeconds.startTimer({
+      path: path.replace(/^\/collections\/[^/]+/, ''),
+    });
+    try {
+      const result = await this.send(method, path, body);
+      timer({ outcome: 'ok' });
+      return result;
+    } catch (err) {
+      timer({ outcome: err instanceof QdrantError && err.status !== null ? String(err.status) : 'error' });
+      throw err;
+    }
+  }
+
+  private async send(method: string, path: string, body?: string): Promise<unknown> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
