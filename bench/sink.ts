@@ -189,6 +189,8 @@ async function runSink(config: string, groupId: string) {
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
+  // BENCH_NODE_ARGS="…" adds node options to the sink process (e.g. --import a memory logger).
+  profile.push(...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []));
   const t0 = performance.now();
   const proc = startVecrelay(['sink', '--config', config], { VECRELAY_LOG_LEVEL: 'info' }, profile);
   let peakKb = 0;
@@ -240,6 +242,7 @@ async function runSink(config: string, groupId: string) {
     clearInterval(sample);
     if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
     await proc.exited;
+    if (process.env.BENCH_NODE_ARGS) console.log(`sink log: ${proc.logFile}`);
   }
 }
 

@@ -7,7 +7,7 @@ import { canonicalKey } from '../../src/event/key.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
 import { readTopic, testKafka, type TopicRecord } from '../helpers/kafka.js';
-import { connectPg, currentLsn, dropPipeline, slotInfo, waitSlotActive } from '../helpers/pg.js';
+import { connectPg, currentLsn, dropPipeline, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import {
   startVecrelay,
   writeConfig,
@@ -67,7 +67,7 @@ test('SIGKILL during a 10k-row stream: after restart every change is in Kafka, p
   const config = writeConfig(p);
   const topic = changeTopic(p.topicPrefix, 'public', table);
   const first = startSource(config);
-  await waitSlotActive(sql, p.slot);
+  await waitSlotStreaming(sql, p.slot);
 
   // 10k rows in 100 transactions, then every row updated once: version 1 must end last per key.
   const rows = 10_000;
@@ -120,7 +120,7 @@ test('idle pipeline: with no table changes but other WAL traffic, confirmed_flus
   cleanups.push(async () => void (await sql.query(`DROP TABLE IF EXISTS ${other}`)));
   const p = pipeline(table, { snapshot: 'never' });
   startSource(writeConfig(p));
-  await waitSlotActive(sql, p.slot);
+  await waitSlotStreaming(sql, p.slot);
   const start = (await slotInfo(sql, p.slot))!.confirmed!;
   // Traffic on a table the pipeline does not capture.
   for (let i = 0; i < 20; i++) await sql.query(`INSERT INTO ${other} SELECT generate_series(1, 100)`);

@@ -57,7 +57,11 @@ export function planCommand(): Command {
     )
     .option('--json', 'print one JSON object {server, checks, tables, config} instead of the report')
     .option('--write <file>', 'write the generated config to this file instead of printing it')
-    .option('--brokers <list>', 'Kafka brokers for the generated config', parseBrokers, ['localhost:9092'])
+    .addOption(
+      new Option('--brokers <list>', 'Kafka brokers for the generated config, comma-separated')
+        .argParser(parseBrokers)
+        .default(['localhost:9092'], 'localhost:9092'),
+    )
     .option(
       '--qdrant-url <url>',
       'Qdrant URL for the generated config',
