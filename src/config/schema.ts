@@ -95,6 +95,12 @@ export const configSchema = z
           .describe("under Qdrant's 32 MB limit"),
         partitionsConsumedConcurrently: z.number().int().min(1).default(3),
         retryMaxMs: z.number().int().min(100).default(30_000),
+        sessionTimeoutMs: z
+          .number()
+          .int()
+          .min(6_000)
+          .default(30_000)
+          .describe('how long a dead sink process keeps its partitions before the group moves them'),
       })
       .strict()
       .prefault({}),

@@ -2,6 +2,7 @@
 // errors and the wrong cleanup policy): change topics compacted, so a topic is a replayable copy
 // of its table.
 import type { Admin } from 'kafkajs';
+import { backoffDelay, sleep } from '../shared/backoff.js';
 
 export function changeTopic(prefix: string, schema: string, table: string): string {
   // Kafka topic names allow [a-zA-Z0-9._-]; anything else in a Postgres name becomes '_'.
@@ -16,8 +17,27 @@ export interface TopicSpec {
   compacted: boolean;
 }
 
-/** Creates the topics that are missing; leaves existing ones as they are. */
+/**
+ * Creates the topics that are missing; leaves existing ones as they are. Two processes of one
+ * pipeline may create the same topics at once, and a just-created topic can briefly answer "does
+ * not host this topic-partition": both are retried until every topic exists.
+ */
 export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await createMissing(admin, specs);
+    } catch (err) {
+      const existing = new Set(await admin.listTopics());
+      if (specs.every((s) => existing.has(s.topic)) || attempt >= 5) {
+        if (attempt >= 5) throw err;
+        return [];
+      }
+      await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 2000 }));
+    }
+  }
+}
+
+async function createMissing(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length === 0) return [];

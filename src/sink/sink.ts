@@ -13,7 +13,7 @@ import type { TableDescriptor } from '../event/table-descriptor.js';
 import { createKafka } from '../kafka/client.js';
 import { readDescriptors } from '../kafka/descriptors.js';
 import { changeTopic, ensureTopics } from '../kafka/topics.js';
-import { sleep } from '../shared/backoff.js';
+import { backoffDelay, sleep } from '../shared/backoff.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { collectionName, ensureCollection } from './collections.js';
@@ -21,6 +21,7 @@ import { DeadLetterWriter, deadLetterTopic } from './dead-letter.js';
 import { planBatch, type DecodedRecord, type SinkRecord } from './plan.js';
 import { pipelineNamespace } from './point-id.js';
 import { QdrantHttp } from './qdrant/http.js';
+import { isRetriableStatus } from './qdrant/errors.js';
 import { CollectionWriter } from './writer.js';
 import { metrics, setReady } from '../shared/metrics.js';
 
@@ -48,7 +49,7 @@ export class Sink {
     await producer.connect();
     const consumer = kafka.consumer({
       groupId: sinkGroupId(config),
-      sessionTimeout: 30_000,
+      sessionTimeout: config.sink.sessionTimeoutMs,
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 8 << 20,
     });
@@ -147,7 +148,9 @@ export class Sink {
       if (signal.aborted) break;
       const descriptor = descriptors.get(w.topic)!;
       const collection = collectionName(qdrant.collectionPrefix, w.t, w.schema, w.table);
-      await ensureCollection(client, collection, descriptor, w.t, log);
+      await this.retryQdrant(`collection ${collection}`, signal, () =>
+        ensureCollection(client, collection, descriptor, w.t, log),
+      );
       const writerLog = log.child({ component: 'writer', collection });
       writers.set(
         w.topic,
@@ -164,6 +167,27 @@ export class Sink {
       );
     }
     return writers;
+  }
+
+  /** Qdrant may be down when the sink starts: wait for it like the write path does. */
+  private async retryQdrant(what: string, signal: AbortSignal, fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        // Only unreachable or overloaded servers are waited for; a 4xx is a real answer.
+        const status = (err as { status?: number }).status;
+        if (
+          err instanceof ConfigError ||
+          signal.aborted ||
+          (status !== undefined && !isRetriableStatus(status))
+        )
+          throw err;
+        const delay = backoffDelay(attempt, { initialMs: 500, maxMs: this.config.sink.retryMaxMs });
+        this.log.warn({ err: messageOf(err), delayMs: delay }, `Qdrant not reachable for ${what}; retrying`);
+        await sleep(delay, signal);
+      }
+    }
   }
 
   private async applyBatch(
