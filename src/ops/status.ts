@@ -144,7 +144,12 @@ const fmtBytes = (n: number | null) =>
 export function renderStatus(r: StatusReport): string {
   const lines = [
     `pipeline ${r.pipeline}  (${r.at})`,
-    `slot ${r.slot.name}: ${r.slot.exists ? `${r.slot.active ? 'active' : 'INACTIVE'}, WAL ${r.slot.walStatus}, lag ${fmtBytes(r.slot.lagBytes)}` : 'MISSING'}`,
+    `slot ${r.slot.name}: ${
+      r.slot.exists
+        ? `${r.slot.active ? 'active' : 'INACTIVE'}, WAL ${r.slot.walStatus}, lag ${fmtBytes(r.slot.lagBytes)}` +
+          (r.slot.lagSeconds === null ? '' : ` (${r.slot.lagSeconds.toFixed(1)} s)`)
+        : 'MISSING'
+    }`,
     `sink group ${r.groupId}: consumer lag ${r.totalConsumerLag} messages${r.etaSeconds === null ? '' : `, catch-up in ~${Math.ceil(r.etaSeconds)} s`}`,
     `dead letters: ${r.deadLetters}`,
     '',

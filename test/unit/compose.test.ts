@@ -372,3 +372,23 @@ test(
     }
   },
 );
+
+test('postgres creates, on its first start, every table the example config replicates', () => {
+  const init = (service('postgres').volumes ?? [])
+    .map((v) => (typeof v === 'string' ? v.split(':') : [v.source ?? '', v.target]))
+    .filter(([, target]) => target?.startsWith('/docker-entrypoint-initdb.d/'))
+    .map(([source]) => readFileSync(path.join(repoRoot, source!), 'utf8'))
+    .join('\n');
+  assert.ok(init, 'postgres mounts an init script into /docker-entrypoint-initdb.d/');
+  assert.match(init, /CREATE EXTENSION IF NOT EXISTS vector/);
+  const tables = (configRaw as { tables: Array<{ table: string; vectors?: string[] }> }).tables;
+  for (const t of tables) {
+    assert.match(
+      init,
+      new RegExp(`CREATE TABLE IF NOT EXISTS ${t.table.replace('.', '\\.')} \\(`),
+      `creates ${t.table}`,
+    );
+    for (const v of t.vectors ?? [])
+      assert.match(init, new RegExp(`\\b${v} vector\\(\\d+\\)`), `${t.table}.${v} is a vector(n)`);
+  }
+});
