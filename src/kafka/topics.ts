@@ -10,6 +10,11 @@ export function changeTopic(prefix: string, schema: string, table: string): stri
   return `${prefix}.${clean(schema)}.${clean(table)}`;
 }
 
+/** Records the pipeline could not carry (source: undecodable rows; sink: rejected by Qdrant). */
+export function deadLetterTopic(topicPrefix: string, pipeline: string): string {
+  return `${topicPrefix}._dlq.${pipeline}`;
+}
+
 export interface TopicSpec {
   topic: string;
   partitions: number;

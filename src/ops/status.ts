@@ -4,10 +4,9 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { splitTable, type LoadedConfig } from '../config/load.js';
-import { changeTopic } from '../kafka/topics.js';
 import { quoteTable } from '../source/postgres/connect.js';
 import { collectionName } from '../sink/collections.js';
-import { deadLetterTopic } from '../sink/dead-letter.js';
+import { changeTopic, deadLetterTopic } from '../kafka/topics.js';
 import { sinkGroupId } from '../sink/sink.js';
 import { consumerLag, slotLag, type PartitionLag, type SlotLag } from './lag.js';
 

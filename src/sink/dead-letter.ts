@@ -5,9 +5,7 @@ import type { Producer } from 'kafkajs';
 import { metrics } from '../shared/metrics.js';
 import type { SinkRecord } from './plan.js';
 
-export function deadLetterTopic(topicPrefix: string, pipeline: string): string {
-  return `${topicPrefix}._dlq.${pipeline}`;
-}
+export { deadLetterTopic } from '../kafka/topics.js';
 
 export class DeadLetterWriter {
   constructor(

@@ -14,6 +14,9 @@ import { readTableSnapshot } from './postgres/snapshot.js';
 import type { RoutedTable } from './stream-session.js';
 import { toMessages } from './to-kafka.js';
 import { decodesBinary } from './decode/index.js';
+import { rowDeadLetter } from './dead-letter-row.js';
+import { isRowFailure } from './row-failure.js';
+import { deadLetterTopic } from '../kafka/topics.js';
 import { metrics } from '../shared/metrics.js';
 
 export interface SnapshotPhaseDeps {
@@ -62,6 +65,7 @@ export async function runSnapshot(
     (err) => (failure = err),
   );
   const builder = new ChangeBuilder(deps.decoders);
+  const dlqTopic = deadLetterTopic(config.kafka.topicPrefix, config.name);
   const tx: TxInfo = {
     lsn: consistentPoint,
     xid: 0,
@@ -75,17 +79,28 @@ export async function runSnapshot(
   try {
     for (const { info, routed } of tables) {
       const plan = new RelationPlan(relationFromCatalog(info), routed.table);
+      const columns = info.columns.map((c) => c.name);
       const pages = readTableSnapshot(pgClientConfig(config), {
         snapshotName,
         schema: info.schema,
         table: info.table,
-        columns: info.columns.map((c) => c.name),
+        columns,
         textColumns: new Set(info.columns.filter((c) => !decodesBinary(c.udtName)).map((c) => c.name)),
       });
       for await (const page of pages) {
         for (const row of page) {
-          const event = builder.row('r', plan, tx, row);
-          for (const m of toMessages(event, plan.keyNames, routed.route)) await publisher.publish(m, noop);
+          let messages;
+          try {
+            messages = toMessages(builder.row('r', plan, tx, row), plan.keyNames, routed.route);
+          } catch (err) {
+            if (!isRowFailure(err)) throw err;
+            const table = `${info.schema}.${info.table}`;
+            log.warn({ table, err: err.message }, 'snapshot row dead-lettered');
+            metrics.deadLetters.inc({ topic: dlqTopic });
+            const origin = { table, op: 'snapshot', lsn: consistentPoint, xid: 0, columns, cells: row };
+            messages = [rowDeadLetter(dlqTopic, origin, err)];
+          }
+          for (const m of messages) await publisher.publish(m, noop);
         }
         if (failure) throw failure;
         rows += page.length;

@@ -11,7 +11,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka } from '../kafka/client.js';
 import { StateStore } from '../kafka/state-store.js';
-import { changeTopic, ensureTopics } from '../kafka/topics.js';
+import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -132,7 +132,16 @@ export class Source {
         replicationFactor: config.kafka.replicationFactor,
         compacted: true,
       }));
-      const created = await ensureTopics(admin, specs);
+      const created = await ensureTopics(admin, [
+        ...specs,
+        // Rows the source cannot turn into events land here (stream-session.ts).
+        {
+          topic: deadLetterTopic(config.kafka.topicPrefix, config.name),
+          partitions: 1,
+          replicationFactor: config.kafka.replicationFactor,
+          compacted: false,
+        },
+      ]);
       if (created.length) log.info({ topics: created }, 'created topics');
       // An existing topic keeps its own partition count: truncate markers must reach all of them.
       const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
@@ -239,6 +248,7 @@ export class Source {
           producer,
           decoders: this.options.decoders,
           tables: routed,
+          deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
           binary,
           onEvent: this.options.onEvent,
         }).run(signal);

@@ -15,7 +15,17 @@ import { Publisher } from '../kafka/publisher.js';
 import type { Logger } from '../shared/log.js';
 import { AckTracker, type TrackedTx } from './ack-tracker.js';
 import { ChangeBuilder, RelationPlan, type CellDecoders, type TxInfo } from './changes.js';
-import { RelationCache, parseLsn, type PgoutputMessage } from './pgoutput/index.js';
+import {
+  RelationCache,
+  formatLsn,
+  parseLsn,
+  type DeleteMessage,
+  type InsertMessage,
+  type PgoutputMessage,
+  type UpdateMessage,
+} from './pgoutput/index.js';
+import { rowDeadLetter } from './dead-letter-row.js';
+import { isRowFailure } from './row-failure.js';
 import { pgClientConfig } from './postgres/connect.js';
 import { readSlot } from './postgres/preflight.js';
 import { ReplicationStream } from './postgres/replication.js';
@@ -37,6 +47,8 @@ export interface SessionDeps {
   decoders: CellDecoders;
   /** By "schema.table". */
   tables: Map<string, RoutedTable>;
+  /** Where rows that cannot become events go (1 partition). */
+  deadLetterTopic: string;
   /** Ask pgoutput for binary columns (false when a captured type has no binary decoder here). */
   binary: boolean;
   onEvent?: (event: ChangeEvent) => void;
@@ -185,6 +197,27 @@ export class StreamSession {
             await this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher);
         }
         return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+        try {
+          await this.handleRow(msg, tracker, publisher);
+        } catch (err) {
+          // A row that cannot become an event must not stop the stream (guarantee 7): it goes
+          // to the dead-letter topic with its reason (row-failure.ts says which errors are a row's).
+          if (!isRowFailure(err)) throw err;
+          await this.deadLetter(msg, err, tracker, publisher);
+        }
+        return;
+    }
+  }
+
+  private async handleRow(
+    msg: InsertMessage | UpdateMessage | DeleteMessage,
+    tracker: AckTracker,
+    publisher: Publisher,
+  ): Promise<void> {
+    switch (msg.tag) {
       case 'insert': {
         const target = this.target(msg.relationOid);
         if (target)
@@ -229,6 +262,25 @@ export class StreamSession {
         return;
       }
     }
+  }
+
+  private async deadLetter(
+    msg: InsertMessage | UpdateMessage | DeleteMessage,
+    err: Error,
+    tracker: AckTracker,
+    publisher: Publisher,
+  ): Promise<void> {
+    const relation = this.relations.require(msg.relationOid);
+    const table = `${relation.schema}.${relation.name}`;
+    const { lsn, xid } = this.tx!.info;
+    this.deps.log.warn({ table, lsn: formatLsn(lsn), err: err.message }, 'row dead-lettered');
+    metrics.deadLetters.inc({ topic: this.deps.deadLetterTopic });
+    const cells = msg.tag === 'delete' ? msg.old : msg.new;
+    const columns = relation.columns.map((c) => c.name);
+    await publisher.publish(
+      rowDeadLetter(this.deps.deadLetterTopic, { table, op: msg.tag, lsn, xid, columns, cells }, err),
+      tracker.event(this.tx!.tracked),
+    );
   }
 
   private target(oid: number) {
