@@ -29,6 +29,7 @@ import { isRowFailure } from './row-failure.js';
 import { pgClientConfig } from './postgres/connect.js';
 import { readSlot } from './postgres/preflight.js';
 import { ReplicationStream } from './postgres/replication.js';
+import { slotLag } from './postgres/slot-lag.js';
 import { toMessages, type TopicRoute } from './to-kafka.js';
 import { canonicalKey } from '../event/key.js';
 import { metrics, setReady } from '../shared/metrics.js';
@@ -123,13 +124,8 @@ export class StreamSession {
       timers.push(
         setInterval(() => {
           metrics.confirmedLsn.set(slotLabel, Number(sent));
-          admin
-            .query<{ lag: string | null }>(
-              `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag
-                 FROM pg_replication_slots WHERE slot_name = $1`,
-              [config.postgres.slot],
-            )
-            .then(({ rows }) => metrics.slotLagBytes.set(slotLabel, Number(rows[0]?.lag ?? 0)))
+          slotLag(admin, config.postgres.slot)
+            .then((lag) => metrics.slotLagBytes.set(slotLabel, lag.lagBytes ?? 0))
             .catch(() => {});
         }, 5000),
       );
