@@ -1,6 +1,7 @@
-// Reading what the source wrote: every message of a topic, decoded, from the beginning.
+// Reading what the source wrote: every message of a topic, decoded, from the beginning; a
+// pipeline's topics, and how far a consumer group has got in one.
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type EachMessagePayload } from 'kafkajs';
 import { decodeEvent } from '../../src/event/avro.js';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { stackEnv, waitFor } from './stack.js';
@@ -19,6 +20,53 @@ export function testKafka(): Kafka {
     brokers: stackEnv().kafkaBrokers,
     logLevel: logLevel.NOTHING,
   });
+}
+
+/** Runs `fn` with a connected admin client, disconnected afterwards whatever happens. */
+export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The topics of a pipeline: `<prefix>.<anything>`. */
+export async function topicsWithPrefix(prefix: string): Promise<string[]> {
+  return withAdmin(async (admin) => (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`)));
+}
+
+/** Deletes the topics of a pipeline, best effort (a test's cleanup). */
+export async function deleteTopicsWithPrefix(prefix: string): Promise<void> {
+  const topics = await topicsWithPrefix(prefix);
+  if (topics.length) await withAdmin((admin) => admin.deleteTopics({ topics })).catch(() => {});
+}
+
+/**
+ * Hands every message of `topic`, from its beginning, to `onMessage`. No offsets are committed:
+ * test readers use a group of their own and never resume.
+ */
+export async function runFromBeginning(
+  consumer: Consumer,
+  topic: string,
+  onMessage: (payload: EachMessagePayload) => void,
+): Promise<void> {
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async (payload) => onMessage(payload),
+  });
+}
+
+function decoded({ partition, message }: EachMessagePayload): TopicRecord {
+  return {
+    partition,
+    offset: BigInt(message.offset),
+    key: message.key?.toString('utf8') ?? '',
+    event: message.value ? decodeEvent(message.value) : null,
+  };
 }
 
 /**
@@ -41,18 +89,7 @@ export async function readTopic(
   const records: TopicRecord[] = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: BigInt(message.offset),
-          key: message.key?.toString('utf8') ?? '',
-          event: message.value ? decodeEvent(message.value) : null,
-        });
-      },
-    });
+    await runFromBeginning(consumer, topic, (m) => records.push(decoded(m)));
     await waitFor(`records on ${topic}`, () => done(records), { timeoutMs, intervalMs: 200 });
     return records;
   } finally {
@@ -109,18 +146,7 @@ export async function watchTopic(topic: string): Promise<TopicWatch> {
   const records: TopicRecord[] = [];
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: BigInt(message.offset),
-          key: message.key?.toString('utf8') ?? '',
-          event: message.value ? decodeEvent(message.value) : null,
-        });
-      },
-    });
+    await runFromBeginning(consumer, topic, (m) => records.push(decoded(m)));
   } catch (err) {
     await consumer.disconnect().catch(() => {});
     throw err;
@@ -133,4 +159,27 @@ export async function watchTopic(topic: string): Promise<TopicWatch> {
     },
     close: () => consumer.disconnect(),
   };
+}
+
+/** Partition → the group's committed offset on `topic` (-1n: none yet). */
+export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+  return withAdmin(async (admin) => {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((t?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+  });
+}
+
+/** Partition → the end (high watermark) of `topic`. */
+export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
+  return withAdmin(async (admin) => {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  });
+}
+
+/** True when the group has committed the end of every non-empty partition of `topic`. */
+export async function groupAtEnd(groupId: string, topic: string): Promise<boolean> {
+  const [committed, ends] = await Promise.all([committedOffsets(groupId, topic), endOffsets(topic)]);
+  for (const [partition, end] of ends) if (end > 0n && committed.get(partition) !== end) return false;
+  return true;
 }

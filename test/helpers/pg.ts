@@ -1,6 +1,7 @@
 // Small Postgres helpers for tests against the stack's cluster.
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { stackEnv, waitFor } from './stack.js';
+import { stackEnv, uniqueName, waitFor } from './stack.js';
 
 export async function connectPg(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: stackEnv().pgUrl });
@@ -70,4 +71,29 @@ export async function waitSlotStreaming(sql: pg.Client, slot: string, timeoutMs 
     },
     { timeoutMs },
   );
+}
+
+export interface LoginRole {
+  role: string;
+  password: string;
+  /** The variable a config's postgres.passwordEnv names; `env` sets it for a vecrelay process. */
+  passwordEnv: string;
+  env: Record<string, string>;
+}
+
+/**
+ * A new role that logs in with a random password (so a test can check it never shows up in the
+ * output), with `options` such as NOREPLICATION; dropped by `cleanup`.
+ */
+export async function createLoginRole(
+  { sql, cleanup }: { sql: pg.Client; cleanup(fn: () => Promise<unknown>): void },
+  options: string,
+  prefix = 'role',
+): Promise<LoginRole> {
+  const role = uniqueName(prefix);
+  const password = `pw-${randomBytes(12).toString('hex')}`;
+  await sql.query(`CREATE ROLE ${role} LOGIN ${options} PASSWORD '${password}'`);
+  cleanup(() => sql.query(`DROP ROLE IF EXISTS ${role}`));
+  const passwordEnv = `VECRELAY_TEST_PW_${role.toUpperCase()}`;
+  return { role, password, passwordEnv, env: { [passwordEnv]: password } };
 }

@@ -1,92 +1,70 @@
-// The per-test pipeline of the source integration tests: a unique slot, publication and topic
-// prefix for one table, a `vecrelay source` process, and the cleanup of all of it (process, slot,
-// publication, table, topics) after each test.
-import { after, afterEach, before } from 'node:test';
+// The per-test pipeline of the integration tests: a unique slot, publication and topic prefix for
+// one table, `vecrelay source` processes, and the cleanup of all of it (process, slot,
+// publication, table, topics) after each test. The sink's pipelines (sink-pipeline.ts) build on it.
 import type pg from 'pg';
-import { testKafka, watchTopic, type TopicWatch } from './kafka.js';
-import { connectPg, dropPipeline } from './pg.js';
-import { startVecrelay, type RunningProcess, type TestPipeline } from './source-process.js';
+import { deleteTopicsWithPrefix, watchTopic, type TopicWatch } from './kafka.js';
+import { dropPipeline } from './pg.js';
+import type { RunningProcess, TestPipeline } from './source-process.js';
 import { uniqueName } from './stack.js';
+import { useTestHooks, type TestHooks } from './test-hooks.js';
 
-export interface SourcePipelines {
-  /** A superuser connection to the stack's database, open for the whole file. */
-  readonly sql: pg.Client;
-  /** A pipeline over `public.<table>`; slot, publication, table and topics are dropped after the test. */
-  pipeline(table: string, extra?: Partial<TestPipeline>): TestPipeline;
-  /** `vecrelay source --config <config>`, SIGKILLed after the test if still running. */
-  startSource(config: string): RunningProcess;
-  /** A reader of `topic` from its beginning, closed after the test. */
-  watch(topic: string): Promise<TopicWatch>;
-  /** Runs `fn` after the test, before what was registered earlier (e.g. the pipeline's cleanup). */
-  cleanup(fn: () => Promise<unknown>): void;
+export interface SourcePipelinesOptions {
+  /** Starts the pipelines' names (slot, publication, topic prefix): shows which file left one. */
+  prefix?: string;
+  /** Settings of every pipeline of the file, under those a test passes. */
+  defaults?: Partial<TestPipeline>;
 }
 
-/**
- * Registers the hooks of the current test file: a connection before, the cleanup of what each
- * test created after it (last created first), and the connection's end after all.
- */
-export function useSourcePipelines(): SourcePipelines {
-  let client: pg.Client | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-  const runCleanups = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-  };
-  before(async () => {
-    client = await connectPg();
-  });
-  afterEach(runCleanups);
-  after(async () => {
-    await runCleanups();
-    await client?.end();
-  });
+export interface SourcePipelines extends TestHooks {
+  /**
+   * A pipeline over `public.<table>`; slot, publication, table and topics are dropped after the
+   * test — slot, publication and table on `db` (a scratch cluster's, say) when given.
+   */
+  pipeline(table: string, extra?: Partial<TestPipeline>, db?: pg.Client): TestPipeline;
+  /** `vecrelay source --config <config>` (`env` added), SIGKILLed after the test if still running. */
+  startSource(config: string, env?: Record<string, string>): RunningProcess;
+  /** A reader of `topic` from its beginning, closed after the test. */
+  watch(topic: string): Promise<TopicWatch>;
+}
 
-  const ctx: SourcePipelines = {
+/** Registers the hooks of the current test file (see useTestHooks) and returns its pipelines. */
+export function useSourcePipelines({
+  prefix = 'src',
+  defaults = {},
+}: SourcePipelinesOptions = {}): SourcePipelines {
+  const hooks = useTestHooks();
+  return {
     get sql() {
-      if (!client) throw new Error('useSourcePipelines: no connection yet (use it inside a test)');
-      return client;
+      return hooks.sql;
     },
-    pipeline(table, extra = {}) {
-      const name = uniqueName('src');
+    cleanup: hooks.cleanup,
+    start: hooks.start,
+    pipeline(table, extra = {}, db) {
+      const name = uniqueName(prefix);
       const p: TestPipeline = {
         name,
         slot: name,
         publication: name,
         topicPrefix: name,
         tables: [{ table: `public.${table}` }],
+        ...defaults,
         ...extra,
       };
-      cleanups.push(async () => {
-        await dropPipeline(ctx.sql, p.slot, p.publication);
-        await ctx.sql.query(`DROP TABLE IF EXISTS ${table}`);
-        const admin = testKafka().admin();
-        await admin.connect();
-        try {
-          const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${p.topicPrefix}.`));
-          if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
-        } finally {
-          await admin.disconnect();
-        }
+      hooks.cleanup(async () => {
+        const sql = db ?? hooks.sql;
+        await dropPipeline(sql, p.slot, p.publication);
+        await sql.query(`DROP TABLE IF EXISTS ${table}`);
+        await deleteTopicsWithPrefix(p.topicPrefix);
       });
       return p;
     },
-    startSource(config) {
-      const proc = startVecrelay(['source', '--config', config]);
-      cleanups.push(async () => {
-        if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-        await proc.exited;
-      });
-      return proc;
+    startSource(config, env = {}) {
+      return hooks.start(['source', '--config', config], env);
     },
     async watch(topic) {
       const w = await watchTopic(topic);
-      cleanups.push(() => w.close());
+      hooks.cleanup(() => w.close());
       return w;
     },
-    cleanup(fn) {
-      cleanups.push(async () => {
-        await fn();
-      });
-    },
   };
-  return ctx;
 }

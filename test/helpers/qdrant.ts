@@ -42,6 +42,16 @@ export async function scrollAll(collection: string): Promise<StoredPoint[]> {
   return out;
 }
 
+/** Exact number of points in a collection (0 when it does not exist). */
+export async function pointCount(collection: string): Promise<number> {
+  const { status, result } = await qdrantRequest<{ count: number }>(
+    'POST',
+    `/collections/${collection}/points/count`,
+    { exact: true },
+  );
+  return status === 200 ? result.count : 0;
+}
+
 export async function dropCollection(collection: string): Promise<void> {
   await qdrantRequest('DELETE', `/collections/${collection}`).catch(() => {});
 }

@@ -4,11 +4,11 @@
 // As root, initdb and pg_ctl run as the `postgres` OS user (like scripts/stack/lib.sh `as_pg`).
 import { execFile } from 'node:child_process';
 import { appendFileSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './free-port.js';
 
 const run = promisify(execFile);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -35,14 +35,6 @@ async function asPg(bin: string, args: string[]): Promise<void> {
   const file = path.join(PG_BIN, bin);
   if (isRoot) await run('runuser', ['-u', 'postgres', '--', file, ...args]);
   else await run(file, args);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function ownerOf(user: string): Promise<{ uid: number; gid: number }> {
@@ -136,4 +128,20 @@ export async function startScratchCluster(
     await stop();
     throw err;
   }
+}
+
+/**
+ * A scratch cluster with pgvector and a connected superuser client, both undone by `cleanup`
+ * (the client first): what most tests on a scratch cluster start with.
+ */
+export async function scratchClusterWithVector(
+  settings: Record<string, string | number>,
+  { cleanup }: { cleanup(fn: () => Promise<unknown>): void },
+): Promise<{ cluster: ScratchCluster; client: pg.Client }> {
+  const cluster = await startScratchCluster(settings);
+  cleanup(() => cluster.stop());
+  const client = await cluster.connect();
+  cleanup(() => client.end());
+  await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+  return { cluster, client };
 }

@@ -1,16 +1,15 @@
-// The per-test pipeline of the sink tests: a unique slot, publication, topic prefix, collection
-// and consumer group for one table of items (id, title, n, embedding); `vecrelay` processes; the
-// cleanup of all of it after each test; and the comparisons of a collection with its table or
-// with another collection (Cosine: Qdrant stores normalised vectors, compared with a tolerance).
-import { after, afterEach, before } from 'node:test';
-import type pg from 'pg';
+// The per-test pipeline of the sink tests: a source pipeline (pipeline.ts) whose table goes to a
+// unique collection, read by its own consumer group; `vecrelay` processes; the cleanup of all of
+// it after each test. The items table (id, title, n, embedding) and its comparison with the
+// collection (collection-sync.ts) are the sink tests'; other tables bring their own.
 import { changeTopic } from '../../src/kafka/topics.js';
 import { deadLetterTopic } from '../../src/sink/dead-letter.js';
-import { testKafka } from './kafka.js';
-import { connectPg, dropPipeline } from './pg.js';
-import { closeTo, dropCollection, normalise, qdrantRequest, scrollAll, type StoredPoint } from './qdrant.js';
-import { startVecrelay, writeConfig, type RunningProcess, type TestPipeline } from './source-process.js';
-import { stackEnv, uniqueName, waitFor } from './stack.js';
+import { differences, waitInSync, type Row } from './collection-sync.js';
+import { withAdmin } from './kafka.js';
+import { useSourcePipelines, type SourcePipelines } from './pipeline.js';
+import { dropCollection, scrollAll } from './qdrant.js';
+import { writeConfig, type TestPipeline } from './source-process.js';
+import { stackEnv, uniqueName } from './stack.js';
 
 export interface SinkPipeline {
   p: TestPipeline;
@@ -33,18 +32,11 @@ export interface SinkPipelineOptions {
   extraTable?: object;
   /** The config's `sink` section. */
   sink?: Record<string, unknown>;
+  /** Serve /metrics, /healthz and /readyz on this port (config metrics.port). */
+  metricsPort?: number;
 }
 
-export interface Row {
-  id: number;
-  title: string;
-  n: number | null;
-  embedding: number[] | null;
-}
-
-export interface SinkPipelines {
-  /** A superuser connection to the stack's database, open for the whole file. */
-  readonly sql: pg.Client;
+export interface SinkPipelines extends Omit<SourcePipelines, 'pipeline'> {
   /** CREATE TABLE <table> (id int PRIMARY KEY, title text NOT NULL, n int, embedding vector(dim)). */
   createTable(table: string, dim: number): Promise<void>;
   /** A pipeline over `public.<table>`; everything it creates is dropped after the test. */
@@ -54,54 +46,10 @@ export interface SinkPipelines {
    * and consumer group: a replay of the topics into a new collection.
    */
   replayConfig(sp: SinkPipeline): SinkPipeline;
-  /** A `vecrelay` process, SIGKILLed after the test if still running. */
-  start(args: string[]): RunningProcess;
-  /** Runs `fn` after the test, before what was registered earlier. */
-  cleanup(fn: () => Promise<unknown>): void;
+  /** The items table's rows, ids ascending. */
   tableRows(table: string): Promise<Row[]>;
+  /** Waits until the collection holds the items table's rows (see collection-sync.ts). */
   waitCollectionEqualsTable(table: string, collection: string, timeoutMs?: number): Promise<void>;
-}
-
-/** Differences between the table and the collection (Cosine: stored vectors are normalised). */
-export function differences(rows: Row[], points: StoredPoint[]): string[] {
-  const byId = new Map(points.map((p) => [Number(p.id), p]));
-  const out: string[] = [];
-  if (points.length !== rows.length) out.push(`${rows.length} rows vs ${points.length} points`);
-  for (const r of rows) {
-    const p = byId.get(r.id);
-    if (!p) {
-      out.push(`row ${r.id} missing`);
-      continue;
-    }
-    if (p.payload.title !== r.title) out.push(`row ${r.id}: title ${String(p.payload.title)} ≠ ${r.title}`);
-    if ((p.payload.n ?? null) !== r.n) out.push(`row ${r.id}: n ${String(p.payload.n)} ≠ ${r.n}`);
-    if (r.embedding && !(Array.isArray(p.vector) && closeTo(p.vector, normalise(r.embedding))))
-      out.push(`row ${r.id}: vector differs`);
-  }
-  return out.slice(0, 10);
-}
-
-/** Differences between two collections: ids, payloads (all of it) and vectors. */
-export function collectionDifferences(a: StoredPoint[], b: StoredPoint[]): string[] {
-  const out: string[] = [];
-  if (a.length !== b.length) out.push(`${a.length} points vs ${b.length} points`);
-  const byId = new Map(b.map((p) => [String(p.id), p]));
-  for (const pa of a) {
-    const pb = byId.get(String(pa.id));
-    if (!pb) {
-      out.push(`point ${pa.id} missing`);
-      continue;
-    }
-    if (JSON.stringify(sortKeys(pa.payload)) !== JSON.stringify(sortKeys(pb.payload)))
-      out.push(`point ${pa.id}: payload ${JSON.stringify(pa.payload)} ≠ ${JSON.stringify(pb.payload)}`);
-    if (!(Array.isArray(pa.vector) && Array.isArray(pb.vector) && closeTo(pa.vector, pb.vector)))
-      out.push(`point ${pa.id}: vector differs`);
-  }
-  return out.slice(0, 10);
-}
-
-function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
 /** A deterministic float32 vector. */
@@ -110,132 +58,53 @@ export const vec = (seed: number, dim: number): number[] =>
 /** A pgvector literal. */
 export const lit = (v: number[]): string => `[${v.join(',')}]`;
 
-/** Exact number of points in a collection. */
-export async function pointCount(collection: string): Promise<number> {
-  const { status, result } = await qdrantRequest<{ count: number }>(
-    'POST',
-    `/collections/${collection}/points/count`,
-    { exact: true },
-  );
-  return status === 200 ? result.count : 0;
-}
-
-/** Partition → the group's committed offset on `topic` (-1n: none yet). */
-export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
-  const admin = testKafka().admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** Partition → the end (high watermark) of `topic`. */
-export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
-  const admin = testKafka().admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** True when the group has committed the end of every non-empty partition of `topic`. */
-export async function groupAtEnd(groupId: string, topic: string): Promise<boolean> {
-  const [committed, ends] = await Promise.all([committedOffsets(groupId, topic), endOffsets(topic)]);
-  for (const [partition, end] of ends) if (end > 0n && committed.get(partition) !== end) return false;
-  return true;
-}
-
 /**
- * Registers the hooks of the current test file: a connection before, the cleanup of what each
- * test created after it (last created first), and the connection's end after all.
+ * Registers the hooks of the current test file (see useTestHooks) and returns its pipelines;
+ * `prefix` starts the names of their slots, topics and (with `coll`) collections.
  */
-export function useSinkPipelines(): SinkPipelines {
-  let client: pg.Client | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-  const runCleanups = async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-  };
-  before(async () => {
-    client = await connectPg();
-  });
-  afterEach(runCleanups);
-  after(async () => {
-    await runCleanups();
-    await client?.end();
-  });
+export function useSinkPipelines({ prefix = 'sink' }: { prefix?: string } = {}): SinkPipelines {
+  const source = useSourcePipelines({ prefix });
 
+  // The API key goes by the name of its variable; vecrelay processes inherit ours.
   const qdrantConfig = () => ({
     url: stackEnv().qdrantUrl,
     ...(stackEnv().qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}),
   });
 
-  const withKafkaAdmin = async (
-    fn: (admin: ReturnType<ReturnType<typeof testKafka>['admin']>) => Promise<void>,
-  ) => {
-    const admin = testKafka().admin();
-    await admin.connect();
-    try {
-      await fn(admin);
-    } finally {
-      await admin.disconnect();
-    }
-  };
-
   /** Drops the collection and the consumer group (after the pipeline's processes are gone). */
   const dropSinkSide = (collection: string, groupId: string) =>
-    cleanups.push(async () => {
+    source.cleanup(async () => {
       await dropCollection(collection);
-      await withKafkaAdmin(async (admin) => {
-        await admin.deleteGroups([groupId]).catch(() => {});
-      });
+      await withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => {});
     });
 
   const ctx: SinkPipelines = {
     get sql() {
-      if (!client) throw new Error('useSinkPipelines: no connection yet (use it inside a test)');
-      return client;
+      return source.sql;
     },
+    cleanup: source.cleanup,
+    start: source.start,
+    startSource: source.startSource,
+    watch: source.watch,
     async createTable(table, dim) {
       await ctx.sql.query(
         `CREATE TABLE ${table} (id int PRIMARY KEY, title text NOT NULL, n int, embedding vector(${dim}))`,
       );
-      cleanups.push(async () => {
-        await ctx.sql.query(`DROP TABLE IF EXISTS ${table}`);
-      });
+      ctx.cleanup(() => ctx.sql.query(`DROP TABLE IF EXISTS ${table}`));
     },
     pipeline(table, options = {}) {
-      const name = uniqueName('sink');
-      const collection = uniqueName('coll');
-      const p: TestPipeline = {
-        name,
-        slot: name,
-        publication: name,
-        topicPrefix: name,
-        tables: [
-          { table: `public.${table}`, ...options.extraTable, collection } as TestPipeline['tables'][number],
-        ],
+      const collection = uniqueName(`${prefix}coll`);
+      const p = source.pipeline(table, {
+        tables: [{ table: `public.${table}`, ...options.extraTable, collection }],
         snapshot: options.snapshot ?? 'initial',
         ...(options.partitions ? { partitions: options.partitions } : {}),
-      };
+      });
       const config = writeConfig(p, {
         qdrant: qdrantConfig(),
         ...(options.sink ? { sink: options.sink } : {}),
+        ...(options.metricsPort ? { metrics: { port: options.metricsPort } } : {}),
       });
-      cleanups.push(async () => {
-        await dropPipeline(ctx.sql, p.slot, p.publication);
-        await ctx.sql.query(`DROP TABLE IF EXISTS ${table}`);
-        await withKafkaAdmin(async (admin) => {
-          const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`));
-          if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
-        });
-      });
-      const groupId = `vecrelay-${name}`;
+      const groupId = `vecrelay-${p.name}`;
       dropSinkSide(collection, groupId);
       return {
         p,
@@ -243,33 +112,17 @@ export function useSinkPipelines(): SinkPipelines {
         collection,
         config,
         groupId,
-        topic: changeTopic(name, 'public', table),
-        deadLetterTopic: deadLetterTopic(name, name),
+        topic: changeTopic(p.topicPrefix, 'public', table),
+        deadLetterTopic: deadLetterTopic(p.topicPrefix, p.name),
       };
     },
     replayConfig(sp) {
       const collection = uniqueName('replay');
       const groupId = uniqueName('replay-group');
-      const p: TestPipeline = {
-        ...sp.p,
-        tables: sp.p.tables.map((t) => ({ ...t, collection }) as TestPipeline['tables'][number]),
-      };
+      const p: TestPipeline = { ...sp.p, tables: sp.p.tables.map((t) => ({ ...t, collection })) };
       const config = writeConfig(p, { qdrant: qdrantConfig(), sink: { groupId } });
       dropSinkSide(collection, groupId);
       return { ...sp, p, collection, config, groupId };
-    },
-    start(args) {
-      const proc = startVecrelay(args);
-      cleanups.push(async () => {
-        if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-        await proc.exited;
-      });
-      return proc;
-    },
-    cleanup(fn) {
-      cleanups.push(async () => {
-        await fn();
-      });
     },
     async tableRows(table) {
       const { rows } = await ctx.sql.query<{
@@ -283,18 +136,12 @@ export function useSinkPipelines(): SinkPipelines {
         embedding: r.embedding ? (JSON.parse(r.embedding) as number[]) : null,
       }));
     },
-    async waitCollectionEqualsTable(table, collection, timeoutMs = 90_000) {
-      let last: string[] = [];
-      await waitFor(
+    waitCollectionEqualsTable(table, collection, timeoutMs = 90_000) {
+      return waitInSync(
         `collection ${collection} = table ${table}`,
-        async () => {
-          last = differences(await ctx.tableRows(table), await scrollAll(collection));
-          return last.length === 0;
-        },
-        { timeoutMs, intervalMs: 300 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}: ${last.join('; ')}`);
-      });
+        async () => differences(await ctx.tableRows(table), await scrollAll(collection)),
+        timeoutMs,
+      );
     },
   };
   return ctx;

@@ -5,13 +5,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { repoRoot, stackEnv } from './stack.js';
+import { vecrelayBin } from './vecrelay-exec.js';
 
 export interface TestPipeline {
   name: string;
   slot: string;
   publication: string;
   topicPrefix: string;
-  tables: Array<{ table: string; key?: string[]; vectors?: string[]; payload?: string[] }>;
+  tables: Array<{
+    table: string;
+    key?: string[];
+    vectors?: string[];
+    payload?: string[];
+    collection?: string;
+  }>;
   snapshot?: 'initial' | 'never' | 'initial_only';
   partitions?: number;
   source?: Record<string, number>;
@@ -63,7 +70,7 @@ export function startVecrelay(
 ): RunningProcess {
   const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'vecrelay-log-')), 'out.log');
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(repoRoot, 'bin/vecrelay.js'), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, vecrelayBin, ...args], {
     cwd: repoRoot,
     env: { ...process.env, VECRELAY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,84 +1,33 @@
 // The operator's commands against the real stack: cutover is exact while a writer keeps
 // committing, status reports consumer lag and its end, SIGTERM stops `run` within its deadline
 // without losing anything, teardown drops what it says.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import path from 'node:path';
-import type pg from 'pg';
-import { testKafka } from '../helpers/kafka.js';
-import { connectPg, dropPipeline, slotInfo, waitSlotActive } from '../helpers/pg.js';
-import { dropCollection, qdrantRequest, scrollAll } from '../helpers/qdrant.js';
-import {
-  startVecrelay,
-  writeConfig,
-  type RunningProcess,
-  type TestPipeline,
-} from '../helpers/source-process.js';
-import { repoRoot, stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { waitInSync } from '../helpers/collection-sync.js';
+import { connectPg, slotInfo, waitSlotActive } from '../helpers/pg.js';
+import { qdrantRequest, scrollAll } from '../helpers/qdrant.js';
+import { useSinkPipelines } from '../helpers/sink-pipeline.js';
+import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { execVecrelay, execVecrelayOk } from '../helpers/vecrelay-exec.js';
 
-const exec = promisify(execFile);
-const bin = path.join(repoRoot, 'bin/vecrelay.js');
-let sql: pg.Client;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  sql = await connectPg();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await sql.end();
-});
+const ctx = useSinkPipelines({ prefix: 'ops' });
+const { start } = ctx;
 
-interface Pipeline {
-  p: TestPipeline;
-  table: string;
-  collection: string;
-  config: string;
-}
-
-async function pipeline(rows: number): Promise<Pipeline> {
+/** A table of `rows` rows (id, version 0, embedding) and a pipeline over it. */
+async function pipeline(rows: number) {
   const table = uniqueName('ops');
-  const name = uniqueName('ops');
-  const collection = uniqueName('opscoll');
-  await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, version int NOT NULL, embedding vector(8))`);
-  await sql.query(
+  await ctx.sql.query(
+    `CREATE TABLE ${table} (id int PRIMARY KEY, version int NOT NULL, embedding vector(8))`,
+  );
+  await ctx.sql.query(
     `INSERT INTO ${table} SELECT i, 0, array_fill(i::real, ARRAY[8])::vector FROM generate_series(1, $1::int) i`,
     [rows],
   );
-  const p: TestPipeline = {
-    name,
-    slot: name,
-    publication: name,
-    topicPrefix: name,
-    tables: [{ table: `public.${table}`, collection } as TestPipeline['tables'][number]],
-  };
-  const config = writeConfig(p, { qdrant: { url: stackEnv().qdrantUrl } });
-  cleanups.push(async () => {
-    await dropPipeline(sql, p.slot, p.publication);
-    await sql.query(`DROP TABLE IF EXISTS ${table}`);
-    await dropCollection(collection);
-    const admin = testKafka().admin();
-    await admin.connect();
-    await admin
-      .deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`)) })
-      .catch(() => {});
-    await admin.disconnect();
-  });
-  return { p, table, collection, config };
-}
-
-function start(args: string[]): RunningProcess {
-  const proc = startVecrelay(args);
-  cleanups.push(async () => {
-    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
-    await proc.exited;
-  });
-  return proc;
+  return ctx.pipeline(table);
 }
 
 async function versions(table: string): Promise<Map<number, number>> {
-  const { rows } = await sql.query<{ id: number; version: number }>(`SELECT id, version FROM ${table}`);
+  const { rows } = await ctx.sql.query<{ id: number; version: number }>(`SELECT id, version FROM ${table}`);
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 
@@ -86,15 +35,15 @@ async function pointVersions(collection: string): Promise<Map<number, number>> {
   return new Map((await scrollAll(collection)).map((pt) => [Number(pt.id), Number(pt.payload.version)]));
 }
 
+/** Waits until every row's version is its point's, and there are no other points. */
 async function waitSynced(table: string, collection: string) {
-  await waitFor(
-    'the collection to equal the table',
-    async () => {
-      const [want, got] = [await versions(table), await pointVersions(collection)];
-      return want.size === got.size && [...want].every(([id, v]) => got.get(id) === v);
-    },
-    { timeoutMs: 90_000, intervalMs: 300 },
-  );
+  await waitInSync('the collection to equal the table', async () => {
+    const [want, got] = [await versions(table), await pointVersions(collection)];
+    const out = want.size === got.size ? [] : [`${want.size} rows vs ${got.size} points`];
+    for (const [id, v] of want)
+      if (got.get(id) !== v) out.push(`row ${id}: version ${v}, point ${got.get(id)}`);
+    return out.slice(0, 10);
+  });
 }
 
 /** Keeps committing single-row updates until stopped. */
@@ -135,12 +84,12 @@ test('cutover is exact: when it returns, every row committed before the call is 
       // Writes only: reading the collection back must not wait.
       paths: `^/collections/${collection}/points(/batch|/delete)?$`,
     });
-  cleanups.push(async () => void (await qdrantRequest('DELETE', '/__test/faults')));
+  ctx.cleanup(() => qdrantRequest('DELETE', '/__test/faults'));
   const w = writer(table, 100);
   try {
     await waitFor('the writer to commit', () => w.commits > 200);
     const before = await versions(table); // committed before the call
-    const { stdout } = await exec(process.execPath, [bin, 'cutover', '--config', config, '--timeout', '120']);
+    const { stdout } = await execVecrelayOk(['cutover', '--config', config, '--timeout', '120']);
     const applied = await pointVersions(collection); // read the moment cutover returns
     assert.match(stdout, /cutover: exact/);
     for (const [id, version] of before)
@@ -157,20 +106,18 @@ test('cutover is exact: when it returns, every row committed before the call is 
 test('cutover times out with what is behind when the sink is not running', async () => {
   const { p, config } = await pipeline(20);
   start(['source', '--config', config]);
-  await waitSlotActive(sql, p.slot);
-  const res = await exec(process.execPath, [bin, 'cutover', '--config', config, '--timeout', '5']).catch(
-    (err: { code: number; stdout: string }) => err,
-  );
-  assert.equal((res as { code?: number }).code, 1);
-  assert.match((res as { stdout: string }).stdout, /NOT exact[\s\S]*sink: .*committed nothing, needs/);
+  await waitSlotActive(ctx.sql, p.slot);
+  const res = await execVecrelay(['cutover', '--config', config, '--timeout', '5']);
+  assert.equal(res.code, 1);
+  assert.match(res.stdout, /NOT exact[\s\S]*sink: .*committed nothing, needs/);
 });
 
 test('status --json: consumer lag > 0 while a backlog exists, 0 once the sink caught up', async () => {
   const { p, table, collection, config } = await pipeline(300);
   start(['source', '--config', config]);
-  await waitSlotActive(sql, p.slot);
+  await waitSlotActive(ctx.sql, p.slot);
   const status = async () =>
-    JSON.parse((await exec(process.execPath, [bin, 'status', '--config', config, '--json'])).stdout) as {
+    JSON.parse((await execVecrelayOk(['status', '--config', config, '--json'])).stdout) as {
       totalConsumerLag: number;
       tables: Array<{ rows: number; points: number | null }>;
       slot: { active: boolean };
@@ -201,7 +148,7 @@ test('SIGTERM during streaming: `run` exits within its deadline and a restart lo
   assert.equal(exit.code, 0);
   assert.ok(Date.now() - t0 < 30_000, 'stopped within the drain deadline');
   await w.stop();
-  await waitFor('slot released', async () => !(await slotInfo(sql, p.slot))?.active);
+  await waitFor('slot released', async () => !(await slotInfo(ctx.sql, p.slot))?.active);
   start(['run', '--config', config]);
   await waitSynced(table, collection);
 });
@@ -209,19 +156,17 @@ test('SIGTERM during streaming: `run` exits within its deadline and a restart lo
 test('teardown says what it drops and drops the slot, the publication and, asked, the topics', async () => {
   const { p, config } = await pipeline(5);
   const source = start(['source', '--config', config]);
-  await waitSlotActive(sql, p.slot);
+  await waitSlotActive(ctx.sql, p.slot);
   source.child.kill('SIGTERM');
   await source.exited;
-  const refused = await exec(process.execPath, [bin, 'teardown', '--config', config, '--topics']).catch(
-    (err: { code: number; stdout: string }) => err,
-  );
-  assert.equal((refused as { code?: number }).code, 2, 'without --yes and no terminal, nothing is dropped');
-  assert.ok(await slotInfo(sql, p.slot));
-  const { stdout } = await exec(process.execPath, [bin, 'teardown', '--config', config, '--topics', '--yes']);
+  const refused = await execVecrelay(['teardown', '--config', config, '--topics']);
+  assert.equal(refused.code, 2, 'without --yes and no terminal, nothing is dropped');
+  assert.ok(await slotInfo(ctx.sql, p.slot));
+  const { stdout } = await execVecrelayOk(['teardown', '--config', config, '--topics', '--yes']);
   assert.match(stdout, new RegExp(`replication slot ${p.slot}`));
   assert.match(stdout, new RegExp(`publication ${p.publication}`));
   assert.match(stdout, /Kafka topic .*\._state\./);
-  assert.equal(await slotInfo(sql, p.slot), undefined);
-  const { rows } = await sql.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [p.publication]);
+  assert.equal(await slotInfo(ctx.sql, p.slot), undefined);
+  const { rows } = await ctx.sql.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [p.publication]);
   assert.equal(rows.length, 0);
 });

@@ -2,57 +2,29 @@
 // checks and as a BLOCKER line with its fix) with a non-zero exit; a good database passes, the
 // report shows what was found, and the generated config validates and runs with `vecrelay source`.
 // Each test gets its own database (or scratch cluster), so discovery sees only its own tables.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { parseConfig } from '../../src/config/load.js';
 import type { PlanReport } from '../../src/plan/types.js';
-import { readTopic, testKafka } from '../helpers/kafka.js';
-import { connectPg } from '../helpers/pg.js';
-import { startScratchCluster } from '../helpers/scratch-cluster.js';
-import { startVecrelay } from '../helpers/source-process.js';
-import { repoRoot, stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { readTopic, testKafka, withAdmin } from '../helpers/kafka.js';
+import { createLoginRole } from '../helpers/pg.js';
+import { scratchClusterWithVector } from '../helpers/scratch-cluster.js';
+import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { useTestHooks } from '../helpers/test-hooks.js';
+import { execVecrelay, type VecrelayRun } from '../helpers/vecrelay-exec.js';
 
-let sql: pg.Client;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  sql = await connectPg();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await sql.end();
-});
+const ctx = useTestHooks();
 
-interface PlanRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** Runs `vecrelay plan ...args` to completion; PGPASSWORD is empty unless `env` sets one (not ours). */
+function plan(args: string[], env: Record<string, string> = {}): Promise<VecrelayRun> {
+  return execVecrelay(['plan', ...args], { env: { PGPASSWORD: '', ...env }, timeoutMs: 120_000 });
 }
 
-/** Runs `vecrelay plan ...args` to completion. */
-function plan(args: string[], env: Record<string, string> = {}): Promise<PlanRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(repoRoot, 'bin/vecrelay.js'), 'plan', ...args],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, PGPASSWORD: '', ...env },
-        timeout: 120_000,
-        maxBuffer: 16 << 20,
-      },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function planJson(run: PlanRun): PlanReport {
+function planJson(run: VecrelayRun): PlanReport {
   try {
     return JSON.parse(run.stdout) as PlanReport;
   } catch (err) {
@@ -65,7 +37,7 @@ function planJson(run: PlanRun): PlanReport {
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The human report has `LEVEL  object  message...` followed, when there is a fix, by `fix: ...`. */
-function assertLine(run: PlanRun, level: string, object: string, message: RegExp, fix?: RegExp) {
+function assertLine(run: VecrelayRun, level: string, object: string, message: RegExp, fix?: RegExp) {
   const lines = run.stdout.split('\n');
   const i = lines.findIndex(
     (l) => new RegExp(`^\\s+${level}\\s+${escape(object)}\\s+`).test(l) && message.test(l),
@@ -77,12 +49,13 @@ function assertLine(run: PlanRun, level: string, object: string, message: RegExp
 
 /** A new database on the stack's cluster with pgvector; dropped (with its slots) afterwards. */
 async function createDatabase() {
+  const { sql } = ctx;
   const name = uniqueName('plan');
   await sql.query(`CREATE DATABASE ${name}`);
   const { host, port, user } = stackEnv().pg;
   const client = new pg.Client({ host, port, user, database: name });
   await client.connect();
-  cleanups.push(async () => {
+  ctx.cleanup(async () => {
     await client.end().catch(() => {});
     await waitFor(`slots of ${name} released`, async () => {
       const { rows } = await sql.query<{ slot_name: string; active: boolean }>(
@@ -110,11 +83,7 @@ async function createGoodTable(db: pg.Client, table: string, rows = 50) {
 }
 
 test('wal_level = replica (a second cluster): BLOCKER wal_level with the fix, exit 1', async () => {
-  const cluster = await startScratchCluster({ wal_level: 'replica' });
-  cleanups.push(() => cluster.stop());
-  const client = await cluster.connect();
-  cleanups.push(() => client.end());
-  await client.query('CREATE EXTENSION vector');
+  const { cluster, client } = await scratchClusterWithVector({ wal_level: 'replica' }, ctx);
   await createGoodTable(client, 'items');
   const url = `postgresql://${cluster.user}@${cluster.host}:${cluster.port}/${cluster.database}`;
 
@@ -176,12 +145,7 @@ test('a table without a key and one with REPLICA IDENTITY NOTHING: BLOCKER each,
 });
 
 test('a role without REPLICATION: BLOCKER naming the role and ALTER ROLE, no password shown, exit 1', async () => {
-  const role = uniqueName('norepl');
-  const password = `pw-${randomBytes(12).toString('hex')}`;
-  await sql.query(`CREATE ROLE ${role} LOGIN NOREPLICATION PASSWORD '${password}'`);
-  cleanups.push(async () => {
-    await sql.query(`DROP ROLE IF EXISTS ${role}`);
-  });
+  const { role, password } = await createLoginRole(ctx, 'NOREPLICATION', 'norepl');
   const db = await createDatabase(); // dropped before the role (cleanups run in reverse)
   const table = uniqueName('items');
   await createGoodTable(db.client, table);
@@ -284,14 +248,10 @@ test('a good database: exit 0, the table reported, and the generated config vali
   // ...and runs: the source snapshots the table into its topic.
   const topic = `${config.kafka.topicPrefix}.public.${table}`;
   const state = `${config.kafka.topicPrefix}._state.${config.name}`;
-  cleanups.push(async () => {
-    const kafka = testKafka();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic, state] }).catch(() => {});
-    await admin.disconnect();
+  ctx.cleanup(async () => {
+    await withAdmin((admin) => admin.deleteTopics({ topics: [topic, state] }).catch(() => {}));
     // The shared descriptor topic keeps a record per table: a tombstone removes this one.
-    const producer = kafka.producer();
+    const producer = testKafka().producer();
     await producer.connect();
     await producer.send({
       topic: `${config.kafka.topicPrefix}._tables`,
@@ -299,29 +259,23 @@ test('a good database: exit 0, the table reported, and the generated config vali
     });
     await producer.disconnect();
   });
-  const source = startVecrelay(['source', '--config', file], { PGPASSWORD: 'unused' });
+  const source = ctx.start(['source', '--config', file], { PGPASSWORD: 'unused' });
   // Fails the wait at once if the source exits instead of running.
   const died = source.exited.then(({ code }) => {
     throw new Error(`the source exited (code ${code})`);
   });
   died.catch(() => {});
-  cleanups.push(async () => {
-    source.child.kill('SIGKILL');
-    await source.exited;
-  });
-  const admin = testKafka().admin();
-  await admin.connect();
   try {
-    await Promise.race([
-      died,
-      waitFor(`topic ${topic}`, async () => (await admin.listTopics()).includes(topic), {
-        timeoutMs: 60_000,
-      }),
-    ]);
+    await withAdmin((admin) =>
+      Promise.race([
+        died,
+        waitFor(`topic ${topic}`, async () => (await admin.listTopics()).includes(topic), {
+          timeoutMs: 60_000,
+        }),
+      ]),
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; source output:\n${readFileSync(source.logFile, 'utf8')}`);
-  } finally {
-    await admin.disconnect();
   }
   const records = await readTopic(topic, (r) => r.length >= 50);
   assert.equal(new Set(records.map((r) => r.key)).size, 50, 'every row snapshotted');

@@ -13,21 +13,18 @@ import { encodeEvent } from '../../src/event/avro.js';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { keyBytes } from '../../src/event/key.js';
 import { partitionFor } from '../../src/kafka/partition.js';
-import { testKafka } from '../helpers/kafka.js';
-import { currentLsn, lsnAtLeast, slotInfo, waitSlotActive } from '../helpers/pg.js';
-import { qdrantRequest, scrollAll } from '../helpers/qdrant.js';
+import { collectionDifferences, differences } from '../helpers/collection-sync.js';
 import {
-  collectionDifferences,
   committedOffsets,
-  differences,
   endOffsets,
   groupAtEnd,
-  lit,
-  pointCount,
-  useSinkPipelines,
-  vec,
-  type SinkPipeline,
-} from '../helpers/sink-pipeline.js';
+  runFromBeginning,
+  testKafka,
+  withAdmin,
+} from '../helpers/kafka.js';
+import { currentLsn, lsnAtLeast, slotInfo, waitSlotActive } from '../helpers/pg.js';
+import { pointCount, qdrantRequest, scrollAll } from '../helpers/qdrant.js';
+import { lit, useSinkPipelines, vec, type SinkPipeline } from '../helpers/sink-pipeline.js';
 import type { RunningProcess } from '../helpers/source-process.js';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
 
@@ -113,35 +110,27 @@ interface RawRecord {
 
 /** Reads `topic` from the beginning, undecoded, until `done(records)` holds. */
 async function readRaw(topic: string, done: (records: RawRecord[]) => boolean): Promise<RawRecord[]> {
-  const kafka = testKafka();
   const groupId = `test-raw-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+  const consumer = testKafka().consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
   const records: RawRecord[] = [];
   const text = (headers: IHeaders | undefined) =>
     Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)]));
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          headers: text(message.headers),
-        });
-      },
-    });
+    await runFromBeginning(consumer, topic, ({ partition, message }) =>
+      records.push({
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: text(message.headers),
+      }),
+    );
     await waitFor(`records on ${topic}`, () => done(records), { timeoutMs: 30_000, intervalMs: 100 });
     return records;
   } finally {
     await consumer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([groupId]).catch(() => {});
-    await admin.disconnect();
+    await withAdmin((admin) => admin.deleteGroups([groupId]).catch(() => {}));
   }
 }
 

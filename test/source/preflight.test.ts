@@ -2,79 +2,20 @@
 // guarantee 7): exit code 2 and a message naming the object and the fix — and a preflight failure
 // leaves nothing behind (no slot, no publication, no topics). Settings the stack's cluster must not
 // have (wal_level = replica, one slot, a tiny max_slot_wal_keep_size) get a scratch cluster.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { testKafka } from '../helpers/kafka.js';
-import { connectPg, dropPipeline, slotInfo } from '../helpers/pg.js';
-import { startScratchCluster, type ScratchCluster } from '../helpers/scratch-cluster.js';
-import {
-  startVecrelay,
-  writeConfig,
-  type RunningProcess,
-  type TestPipeline,
-} from '../helpers/source-process.js';
+import { topicsWithPrefix } from '../helpers/kafka.js';
+import { createLoginRole, slotInfo } from '../helpers/pg.js';
+import { useSourcePipelines } from '../helpers/pipeline.js';
+import { scratchClusterWithVector, type ScratchCluster } from '../helpers/scratch-cluster.js';
+import { writeConfig, type TestPipeline } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 
-let sql: pg.Client;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  sql = await connectPg();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await sql.end();
-});
-
-async function topicsWithPrefix(prefix: string): Promise<string[]> {
-  const admin = testKafka().admin();
-  await admin.connect();
-  try {
-    return (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/**
- * A pipeline on `table`; cleanup drops its slot, publication and topics (on `db`, the stack's
- * cluster unless given), then the table.
- */
-function pipeline(table: string, extra: Partial<TestPipeline> = {}, db: () => pg.Client = () => sql) {
-  const name = uniqueName('pre');
-  const p: TestPipeline = {
-    name,
-    slot: name,
-    publication: name,
-    topicPrefix: name,
-    tables: [{ table: `public.${table}` }],
-    snapshot: 'never',
-    ...extra,
-  };
-  cleanups.push(async () => {
-    const topics = await topicsWithPrefix(p.topicPrefix);
-    if (topics.length) {
-      const admin = testKafka().admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics }).catch(() => {});
-      await admin.disconnect();
-    }
-    await dropPipeline(db(), p.slot, p.publication);
-    await db().query(`DROP TABLE IF EXISTS ${table}`);
-  });
-  return p;
-}
-
-function startSource(config: string, env: Record<string, string> = {}): RunningProcess {
-  const proc = startVecrelay(['source', '--config', config], env);
-  cleanups.push(async () => {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  });
-  return proc;
-}
+// snapshot: never, as these tests are about the checks before streaming, not the snapshot.
+const ctx = useSourcePipelines({ prefix: 'pre', defaults: { snapshot: 'never' } });
+const { pipeline, startSource } = ctx;
 
 /** Runs the source until it exits (it must, within the timeout); returns its code and output. */
 async function runToExit(config: string, env: Record<string, string> = {}, timeoutMs = 90_000) {
@@ -115,14 +56,7 @@ async function assertNothingCreated(db: pg.Client, p: TestPipeline) {
   assert.deepEqual(await topicsWithPrefix(p.topicPrefix), [], 'no topics');
 }
 
-async function scratchCluster(settings: Record<string, string | number>) {
-  const cluster = await startScratchCluster(settings);
-  cleanups.push(() => cluster.stop());
-  const client = await cluster.connect();
-  cleanups.push(() => client.end());
-  await client.query('CREATE EXTENSION IF NOT EXISTS vector');
-  return { cluster, client };
-}
+const scratchCluster = (settings: Record<string, string | number>) => scratchClusterWithVector(settings, ctx);
 
 const onScratch = (cluster: ScratchCluster) => ({
   host: cluster.host,
@@ -150,22 +84,13 @@ async function createTable(db: pg.Client, table: string, columns = 'id int PRIMA
   await db.query(`CREATE TABLE ${table} (${columns}, embedding vector(3))`);
 }
 
-async function createRole(options: string) {
-  const role = uniqueName('role');
-  const password = `pw-${randomBytes(12).toString('hex')}`;
-  await sql.query(`CREATE ROLE ${role} LOGIN ${options} PASSWORD '${password}'`);
-  cleanups.push(async () => {
-    await sql.query(`DROP ROLE IF EXISTS ${role}`);
-  });
-  const passwordEnv = `VECRELAY_TEST_PW_${role.toUpperCase()}`;
-  return { role, password, passwordEnv, env: { [passwordEnv]: password } };
-}
+const createRole = (options: string) => createLoginRole(ctx, options);
 
 test('wal_level = replica: names the server and the setting, creates nothing', async () => {
   const { cluster, client } = await scratchCluster({ wal_level: 'replica' });
   const table = uniqueName('wal');
   await createTable(client, table);
-  const p = pipeline(table, { postgres: onScratch(cluster) }, () => client);
+  const p = pipeline(table, { postgres: onScratch(cluster) }, client);
   const run = await runToExit(writeConfig(p));
   assertConfigFailure(
     run,
@@ -176,6 +101,7 @@ test('wal_level = replica: names the server and the setting, creates nothing', a
 });
 
 test('a table without a primary key: names the table, says add one or REPLICA IDENTITY FULL', async () => {
+  const { sql } = ctx;
   const table = uniqueName('nopk');
   await createTable(sql, table, 'id int, title text');
   const p = pipeline(table);
@@ -190,6 +116,7 @@ test('a table without a primary key: names the table, says add one or REPLICA ID
 });
 
 test('REPLICA IDENTITY NOTHING: names the table and the fix', async () => {
+  const { sql } = ctx;
   const table = uniqueName('ident');
   await createTable(sql, table);
   await sql.query(`ALTER TABLE ${table} REPLICA IDENTITY NOTHING`);
@@ -204,6 +131,7 @@ test('REPLICA IDENTITY NOTHING: names the table and the fix', async () => {
 });
 
 test('a role without REPLICATION: names the role and ALTER ROLE ... REPLICATION; no password shown', async () => {
+  const { sql } = ctx;
   const table = uniqueName('norepl');
   await createTable(sql, table);
   const { role, password, passwordEnv, env } = await createRole('NOREPLICATION');
@@ -220,6 +148,7 @@ test('a role without REPLICATION: names the role and ALTER ROLE ... REPLICATION;
 });
 
 test('a role with REPLICATION but no SELECT: names the table and GRANT SELECT; no password shown', async () => {
+  const { sql } = ctx;
   const table = uniqueName('nosel');
   await createTable(sql, table);
   const { role, password, passwordEnv, env } = await createRole('REPLICATION');
@@ -235,6 +164,7 @@ test('a role with REPLICATION but no SELECT: names the table and GRANT SELECT; n
 });
 
 test('a role that may not create the publication: names it and the statement; once run, it streams', async () => {
+  const { sql } = ctx;
   const table = uniqueName('noown');
   await createTable(sql, table);
   const { role, password, passwordEnv, env } = await createRole('REPLICATION');
@@ -260,6 +190,7 @@ test('a role that may not create the publication: names it and the statement; on
 });
 
 test('a slot streaming to another process: names the slot and its pid, leaves it alone', async () => {
+  const { sql } = ctx;
   const table = uniqueName('busy');
   await createTable(sql, table);
   const p = pipeline(table);
@@ -290,7 +221,7 @@ test('a slot with wal_status = lost: says WAL was lost and to teardown and re-sn
   });
   const table = uniqueName('lost');
   await createTable(client, table);
-  const p = pipeline(table, { postgres: onScratch(cluster) }, () => client);
+  const p = pipeline(table, { postgres: onScratch(cluster) }, client);
   await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [p.slot]);
   // Nobody reads the slot: new WAL segments and checkpoints push its restart_lsn out of
   // max_slot_wal_keep_size, and the checkpointer invalidates it.
@@ -320,7 +251,7 @@ test('no free replication slot: names max_replication_slots, creates nothing', a
   const table = uniqueName('slots');
   await createTable(client, table);
   await client.query(`SELECT pg_create_physical_replication_slot('someone_elses')`);
-  const p = pipeline(table, { postgres: onScratch(cluster) }, () => client);
+  const p = pipeline(table, { postgres: onScratch(cluster) }, client);
   const run = await runToExit(writeConfig(p));
   assertConfigFailure(
     run,

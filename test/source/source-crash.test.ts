@@ -1,66 +1,23 @@
 // Guarantee 1 across crashes, and the slot's movement: a SIGKILL mid-stream loses nothing (a
 // replayed suffix is allowed, per-key order is kept), and an idle pipeline lets the slot advance.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type pg from 'pg';
 import { canonicalKey } from '../../src/event/key.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
-import { readTopic, testKafka, type TopicRecord } from '../helpers/kafka.js';
-import { connectPg, currentLsn, dropPipeline, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
-import {
-  startVecrelay,
-  writeConfig,
-  type RunningProcess,
-  type TestPipeline,
-} from '../helpers/source-process.js';
+import { readTopic, type TopicRecord } from '../helpers/kafka.js';
+import { currentLsn, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
+import { useSourcePipelines } from '../helpers/pipeline.js';
+import { writeConfig } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 
-let sql: pg.Client;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  sql = await connectPg();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await sql.end();
-});
-
-function pipeline(table: string, extra: Partial<TestPipeline> = {}): TestPipeline {
-  const name = uniqueName('crash');
-  const p: TestPipeline = {
-    name,
-    slot: name,
-    publication: name,
-    topicPrefix: name,
-    tables: [{ table: `public.${table}` }],
-    ...extra,
-  };
-  cleanups.push(async () => {
-    await dropPipeline(sql, p.slot, p.publication);
-    await sql.query(`DROP TABLE IF EXISTS ${table}`);
-    const admin = testKafka().admin();
-    await admin.connect();
-    await admin
-      .deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(p.topicPrefix)) })
-      .catch(() => {});
-    await admin.disconnect();
-  });
-  return p;
-}
-
-function startSource(config: string): RunningProcess {
-  const proc = startVecrelay(['source', '--config', config]);
-  cleanups.push(async () => {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  });
-  return proc;
-}
+const ctx = useSourcePipelines({ prefix: 'crash' });
+const { pipeline, startSource } = ctx;
 
 const keyOf = (id: number) => canonicalKey(['id'], { id: BigInt(id) });
 
 test('SIGKILL during a 10k-row stream: after restart every change is in Kafka, per-key order kept', async () => {
+  const { sql } = ctx;
   const table = uniqueName('crash');
   await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, version int NOT NULL, embedding vector(16))`);
   const p = pipeline(table, { snapshot: 'never' });
@@ -113,11 +70,12 @@ test('SIGKILL during a 10k-row stream: after restart every change is in Kafka, p
 });
 
 test('idle pipeline: with no table changes but other WAL traffic, confirmed_flush_lsn advances', async () => {
+  const { sql } = ctx;
   const table = uniqueName('idle');
   const other = uniqueName('other');
   await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY, embedding vector(3))`);
   await sql.query(`CREATE TABLE ${other} (id int)`);
-  cleanups.push(async () => void (await sql.query(`DROP TABLE IF EXISTS ${other}`)));
+  ctx.cleanup(() => sql.query(`DROP TABLE IF EXISTS ${other}`));
   const p = pipeline(table, { snapshot: 'never' });
   startSource(writeConfig(p));
   await waitSlotStreaming(sql, p.slot);

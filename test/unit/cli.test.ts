@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers/stack.js';
+import { vecrelayBin as bin } from '../helpers/vecrelay-exec.js';
 
-const bin = path.join(repoRoot, 'bin/vecrelay.js');
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
 test('vecrelay --version prints the package version', () => {
