@@ -1,6 +1,7 @@
 // Sink benchmark (not a test): `vecrelay sink` against the raw ingest limit of the same Qdrant.
 //   npx tsx bench/sink.ts [--rows 100000] [--dim 1536] [--partitions 6] [--tune-rows 6000]
 //                         [--batch B --concurrency C]   (skip the baseline's tuning)
+//                         [--raw-after 0]               (no second raw run after the sink's)
 // Needs the local stack (npm run stack:up); Qdrant is QDRANT_URL when set, else the stack's test
 // server. On one topic backlog of `rows` events of vector(dim) + a small payload, written straight
 // to Kafka in the source's message format (Avro value, canonical key, murmur2 partition, table
@@ -11,6 +12,7 @@
 //       holds every point), with its peak RSS (VmHWM);
 // and their ratio. BENCH_PROFILE=DIR writes a CPU profile of the sink process there.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Producer } from 'kafkajs';
@@ -25,7 +27,7 @@ import { LSN_FIELD } from '../src/sink/points.js';
 import { testKafka } from '../test/helpers/kafka.js';
 import { dropCollection, qdrantRequest } from '../test/helpers/qdrant.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
-import { stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     'tune-rows': { type: 'string' },
     batch: { type: 'string' },
     concurrency: { type: 'string' },
+    'raw-after': { type: 'string', default: '1' },
   },
 });
 const rows = Number(args.rows);
@@ -184,6 +187,22 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: USER_HZ is 100 on Linux
 }
 
+/** The stack's Qdrant test server's CPU use from now on (null with QDRANT_URL or no pid file). */
+function serverCpu() {
+  let pid = 0;
+  try {
+    if (!env.qdrantIsReal)
+      pid = Number(readFileSync(path.join(stackDir, 'qdrant-test-server', 'server.pid'), 'utf8'));
+  } catch {
+    /* not known */
+  }
+  const start = pid ? processCpuSeconds(pid) : 0;
+  return {
+    /** Fraction of `seconds` the server spent on a CPU. */
+    busy: (seconds: number): number | null => (pid ? (processCpuSeconds(pid) - start) / seconds : null),
+  };
+}
+
 /** Runs `vecrelay sink` until the collection holds every row, sampling its peak RSS (VmHWM). */
 async function runSink(config: string, groupId: string) {
   const profile = process.env.BENCH_PROFILE
@@ -269,7 +288,7 @@ try {
   // --- the backlog
   console.log(`Qdrant: ${env.qdrantUrl}${env.qdrantIsReal ? '' : ' (test server)'}`);
   console.log(`writing ${rows} events of vector(${dim}) + payload to ${topic} (${partitions} partitions) …`);
-  let t0 = performance.now();
+  const t0 = performance.now();
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
@@ -308,25 +327,41 @@ try {
         if (!best || rate > best.rate) best = { batch, concurrency, rate };
       }
   }
-  const rawRun = await rawUpsert(rows, best!.batch, best!.concurrency);
-  const raw = report(
-    `raw: js-client upsert, batch ${best!.batch} × concurrency ${best!.concurrency}`,
-    rows,
-    rawRun.seconds,
-  );
-  await dropCollection(rawCollection); // the test server keeps points in memory
+  // The machine may be shared: the raw run is repeated after the sink's (--raw-after 0 to skip),
+  // and the ratio uses their mean; the Qdrant test server's CPU shows how busy it was kept.
+  const rawLabel = `raw: js-client upsert, batch ${best!.batch} × concurrency ${best!.concurrency}`;
+  const rawRuns: Array<{ seconds: number; cpuSeconds: number; serverBusy: number | null }> = [];
+  const runRaw = async () => {
+    const server = serverCpu();
+    const r = await rawUpsert(rows, best!.batch, best!.concurrency);
+    rawRuns.push({ ...r, serverBusy: server.busy(r.seconds) });
+    report(rawLabel, rows, r.seconds);
+    await dropCollection(rawCollection); // the test server keeps points in memory
+  };
+  await runRaw();
 
   // --- (b) vecrelay sink
-  t0 = performance.now();
+  const server = serverCpu();
   const run = await runSink(config, groupId);
+  const sinkServerBusy = server.busy(run.seconds);
   const ours = report('vecrelay sink: Kafka → Qdrant acknowledged', rows, run.seconds);
   report('  from its first point on (start-up excluded)', rows, run.steadySeconds);
+  await dropCollection(sinkCollection);
+
+  if (args['raw-after'] !== '0') await runRaw();
+  const raw = rows / (rawRuns.reduce((sum, r) => sum + r.seconds, 0) / rawRuns.length);
+  const busy = (b: number | null) => (b === null ? '' : `, test server ${(b * 100).toFixed(0)}% busy`);
   console.log(
-    `\nratio vecrelay / raw: ${(ours / raw).toFixed(2)} (${(rows / run.steadySeconds / raw).toFixed(2)} start-up excluded)` +
-      `   sink peak RSS ${run.peakMb.toFixed(0)} MB   committed ${run.committed} offsets`,
+    `\nraw ${rawRuns.map((r) => (rows / r.seconds).toFixed(0)).join(' / ')} rows/s (mean ${raw.toFixed(0)})` +
+      rawRuns.map((r) => busy(r.serverBusy)).join(''),
   );
   console.log(
-    `client CPU per 1000 rows: raw ${((rawRun.cpuSeconds / rows) * 1000).toFixed(2)} s (this process), ` +
+    `ratio vecrelay / raw: ${(ours / raw).toFixed(2)} (${(rows / run.steadySeconds / raw).toFixed(2)} start-up excluded)` +
+      `${busy(sinkServerBusy)}   sink peak RSS ${run.peakMb.toFixed(0)} MB   committed ${run.committed} offsets`,
+  );
+  const rawCpu = rawRuns.reduce((sum, r) => sum + r.cpuSeconds, 0) / rawRuns.length;
+  console.log(
+    `client CPU per 1000 rows: raw ${((rawCpu / rows) * 1000).toFixed(2)} s (this process), ` +
       `vecrelay sink ${((run.cpuSeconds / rows) * 1000).toFixed(2)} s (the whole process, start-up included)`,
   );
   console.log('(the sink time includes process start-up, reading the table descriptor, and group join)');

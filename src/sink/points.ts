@@ -28,21 +28,31 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * A float32 array as a JSON array, each element exactly as `x.toPrecision(9)` writes it (9
- * significant digits round-trip every float32). Written as bytes into a scratch buffer: formatting
- * 1536-dim vectors is the sink's main CPU cost, and toPrecision plus string joins cost ~3× more.
+ * significant digits round-trip every float32). Written as bytes: formatting 1536-dim vectors is
+ * the sink's main CPU cost, and toPrecision plus string joins cost ~3× more.
  */
 export function denseJson(values: Float32Array): string {
-  const need = values.length * 16 + 2; // an element is at most 15 characters, plus a comma
-  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
-  const b = scratch;
-  let p = 0;
+  const b = scratchFor(denseJsonBound(values));
+  return b.toString('latin1', 0, writeDenseJson(b, 0, values));
+}
+
+/** At most the bytes denseJson writes: an element is at most 15 characters, plus a comma. */
+const denseJsonBound = (values: Float32Array): number => values.length * 16 + 2;
+
+/** denseJson's text written at `p` of `b` (room for denseJsonBound bytes); returns the end. */
+function writeDenseJson(b: Buffer, p: number, values: Float32Array): number {
   b[p++] = 0x5b; // [
   for (let i = 0; i < values.length; i++) {
     if (i) b[p++] = 0x2c; // ,
     p = writeFloat32(b, p, values[i]!);
   }
   b[p++] = 0x5d; // ]
-  return b.toString('latin1', 0, p);
+  return p;
+}
+
+function scratchFor(bytes: number): Buffer {
+  if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
+  return scratch;
 }
 
 /**
@@ -81,26 +91,69 @@ function writeFloat32(b: Buffer, p: number, x: number): number {
   return p + 9;
 }
 
-function sparseJson(v: SparseVector): string {
-  return `{"indices":[${Array.from(v.indices).join(',')}],"values":${denseJson(v.values)}}`;
+/** Text at `p`, as UTF-8 (room: 3 bytes per UTF-16 unit); returns the end. */
+const writeText = (b: Buffer, p: number, text: string): number => p + b.write(text, p, 'utf8');
+
+const vectorJsonBound = (v: VectorValue): number =>
+  v.kind === 'dense' ? denseJsonBound(v.values) : 32 + 12 * v.indices.length + denseJsonBound(v.values);
+
+function writeVectorJson(b: Buffer, p: number, v: VectorValue): number {
+  if (v.kind === 'dense') return writeDenseJson(b, p, (v as DenseVector).values);
+  const sparse = v as SparseVector;
+  p = writeText(b, p, `{"indices":[${Array.from(sparse.indices).join(',')}],"values":`);
+  p = writeDenseJson(b, p, sparse.values);
+  b[p++] = 0x7d; // }
+  return p;
 }
 
 export function vectorJson(v: VectorValue): string {
-  return v.kind === 'dense' ? denseJson((v as DenseVector).values) : sparseJson(v);
+  const b = scratchFor(vectorJsonBound(v));
+  return b.toString('latin1', 0, writeVectorJson(b, 0, v));
+}
+
+/** At most the bytes vectorsJson writes. */
+export function vectorsJsonBound(layout: VectorLayout, vectors: Record<string, VectorValue | null>): number {
+  if (layout.unnamed) {
+    const v = vectors[layout.dense[0]!];
+    return v ? vectorJsonBound(v) : 2;
+  }
+  let n = 2;
+  for (const name in vectors) {
+    const v = vectors[name];
+    if (v) n += 6 * name.length + 4 + vectorJsonBound(v); // JSON.stringify: ≤ 6 bytes a unit
+  }
+  return n;
+}
+
+/** vectorsJson's text written at `p` of `b` (room for vectorsJsonBound bytes); returns the end. */
+export function writeVectorsJson(
+  b: Buffer,
+  p: number,
+  layout: VectorLayout,
+  vectors: Record<string, VectorValue | null>,
+): number {
+  if (layout.unnamed) {
+    const v = vectors[layout.dense[0]!];
+    return v ? writeVectorJson(b, p, v) : writeText(b, p, '{}');
+  }
+  b[p++] = 0x7b; // {
+  let first = true;
+  for (const name in vectors) {
+    const v = vectors[name];
+    if (!v) continue;
+    if (!first) b[p++] = 0x2c; // ,
+    first = false;
+    p = writeText(b, p, `${JSON.stringify(name)}:`);
+    p = writeVectorJson(b, p, v);
+  }
+  b[p++] = 0x7d; // }
+  return p;
 }
 
 /** The `vector` field of a point: a bare array for the unnamed layout, else name → vector. */
 export function vectorsJson(layout: VectorLayout, vectors: Record<string, VectorValue | null>): string {
-  if (layout.unnamed) {
-    const v = vectors[layout.dense[0]!];
-    return v ? vectorJson(v) : '{}';
-  }
-  const parts: string[] = [];
-  for (const name in vectors) {
-    const v = vectors[name];
-    if (v) parts.push(`${JSON.stringify(name)}:${vectorJson(v)}`);
-  }
-  return `{${parts.join(',')}}`;
+  const b = scratchFor(vectorsJsonBound(layout, vectors));
+  return b.toString('utf8', 0, writeVectorsJson(b, 0, layout, vectors));
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

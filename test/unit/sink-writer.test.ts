@@ -1,0 +1,237 @@
+// CollectionWriter against a fake Qdrant HTTP client: request bodies (written in pieces into
+// reused buffers) are valid JSON with every point exactly once, stay intact until their answer
+// arrives, respect batchSize / requestMaxBytes, and a rejected point is split out and dead-lettered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChangeEvent } from '../../src/event/change-event.js';
+import type { TableDescriptor } from '../../src/event/table-descriptor.js';
+import type { Logger } from '../../src/shared/log.js';
+import type { PointChange, SinkRecord, Step } from '../../src/sink/plan.js';
+import { KEY_FIELD, pipelineNamespace } from '../../src/sink/point-id.js';
+import { LSN_FIELD } from '../../src/sink/points.js';
+import { QdrantError } from '../../src/sink/qdrant/errors.js';
+import type { Body, QdrantHttp } from '../../src/sink/qdrant/http.js';
+import { CollectionWriter, type WriterOptions } from '../../src/sink/writer.js';
+
+const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;
+
+const bodyText = (body: Body) =>
+  typeof body === 'string' ? body : body.map((p) => Buffer.from(p).toString('utf8')).join('');
+
+interface Sent {
+  method: string;
+  path: string;
+  json: string;
+}
+
+/** A fake QdrantHttp: records each request body, answers after `delayMs`, rejects points on demand. */
+function fakeHttp(options: { delayMs?: number; reject?: (point: { id: unknown }) => boolean } = {}) {
+  const sent: Sent[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const http = {
+    async write(method: string, _collection: string, path: string, body: Body) {
+      const json = bodyText(body);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, options.delayMs ?? 1));
+        // The body must not have changed while the request was in flight (its buffers are reused
+        // only after the answer).
+        assert.equal(bodyText(body), json, 'the request body changed while in flight');
+        const parsed = JSON.parse(json) as { points?: Array<{ id: unknown }> };
+        if (options.reject && parsed.points?.some((p) => options.reject!(p)))
+          throw new QdrantError('Qdrant answered 400: Wrong input: bad point', 400, false);
+        sent.push({ method, path, json });
+      } finally {
+        inFlight--;
+      }
+    },
+  } as unknown as QdrantHttp;
+  return { http, sent, maxInFlight: () => maxInFlight };
+}
+
+const descriptor = (
+  dim: number,
+  key: TableDescriptor['key'] = [{ name: 'id', type: 'int8' }],
+): TableDescriptor => ({
+  schema: 'public',
+  table: 'items',
+  topic: 't.public.items',
+  key,
+  vectors: [{ name: 'embedding', kind: 'vector', dimension: dim, distance: 'Cosine', hnsw: null }],
+  payload: ['title', 'n'],
+});
+
+function vector(i: number, dim: number): Float32Array {
+  const v = new Float32Array(dim);
+  let s = (i + 1) * 2654435761;
+  for (let k = 0; k < dim; k++) {
+    s = (s ^ (s << 13)) >>> 0;
+    s = (s ^ (s >>> 17)) >>> 0;
+    s = (s ^ (s << 5)) >>> 0;
+    v[k] = s / 2 ** 31 - 1;
+  }
+  return v;
+}
+
+function upsert(
+  i: number,
+  dim: number,
+  key: Record<string, bigint | string> = { id: BigInt(i) },
+): PointChange {
+  const event: ChangeEvent = {
+    op: 'c',
+    source: {
+      lsn: 1000n + BigInt(i),
+      xid: 1,
+      commitTimeMicros: 0n,
+      schema: 'public',
+      table: 'items',
+      snapshot: false,
+    },
+    key,
+    values: { title: `item "${i}" ü`, n: BigInt(i) },
+    vectors: { embedding: { kind: 'dense', values: vector(i, dim), half: false } },
+    unchanged: [],
+  };
+  const record: SinkRecord = { topic: 't', partition: 0, offset: String(i), key: null, value: null };
+  return {
+    kind: 'upsert',
+    event,
+    values: event.values!,
+    vectors: event.vectors,
+    lsn: event.source.lsn,
+    records: [record],
+  };
+}
+
+const step = (changes: PointChange[]): Step => ({
+  kind: 'points',
+  changes: new Map(changes.map((c, i) => [String(i), c])),
+});
+
+const options = (o: Partial<WriterOptions> = {}): WriterOptions => ({
+  batchSize: 256,
+  requestMaxBytes: 16 << 20,
+  retryMaxMs: 1000,
+  ...o,
+});
+
+type Point = { id: number | string; vector: number[]; payload: Record<string, unknown> };
+
+function sentPoints(sent: Sent[]): Point[] {
+  return sent.flatMap((s) => (JSON.parse(s.json) as { points: Point[] }).points);
+}
+
+function checkPoint(p: Point, i: number, dim: number) {
+  const want = vector(i, dim);
+  assert.equal(p.vector.length, dim);
+  for (let k = 0; k < dim; k++) assert.equal(Math.fround(p.vector[k]!), want[k], `point ${i} element ${k}`);
+  assert.equal(p.payload.title, `item "${i}" ü`);
+  assert.equal(p.payload.n, i);
+  assert.equal(p.payload[LSN_FIELD], 1000 + i);
+}
+
+test('upserts of many large points: every point once, exact, in requests of ≤ batchSize', async () => {
+  const dim = 1536;
+  const n = 1000;
+  const { http, sent } = fakeHttp({ delayMs: 5 });
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(dim),
+    pipelineNamespace('p'),
+    options({ batchSize: 128 }),
+    async () => assert.fail('nothing is dead-lettered'),
+    silent,
+  );
+  const changes = Array.from({ length: n }, (_, i) => upsert(i, dim));
+  // Two partitions' batches at once, as the consumer runs them: they share the buffer pool.
+  await Promise.all([
+    writer.apply([step(changes.slice(0, n / 2))]),
+    writer.apply([step(changes.slice(n / 2))]),
+  ]);
+  assert.ok(sent.every((s) => s.method === 'PUT' && s.path === '/points'));
+  assert.ok(sent.every((s) => (JSON.parse(s.json) as { points: unknown[] }).points.length <= 128));
+  const points = sentPoints(sent);
+  assert.deepStrictEqual(
+    points.map((p) => p.id).sort((a, b) => Number(a) - Number(b)),
+    Array.from({ length: n }, (_, i) => i),
+  );
+  for (const p of points) checkPoint(p, Number(p.id), dim);
+
+  // A second round reuses the pooled buffers: still exact.
+  sent.length = 0;
+  await writer.apply([step(changes.slice(0, 300))]);
+  for (const p of sentPoints(sent)) checkPoint(p, Number(p.id), dim);
+  assert.equal(sentPoints(sent).length, 300);
+});
+
+test('requestMaxBytes splits requests by size, and a point crossing the limit moves intact', async () => {
+  const dim = 700; // ~9 KB of JSON a point
+  const { http, sent } = fakeHttp({ delayMs: 2 });
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(dim),
+    pipelineNamespace('p'),
+    options({ requestMaxBytes: 40_000 }),
+    async () => assert.fail('nothing is dead-lettered'),
+    silent,
+  );
+  const changes = Array.from({ length: 50 }, (_, i) => upsert(i, dim));
+  await writer.apply([step(changes)]);
+  assert.ok(sent.length >= 10, `${sent.length} requests`);
+  for (const s of sent) assert.ok(Buffer.byteLength(s.json) <= 40_000 + 100, `${s.json.length} bytes`);
+  const points = sentPoints(sent);
+  assert.deepStrictEqual(
+    points.map((p) => p.id),
+    changes.map((_, i) => i),
+  );
+  for (const p of points) checkPoint(p, Number(p.id), dim);
+});
+
+test('a point Qdrant rejects is split out and dead-lettered; the rest are written', async () => {
+  const dim = 64;
+  const { http, sent } = fakeHttp({ reject: (p) => p.id === 37 });
+  const dead: Array<{ offsets: string[]; reason: string }> = [];
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(dim),
+    pipelineNamespace('p'),
+    options({ batchSize: 16 }),
+    async (records, reason) => {
+      dead.push({ offsets: records.map((r) => r.offset), reason });
+    },
+    silent,
+  );
+  await writer.apply([step(Array.from({ length: 100 }, (_, i) => upsert(i, dim)))]);
+  assert.deepStrictEqual(dead, [{ offsets: ['37'], reason: 'Qdrant answered 400: Wrong input: bad point' }]);
+  const points = sentPoints(sent);
+  assert.deepStrictEqual(
+    points.map((p) => p.id).sort((a, b) => Number(a) - Number(b)),
+    Array.from({ length: 100 }, (_, i) => i).filter((i) => i !== 37),
+  );
+  for (const p of points) checkPoint(p, Number(p.id), dim);
+});
+
+test('derived ids carry the canonical key in the payload', async () => {
+  const { http, sent } = fakeHttp();
+  const ns = pipelineNamespace('p');
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(4, [{ name: 'sku', type: 'text' }]),
+    ns,
+    options(),
+    async () => {},
+    silent,
+  );
+  await writer.apply([step([upsert(1, 4, { sku: 'a"b' })])]);
+  const [point] = sentPoints(sent);
+  assert.match(String(point!.id), /^[0-9a-f-]{36}$/);
+  assert.equal(point!.payload[KEY_FIELD], '["a\\"b"]');
+  checkPoint(point!, 1, 4);
+});
