@@ -23,6 +23,7 @@ import { pipelineNamespace } from './point-id.js';
 import { QdrantHttp } from './qdrant/http.js';
 import { isRetriableStatus } from './qdrant/errors.js';
 import { CollectionWriter } from './writer.js';
+import { runWithRestarts } from '../shared/restart.js';
 import { metrics, setReady } from '../shared/metrics.js';
 
 export function sinkGroupId(config: LoadedConfig): string {
@@ -36,6 +37,10 @@ export class Sink {
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
+    await runWithRestarts('the sink', this.log, signal, () => this.runOnce(signal));
+  }
+
+  private async runOnce(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
     if (!config.qdrant) throw new ConfigError(`${config.file}: qdrant: the sink needs qdrant.url`);
     setReady('sink', false); // ready once consuming
@@ -66,15 +71,23 @@ export class Sink {
       const writers = await this.prepareWriters(kafka, admin, dlq, signal);
       if (signal.aborted) return;
 
-      let fatal: Error | undefined;
-      const stop = new Promise<void>((resolve) => {
+      // Ends on the signal (a graceful stop) or on a failure that stops consuming; a failure is
+      // rethrown so the caller restarts the sink (or stops, on a misconfiguration).
+      let failure: Error | undefined;
+      let crashed: (err: Error) => void = () => {};
+      const ended = new Promise<void>((resolve) => {
+        crashed = (err) => {
+          failure ??= err;
+          resolve();
+        };
         if (signal.aborted) resolve();
         signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      let crashed: (err: Error) => void = () => {};
-      const crash = new Promise<void>((_, reject) => (crashed = reject));
-      crash.catch(() => {});
 
+      // kafkajs restarts a crashed consumer itself unless it decides not to: then so do we.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) crashed(payload.error);
+      });
       await consumer.connect();
       await consumer.subscribe({ topics: [...writers.keys()], fromBeginning: true });
       await consumer.run({
@@ -91,7 +104,6 @@ export class Sink {
             );
           } catch (err) {
             if (err instanceof ConfigError) {
-              fatal = err;
               crashed(err);
               return;
             }
@@ -101,9 +113,9 @@ export class Sink {
         },
       });
       setReady('sink', true);
-      await Promise.race([stop, crash]).catch(() => {});
+      await ended;
       setReady('sink', false);
-      if (fatal) throw fatal;
+      if (failure) throw failure;
     } finally {
       await consumer.disconnect().catch(() => {});
       await producer.disconnect().catch(() => {});

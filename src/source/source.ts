@@ -23,6 +23,7 @@ import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
 import { setReady } from '../shared/metrics.js';
+import { runWithRestarts } from '../shared/restart.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
@@ -79,6 +80,10 @@ export class Source {
 
   /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
   async run(signal: AbortSignal): Promise<void> {
+    await runWithRestarts('the source', this.log, signal, () => this.runOnce(signal));
+  }
+
+  private async runOnce(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
     setReady('source', false); // ready once streaming (after any snapshot)
     const kafka = createKafka(
