@@ -113,7 +113,7 @@ export const configSchema = z
           .number()
           .int()
           .min(MiB)
-          .default(32 * MiB)
+          .default(16 * MiB)
           .describe('queued or unacknowledged bytes'),
         batchMaxBytes: z
           .number()
@@ -125,7 +125,7 @@ export const configSchema = z
           .number()
           .int()
           .min(16 * KiB)
-          .default(8 * MiB)
+          .default(4 * MiB)
           .describe('per produce request'),
         slotBusyRetries: z.number().int().min(0).default(10),
       })
