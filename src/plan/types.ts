@@ -1,4 +1,5 @@
 // The shape of a `vecrelay plan` report: what `--json` prints and what the human rendering reads.
+import type { ServerState } from '../source/postgres/preflight.js';
 
 /** ok: fine; info: worth knowing; warn: works, but look; blocker: the pipeline cannot start. */
 export type Level = 'ok' | 'info' | 'warn' | 'blocker';
@@ -14,20 +15,12 @@ export interface Check {
 
 export type Distance = 'Cosine' | 'Euclid' | 'Dot' | 'Manhattan';
 
-export interface ServerReport {
+/** The server as the source's preflight sees it (ServerState), plus what only the report shows. */
+export interface ServerReport extends Omit<ServerState, 'where' | 'role'> {
   host: string;
   port: number;
   database: string;
   user: string;
-  version: string;
-  versionNum: number;
-  walLevel: string;
-  maxReplicationSlots: number;
-  usedReplicationSlots: number;
-  maxWalSenders: number;
-  usedWalSenders: number;
-  /** In MB; -1 is unlimited. */
-  maxSlotWalKeepSizeMb: number;
   /** Installed pgvector version in this database; null when it is not installed. */
   pgvector: string | null;
   superuser: boolean;

@@ -172,8 +172,8 @@ test('set_payload merges, overwrite replaces, delete and clear remove', async (t
     'completed',
   );
   assert.deepEqual(await payload(1), { a: 1, b: 'new', d: [1, 2] });
-  await client.overwritePayload(name, { points: [1], payload: { only: true }, wait: true });
-  assert.deepEqual(await payload(1), { only: true });
+  await client.overwritePayload(name, { points: [1], payload: { sole: true }, wait: true });
+  assert.deepEqual(await payload(1), { sole: true });
   await client.setPayload(name, {
     filter: { must: [{ key: 'a', match: { value: 9 } }] },
     payload: { hit: 1 },
