@@ -27,11 +27,12 @@ const slot = uniqueName('rt_slot');
 // random finite halves, subnormals included.
 const DIM = 1536;
 const random32 = new Float32Array(new Uint32Array(DIM).map(() => (Math.random() * 2 ** 32) >>> 0).buffer).map(
-  (x) => (Number.isFinite(x) ? x : 1),
+  // String(-0) is "0": keep zeros positive so the text inserted is the value expected.
+  (x) => (Number.isFinite(x) ? x || 0 : 1),
 );
 const randomHalf = Float32Array.from(
   { length: DIM },
-  () => halfToFloat(Math.floor(Math.random() * 0x7c00)) * (Math.random() < 0.5 ? -1 : 1),
+  () => halfToFloat(Math.floor(Math.random() * 0x7c00)) * (Math.random() < 0.5 ? -1 : 1) || 0,
 );
 const vectorText = (v: Float32Array): string => `[${Array.from(v, String).join(',')}]`;
 
