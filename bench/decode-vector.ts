@@ -6,6 +6,7 @@ import { decodeVector } from '../src/source/decode/value.js';
 import { decodeRow } from '../src/source/decode/row.js';
 import { PgoutputParser } from '../src/source/pgoutput/parser.js';
 import { RelationCache } from '../src/source/pgoutput/relation-cache.js';
+import { rate } from './rate.js';
 
 const DIM = 1536;
 const cell = Buffer.alloc(4 + DIM * 4);
@@ -46,21 +47,6 @@ const strategies: Record<string, (b: Buffer) => Float32Array> = {
     return (v as { values: Float32Array }).values;
   },
 };
-
-/** Calls fn for about `ms` milliseconds after a warm-up; returns calls per second. */
-function rate(fn: () => unknown, ms = 1500): number {
-  for (let i = 0; i < 2000; i++) fn();
-  let n = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(ms) * 1_000_000n;
-  let now = start;
-  while (now < end) {
-    for (let i = 0; i < 200; i++) fn();
-    n += 200;
-    now = process.hrtime.bigint();
-  }
-  return (n * 1e9) / Number(now - start);
-}
 
 const reference = strategies['readFloatBE per element']!(cell);
 console.log(`decode one ${DIM}-dim vector cell (rows/s, single core)`);

@@ -3,6 +3,7 @@
 // raw baseline that only copies the vector bytes. Run: npx tsx bench/event-codec.ts
 import { decodeEvent, encodeEvent } from '../src/event/avro.js';
 import type { ChangeEvent } from '../src/event/change-event.js';
+import { rate } from './rate.js';
 
 const DIM = 1536;
 const values = new Float32Array(DIM).map(() => Math.random() * 2 - 1);
@@ -26,21 +27,6 @@ const event: ChangeEvent = {
   vectors: { embedding: { kind: 'dense', values, half: false } },
   unchanged: [],
 };
-
-/** Calls fn repeatedly for about `ms` milliseconds (after a warm-up) and returns calls per second. */
-function rate(fn: () => unknown, ms = 1500): number {
-  for (let i = 0; i < 2000; i++) fn();
-  let n = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(ms) * 1_000_000n;
-  let now = start;
-  while (now < end) {
-    for (let i = 0; i < 200; i++) fn();
-    n += 200;
-    now = process.hrtime.bigint();
-  }
-  return (n * 1e9) / Number(now - start);
-}
 
 const encoded = encodeEvent(event);
 const rawBytes = Buffer.from(values.buffer);
