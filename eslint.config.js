@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.stack/', 'coverage/'] },
+  { ignores: ['dist/', '.bench-dist/', 'node_modules/', '.stack/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,25 +2,18 @@
 // idempotent producer: retries never reorder or duplicate within a session).
 //
 // - One request carries a record batch per partition. Each partition's batch stays under
-//   batchMaxBytes (kafkajs never splits one, and one over the broker's message.max.bytes fails
-//   without retry); the whole request stays under requestMaxBytes. Big requests matter: kafkajs'
-//   idempotent producer has one produce request in flight per broker, so throughput is bytes per
-//   round trip.
+//   batchMaxBytes (a batch is never split, and one over the broker's message.max.bytes fails
+//   without retry); the whole request stays under requestMaxBytes. Big requests matter: the
+//   idempotent producer has one produce request in flight, so throughput is bytes per round trip.
 // - Backpressure: publish() waits while more than maxInFlightBytes are queued or unacknowledged,
 //   so a slow or absent Kafka pauses the caller (and through it the WAL stream) with bounded memory.
 // - A failed send fails the publisher for good: later messages must not overtake the lost ones.
 //   The owner builds a new publisher and replays from its last acknowledged position.
-import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { VecrelayError } from '../shared/errors.js';
+import type { EventMessage, EventProducer } from './event-producer.js';
 
-export interface OutMessage {
-  topic: string;
-  key: Buffer;
-  /** null = tombstone. */
-  value: Buffer | null;
-  /** Computed by the sender (src/kafka/partition.ts), so batches can be sized per partition. */
-  partition: number;
-}
+/** `partition` is computed by the sender (src/kafka/partition.ts), so batches can be sized per partition. */
+export type OutMessage = EventMessage;
 
 export interface PublisherOptions {
   /** Per partition and request. */
@@ -53,7 +46,7 @@ export class Publisher {
   private lastSend: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: EventProducer,
     private readonly options: PublisherOptions,
     private readonly onFailure: (err: Error) => void,
   ) {}
@@ -107,25 +100,15 @@ export class Publisher {
     this.partitionBytes.clear();
     this.inFlightBytes += bytes;
 
-    const byTopic = new Map<string, Message[]>();
-    for (const { msg } of batch) {
-      let list = byTopic.get(msg.topic);
-      if (!list) byTopic.set(msg.topic, (list = []));
-      list.push(
-        msg.partition === undefined
-          ? { key: msg.key, value: msg.value }
-          : { key: msg.key, value: msg.value, partition: msg.partition },
-      );
-    }
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    // One sendBatch at a time, each after the previous one settled: kafkajs does not keep
-    // concurrent sendBatch calls in call order (verified: five concurrent calls to one partition
-    // of an idempotent producer land as 0,1,2,4,3), and an event must never overtake an earlier
-    // one of its row. kafkajs' idempotent producer has one request per broker in flight anyway.
+    const messages = batch.map((q) => q.msg);
+    // One send at a time, each after the previous one settled: the idempotent producer's sequence
+    // numbers advance only on success (event-producer.ts), and an event must never overtake an
+    // earlier one of its row (kafkajs, verified: five concurrent sendBatch calls to one partition
+    // landed as 0,1,2,4,3).
     const send = this.lastSend
       .then(() => {
         if (this.error) throw this.error; // an earlier batch failed: send nothing after it
-        return this.producer.sendBatch({ acks: -1, topicMessages });
+        return this.producer.send(messages);
       })
       .then(
         () => {

@@ -2,7 +2,7 @@
 // published as op=r events, all acknowledged by Kafka before streaming starts from the slot's
 // consistent point (DESIGN.md guarantee 4: no gap, and no older row applied after a newer one).
 import cliProgress from 'cli-progress';
-import type { Producer } from 'kafkajs';
+import type { EventProducer } from '../kafka/event-producer.js';
 import type { LoadedConfig } from '../config/load.js';
 import { Publisher } from '../kafka/publisher.js';
 import type { Logger } from '../shared/log.js';
@@ -22,7 +22,7 @@ import { metrics } from '../shared/metrics.js';
 export interface SnapshotPhaseDeps {
   config: LoadedConfig;
   log: Logger;
-  producer: Producer;
+  producer: EventProducer;
   decoders: CellDecoders;
 }
 

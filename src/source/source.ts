@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Kafka, Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka } from '../kafka/client.js';
+import { createEventProducer } from '../kafka/event-producer.js';
 import { StateStore } from '../kafka/state-store.js';
 import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
@@ -113,9 +114,9 @@ export class Source {
         );
       const state = new StateStore(kafka, admin, producer, stateTopic(config));
       await state.ensure(config.kafka.replicationFactor);
-      await this.snapshotIfDue(state, producer, tables, routed, signal);
+      await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
-      await this.stream(kafka, routed, textOnly.length === 0, signal);
+      await this.stream(routed, textOnly.length === 0, signal);
     } finally {
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
@@ -170,7 +171,6 @@ export class Source {
 
   private async snapshotIfDue(
     state: StateStore,
-    producer: Producer,
     tables: TableInfo[],
     routed: Map<string, RoutedTable>,
     signal: AbortSignal,
@@ -212,12 +212,13 @@ export class Source {
           status: 'pending',
         };
         await state.write('snapshot', snapshot);
+        const producer = createEventProducer(config.kafka);
         const rows = await runSnapshot(
           { config, log: log.child({ component: 'snapshot' }), producer, decoders: this.options.decoders },
           created.snapshotName,
           parseLsn(created.consistentPoint),
           tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
-        );
+        ).finally(() => producer.close().catch(() => {}));
         await state.write('snapshot', { ...snapshot, status: 'done', rows });
       } finally {
         // Ends the exported snapshot; the slot stays.
@@ -228,18 +229,13 @@ export class Source {
     }
   }
 
-  private async stream(kafka: Kafka, routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
+  private async stream(routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
     const { config, log } = this;
     for (let attempt = 0; !signal.aborted; attempt++) {
       const started = Date.now();
       // A producer per session: after a failed send its idempotence state is not to be trusted.
-      const producer = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 5,
-        allowAutoTopicCreation: false,
-      });
+      const producer = createEventProducer(config.kafka);
       try {
-        await producer.connect();
         const client = new pg.Client(pgClientConfig(config));
         await client.connect();
         try {
@@ -279,7 +275,7 @@ export class Source {
         );
         await sleep(delay, signal).catch(() => {});
       } finally {
-        await producer.disconnect().catch(() => {});
+        await producer.close().catch(() => {});
       }
     }
   }

@@ -7,7 +7,7 @@
 // answered with that same position, and when nothing is outstanding the position follows the
 // server's keepalives and our heartbeat messages so the slot advances while the tables are quiet.
 import pg from 'pg';
-import type { Producer } from 'kafkajs';
+import type { EventProducer } from '../kafka/event-producer.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { TableConfig } from '../config/schema.js';
 import type { ChangeEvent } from '../event/change-event.js';
@@ -44,7 +44,7 @@ export interface RoutedTable {
 export interface SessionDeps {
   config: LoadedConfig;
   log: Logger;
-  producer: Producer;
+  producer: EventProducer;
   decoders: CellDecoders;
   /** By "schema.table". */
   tables: Map<string, RoutedTable>;

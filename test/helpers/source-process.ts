@@ -67,10 +67,12 @@ export function startVecrelay(
   args: string[],
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
+  /** The script to run: bin/vecrelay.js, or a compiled cli/main.js (bench/). */
+  entry: string = vecrelayBin,
 ): RunningProcess {
   const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'vecrelay-log-')), 'out.log');
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, [...nodeArgs, vecrelayBin, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, entry, ...args], {
     cwd: repoRoot,
     env: { ...process.env, VECRELAY_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
