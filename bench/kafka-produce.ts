@@ -68,7 +68,7 @@ async function kafkajs(): Promise<number> {
 async function platformatic(): Promise<number> {
   const topic = await freshTopic('platformatic');
   const batches = requests(topic);
-  const producer = createEventProducer({ brokers, clientId: 'bench' });
+  const producer = await createEventProducer({ brokers, clientId: 'bench' });
   await producer.send(batches[0]!.slice(0, 1)); // connect and fetch metadata outside the timing
   const t0 = performance.now();
   for (const messages of batches) await producer.send(messages);

@@ -6,7 +6,7 @@
 //   snapshot:  COPY (SELECT …) TO STDOUT (FORMAT binary)          vs  vecrelay snapshot → Kafka-acknowledged
 // with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, mkdtempSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { parseLsn } from '../src/source/pgoutput/index.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
-import { repoRoot, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { repoRoot, stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { testKafka } from '../test/helpers/kafka.js';
 
 const { values: args } = parseArgs({
@@ -52,11 +52,52 @@ function report(label: string, seconds: number, bytes?: number) {
   return rows / seconds;
 }
 
+// CPU seconds over each run, to see where the two cores went: Postgres (the postmaster, its live
+// children — walsender, COPY backend — and the children it has reaped) and the Kafka broker.
+const stackPids = {
+  postgres: Number(readFileSync(path.join(stackDir, 'pg/data/postmaster.pid'), 'utf8').split('\n')[0]),
+  kafka: Number(readFileSync(path.join(stackDir, 'kafka/kafka.pid'), 'utf8').trim()),
+};
+/** /proc/PID/stat after the command name: [state, ppid, …]; utime, stime, cutime, cstime at 11–14. */
+function statFields(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+}
+/** utime + stime + reaped children's, in seconds. */
+function cpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+}
+/** A process and its live children (a child's time moves into the parent's cutime when reaped). */
+function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(Number(entry))[1]) === pid) total += cpuSeconds(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return total;
+}
+function stackCpu(): { postgres: number; kafka: number } {
+  return { postgres: treeCpuSeconds(stackPids.postgres), kafka: cpuSeconds(stackPids.kafka) };
+}
+function reportCpu(label: string, before: { postgres: number; kafka: number }, ours?: number) {
+  const after = stackCpu();
+  const parts = [
+    `postgres ${(after.postgres - before.postgres).toFixed(1)} s`,
+    `kafka ${(after.kafka - before.kafka).toFixed(1)} s`,
+  ];
+  if (ours !== undefined) parts.push(`vecrelay ${ours.toFixed(1)} s`);
+  console.log(`${label.padEnd(8)} CPU: ${parts.join(', ')}`);
+}
+
 /** Runs vecrelay source until `done`, sampling its peak RSS (VmHWM) from /proc. */
 async function runSource(
   config: string,
   done: () => Promise<boolean>,
-): Promise<{ seconds: number; peakMb: number }> {
+): Promise<{ seconds: number; peakMb: number; cpuSeconds: number }> {
   const t0 = performance.now();
   // BENCH_PROFILE=DIR writes a CPU profile of the source process there.
   const profile = process.env.BENCH_PROFILE
@@ -69,10 +110,12 @@ async function runSource(
     compiledEntry,
   );
   let peakKb = 0;
+  let cpu = 0;
   const sample = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid}/status`, 'utf8'));
       if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      cpu = cpuSeconds(proc.child.pid!);
     } catch {
       /* exited */
     }
@@ -83,13 +126,18 @@ async function runSource(
   });
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sample);
+  try {
+    cpu = cpuSeconds(proc.child.pid!);
+  } catch {
+    /* exited: the last sample stands */
+  }
   if (proc.child.exitCode !== null && proc.child.exitCode !== 0)
     throw new Error(
       `the source exited with ${proc.child.exitCode}:\n${readFileSync(proc.logFile, 'utf8').slice(-3000)}`,
     );
   proc.child.kill('SIGTERM');
   await proc.exited;
-  return { seconds, peakMb: peakKb / 1024 };
+  return { seconds, peakMb: peakKb / 1024, cpuSeconds: cpu };
 }
 
 try {
@@ -114,6 +162,7 @@ try {
 
   // (a) raw: pg_recvlogical, binary pgoutput, to a file until the end of the backlog.
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'raw.bin');
+  let cpuBefore = stackCpu();
   let t0 = performance.now();
   execFileSync(`${PG_BIN}/pg_recvlogical`, [
     '-h',
@@ -142,6 +191,7 @@ try {
   const rawSeconds = (performance.now() - t0) / 1000;
   const walBytes = statSync(out).size;
   const raw = report('stream  raw: pg_recvlogical binary', rawSeconds, walBytes);
+  reportCpu('', cpuBefore);
 
   // (b) vecrelay source, streaming only (the slot already exists), until Postgres confirms the end.
   const p = {
@@ -152,8 +202,10 @@ try {
     tables: [{ table: `public.${table}` }],
     snapshot: 'never' as const,
     partitions: 6,
+    source: JSON.parse(process.env.BENCH_SOURCE ?? '{}') as Record<string, number>,
   };
   const target = parseLsn(endLsn);
+  cpuBefore = stackCpu();
   const streamRun = await runSource(writeConfig(p), async () => {
     const { rows: s } = await sql.query<{ c: string }>(
       `SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots WHERE slot_name = $1`,
@@ -162,6 +214,7 @@ try {
     return parseLsn(s[0]!.c) >= target;
   });
   const ours = report('stream  vecrelay: slot → Kafka acknowledged', streamRun.seconds, walBytes);
+  reportCpu('', cpuBefore, streamRun.cpuSeconds);
   console.log(
     `stream  ratio vecrelay / raw: ${(ours / raw).toFixed(2)}   peak RSS ${streamRun.peakMb.toFixed(0)} MB\n`,
   );
@@ -169,6 +222,7 @@ try {
   // (c) raw snapshot: binary COPY to nowhere.
   const copyClient = new pg.Client({ connectionString: env.pgUrl });
   await copyClient.connect();
+  cpuBefore = stackCpu();
   t0 = performance.now();
   let copyBytes = 0;
   const copy = copyClient.query(
@@ -178,6 +232,7 @@ try {
   const copySeconds = (performance.now() - t0) / 1000;
   await copyClient.end();
   const rawSnap = report('snapshot raw: COPY … (FORMAT binary)', copySeconds, copyBytes);
+  reportCpu('', cpuBefore);
 
   // (d) vecrelay snapshot (initial_only: exits when every row is acknowledged).
   const snapName = `${name}_snap`;
@@ -189,8 +244,10 @@ try {
     topicPrefix: snapName,
     snapshot: 'initial_only' as const,
   };
+  cpuBefore = stackCpu();
   const snapRun = await runSource(writeConfig(q), async () => false);
   const oursSnap = report('snapshot vecrelay: COPY → Kafka acknowledged', snapRun.seconds, copyBytes);
+  reportCpu('', cpuBefore, snapRun.cpuSeconds);
   console.log(
     `snapshot ratio vecrelay / raw: ${(oursSnap / rawSnap).toFixed(2)}   peak RSS ${snapRun.peakMb.toFixed(0)} MB`,
   );

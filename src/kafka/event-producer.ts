@@ -10,8 +10,19 @@
 // The producer is idempotent with acks=all. Its sequence numbers advance only when a produce
 // request succeeds, so sends must not overlap: Publisher (publisher.ts) sends one request at a
 // time and waits for its acknowledgement before the next.
-import { Producer, ProduceAcks } from '@platformatic/kafka';
 import type { KafkaSettings } from './client.js';
+
+let client: Promise<typeof import('@platformatic/kafka')> | undefined;
+
+/**
+ * Imports @platformatic/kafka, once. It compiles its option schemas when imported (~350 ms here),
+ * so it is not imported with the CLI: the source starts the import early (it overlaps the
+ * preflight's round trips) and createEventProducer waits for it.
+ */
+export function loadEventProducerClient(): Promise<typeof import('@platformatic/kafka')> {
+  client ??= import('@platformatic/kafka');
+  return client;
+}
 
 export interface EventMessage {
   topic: string;
@@ -28,7 +39,8 @@ export interface EventProducer {
   close(): Promise<void>;
 }
 
-export function createEventProducer(settings: KafkaSettings): EventProducer {
+export async function createEventProducer(settings: KafkaSettings): Promise<EventProducer> {
+  const { Producer, ProduceAcks } = await loadEventProducerClient();
   const producer = new Producer<Buffer, Buffer | null, Buffer, Buffer>({
     clientId: settings.clientId,
     bootstrapBrokers: settings.brokers,

@@ -62,7 +62,15 @@ export class ChangeBuilder {
   constructor(private readonly decoders: CellDecoders) {}
 
   private source(plan: RelationPlan, tx: TxInfo): SourceInfo {
-    return { ...tx, schema: plan.relation.schema, table: plan.relation.name };
+    // Spelled out: a spread copy of `tx` cost ~3% of the source's CPU (bench/source.ts profile).
+    return {
+      lsn: tx.lsn,
+      xid: tx.xid,
+      commitTimeMicros: tx.commitTimeMicros,
+      snapshot: tx.snapshot,
+      schema: plan.relation.schema,
+      table: plan.relation.name,
+    };
   }
 
   /** The key of a tuple; a key cell that is null or unchanged is a protocol or config error. */

@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Kafka, Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka } from '../kafka/client.js';
-import { createEventProducer } from '../kafka/event-producer.js';
+import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
 import { StateStore } from '../kafka/state-store.js';
 import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
@@ -87,6 +87,7 @@ export class Source {
   private async runOnce(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
     setReady('source', false); // ready once streaming (after any snapshot)
+    loadEventProducerClient().catch(() => {}); // ahead of time; a failure surfaces where it is used
     const kafka = createKafka(
       { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
       log.child({ component: 'kafka' }),
@@ -212,7 +213,7 @@ export class Source {
           status: 'pending',
         };
         await state.write('snapshot', snapshot);
-        const producer = createEventProducer(config.kafka);
+        const producer = await createEventProducer(config.kafka);
         const rows = await runSnapshot(
           { config, log: log.child({ component: 'snapshot' }), producer, decoders: this.options.decoders },
           created.snapshotName,
@@ -234,8 +235,9 @@ export class Source {
     for (let attempt = 0; !signal.aborted; attempt++) {
       const started = Date.now();
       // A producer per session: after a failed send its idempotence state is not to be trusted.
-      const producer = createEventProducer(config.kafka);
+      let producer: EventProducer | undefined;
       try {
+        producer = await createEventProducer(config.kafka);
         const client = new pg.Client(pgClientConfig(config));
         await client.connect();
         try {
@@ -275,7 +277,7 @@ export class Source {
         );
         await sleep(delay, signal).catch(() => {});
       } finally {
-        await producer.close().catch(() => {});
+        await producer?.close().catch(() => {});
       }
     }
   }

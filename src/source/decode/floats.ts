@@ -1,19 +1,35 @@
 // Shared number reading for the decoders: big-endian 32-bit words into typed arrays (the vector
 // hot path) and strict parsing of the numbers PostgreSQL prints.
+import { Arena } from '../../shared/arena.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+// Decoded vectors are views into shared slabs (src/shared/arena.ts), not an ArrayBuffer each.
+const words = new Arena();
+
 /**
- * Copies `n` big-endian 32-bit words starting at `src[offset]` into a new ArrayBuffer in host
- * order. One memcpy plus Buffer#swap32 (native for large buffers): measured ~6× faster than
- * readFloatBE per element for 1536 floats (bench/decode-vector.ts), and bit-exact (NaN payloads
- * included), since no value passes through a JS number.
+ * Copies `n` big-endian 32-bit words starting at `src[offset]` into host-order bytes, 8-byte
+ * aligned so that a Float32Array or Int32Array can view them. One memcpy plus Buffer#swap32
+ * (native for large buffers): measured ~6× faster than readFloatBE per element for 1536 floats
+ * (bench/decode-vector.ts), and bit-exact (NaN payloads included), since no value passes through
+ * a JS number.
  */
-export function wordsFromBE(src: Buffer, offset: number, n: number): ArrayBuffer {
-  const out = new ArrayBuffer(n * 4);
-  new Uint8Array(out).set(src.subarray(offset, offset + n * 4));
-  if (LITTLE_ENDIAN) Buffer.from(out).swap32(); // a view over `out`: swaps in place
+function wordsFromBE(src: Buffer, offset: number, n: number): Buffer {
+  const out = words.copy(src.subarray(offset, offset + n * 4));
+  if (LITTLE_ENDIAN) out.swap32(); // in place
   return out;
+}
+
+/** `n` big-endian float4 at `src[offset]` → Float32Array. */
+export function float32FromBE(src: Buffer, offset: number, n: number): Float32Array {
+  const b = wordsFromBE(src, offset, n);
+  return new Float32Array(b.buffer, b.byteOffset, n);
+}
+
+/** `n` big-endian int4 at `src[offset]` → Int32Array. */
+export function int32FromBE(src: Buffer, offset: number, n: number): Int32Array {
+  const b = wordsFromBE(src, offset, n);
+  return new Int32Array(b.buffer, b.byteOffset, n);
 }
 
 /** Checks a binary cell's length; the message names what was expected. */

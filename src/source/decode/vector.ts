@@ -7,12 +7,12 @@
 // float32 of the half value), so Math.fround(Number(element)) recovers the stored value exactly.
 import type { DenseVector, SparseVector } from '../../event/change-event.js';
 import { halfTable } from './half.js';
-import { expectLength, parseNumber, wordsFromBE } from './floats.js';
+import { expectLength, float32FromBE, int32FromBE, parseNumber } from './floats.js';
 
 export function vectorFromBinary(bytes: Buffer): DenseVector {
   const dim = header16(bytes);
   expectLength(bytes, 4 + dim * 4, `vector of ${dim} dimensions`);
-  return { kind: 'dense', values: new Float32Array(wordsFromBE(bytes, 4, dim)), half: false };
+  return { kind: 'dense', values: float32FromBE(bytes, 4, dim), half: false };
 }
 
 export function halfvecFromBinary(bytes: Buffer): DenseVector {
@@ -31,9 +31,9 @@ export function sparsevecFromBinary(bytes: Buffer): SparseVector {
   const nnz = bytes.readInt32BE(4);
   if (dim < 0 || nnz < 0 || nnz > dim) throw new Error(`bad sparsevec header: dim ${dim}, nnz ${nnz}`);
   expectLength(bytes, 12 + nnz * 8, `sparsevec with ${nnz} non-zero elements`);
-  const indices = new Int32Array(wordsFromBE(bytes, 12, nnz));
+  const indices = int32FromBE(bytes, 12, nnz);
   checkIndices(indices, dim);
-  return { kind: 'sparse', dim, indices, values: new Float32Array(wordsFromBE(bytes, 12 + nnz * 4, nnz)) };
+  return { kind: 'sparse', dim, indices, values: float32FromBE(bytes, 12 + nnz * 4, nnz) };
 }
 
 /** `[1,2.5,3]` (vector and halfvec). */

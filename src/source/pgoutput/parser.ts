@@ -29,7 +29,9 @@
 // receive buffer, which pg-protocol overwrites when it compacts a partial message (Parser.mergeBuffer
 // moves the tail to the start of the same buffer). With flow control the parsed message is queued
 // and read later, so the parser copies the message first (`copy: true`, the default) for the tags
-// that carry bytes (I, U, D, M). Pass `copy: false` only for buffers nobody reuses.
+// that carry bytes (I, U, D, M), into an arena (src/shared/arena.ts) rather than a Buffer each.
+// Pass `copy: false` only for buffers nobody reuses.
+import { Arena } from '../../shared/arena.js';
 import type { Cell, PgoutputMessage, RelationColumn, ReplicaIdentity, Tuple } from './messages.js';
 
 /** µs from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch). */
@@ -54,6 +56,7 @@ export interface PgoutputParserOptions {
 
 export class PgoutputParser {
   private readonly copy: boolean;
+  private readonly copies = new Arena();
   private buf: Buffer = EMPTY;
   private pos = 0;
 
@@ -67,7 +70,7 @@ export class PgoutputParser {
     const tag = buffer[0]!;
     // I, U, D, M hold views into the buffer; the other tags are decoded into fresh values.
     const holdsBytes = tag === 0x49 || tag === 0x55 || tag === 0x44 || tag === 0x4d;
-    this.buf = this.copy && holdsBytes ? Buffer.from(buffer) : buffer;
+    this.buf = this.copy && holdsBytes ? this.copies.copy(buffer) : buffer;
     this.pos = 1;
     try {
       const message = this.message(tag);

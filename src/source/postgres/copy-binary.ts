@@ -7,6 +7,7 @@
 //   trailer: int16 -1
 // All integers are network byte order. Chunks from the socket split tuples anywhere, so the
 // reader keeps the unconsumed tail and resumes there.
+import { Arena } from '../../shared/arena.js';
 import type { BinaryCell, NullCell } from '../pgoutput/index.js';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -16,6 +17,7 @@ export type CopyRow = Array<BinaryCell | NullCell>;
 
 export class CopyBinaryReader {
   private pending: Buffer = Buffer.alloc(0);
+  private readonly tuples = new Arena();
   private headerDone = false;
   private ended = false;
 
@@ -59,8 +61,9 @@ export class CopyBinaryReader {
         }
       }
       if (!complete) break;
-      // One copy per tuple, so the cells do not pin the chunk (or the concatenation) in memory.
-      const tuple = Buffer.from(buf.subarray(pos + 2, p));
+      // One copy per tuple, so the cells do not pin the chunk (or the concatenation) in memory;
+      // into an arena (src/shared/arena.ts), not a Buffer per tuple.
+      const tuple = this.tuples.copy(buf.subarray(pos + 2, p));
       const row: CopyRow = new Array(fields);
       let q = 0;
       for (let i = 0; i < fields; i++) {
