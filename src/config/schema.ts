@@ -127,6 +127,13 @@ export const configSchema = z
           .min(16 * KiB)
           .default(4 * MiB)
           .describe('per produce request'),
+        producers: z
+          .number()
+          .int()
+          .min(1)
+          .max(16)
+          .default(2)
+          .describe('idempotent producers sharing the partitions, one request in flight each'),
         slotBusyRetries: z.number().int().min(0).default(10),
       })
       .strict()

@@ -1,10 +1,18 @@
 // Sends events to Kafka in batches and reports, per message, when Kafka has stored it (acks=all,
-// idempotent producer: retries never reorder or duplicate within a session).
+// idempotent producers: retries never reorder or duplicate within a session).
 //
+// - Lanes: the partitions are shared out among a few producers (one per lane, each with its own
+//   connection and producer id). A lane sends one request at a time and waits for its
+//   acknowledgement before the next, so each partition's messages are stored in the order they
+//   were published — every event of a row is in one partition, so per-row order holds. Lanes run
+//   side by side: while the broker stores one lane's request, another's is on the wire. With a
+//   single idempotent producer the broker sat idle between a response and the next request.
 // - One request carries a record batch per partition. Each partition's batch stays under
 //   batchMaxBytes (a batch is never split, and one over the broker's message.max.bytes fails
-//   without retry); the whole request stays under requestMaxBytes. Big requests matter: the
-//   idempotent producer has one produce request in flight, so throughput is bytes per round trip.
+//   without retry); the whole request stays under requestMaxBytes.
+// - Coalescing: a flush (a commit, the linger timer) while the lane's previous request is still
+//   out does not cut a small request of its own; what is queued goes as one request as soon as
+//   the lane is free. Many small transactions thus make few large requests.
 // - Backpressure: publish() waits while more than maxInFlightBytes are queued or unacknowledged,
 //   so a slow or absent Kafka pauses the caller (and through it the WAL stream) with bounded memory.
 // - A failed send fails the publisher for good: later messages must not overtake the lost ones.
@@ -33,23 +41,37 @@ interface Queued {
   onAck: () => void;
 }
 
+class Lane {
+  batch: Queued[] = [];
+  batchBytes = 0;
+  partitionBytes = new Map<string, number>();
+  /** Requests cut and not yet settled (sent, or waiting for the one before). */
+  outstanding = 0;
+  /** The last request cut: the next one starts only once it settled. */
+  lastSend: Promise<void> = Promise.resolve();
+  /** A flush came while a request was out: send what is queued once the lane is free. */
+  flushWhenFree = false;
+
+  constructor(readonly producer: EventProducer) {}
+}
+
 export class Publisher {
-  private batch: Queued[] = [];
-  private batchBytes = 0;
-  private partitionBytes = new Map<string, number>();
+  private readonly lanes: Lane[];
+  private queuedBytes = 0;
   private inFlightBytes = 0;
   private linger: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
   private error: Error | undefined;
   private sends = new Set<Promise<void>>();
-  /** The last send queued: the next one starts only once it settled (see flush). */
-  private lastSend: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly producer: EventProducer,
+    producers: EventProducer[],
     private readonly options: PublisherOptions,
     private readonly onFailure: (err: Error) => void,
-  ) {}
+  ) {
+    if (producers.length === 0) throw new Error('Publisher needs at least one producer');
+    this.lanes = producers.map((p) => new Lane(p));
+  }
 
   get failed(): Error | undefined {
     return this.error;
@@ -57,7 +79,7 @@ export class Publisher {
 
   /** Bytes queued or sent but not yet acknowledged. */
   get pendingBytes(): number {
-    return this.inFlightBytes + this.batchBytes;
+    return this.inFlightBytes + this.queuedBytes;
   }
 
   /**
@@ -76,39 +98,61 @@ export class Publisher {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     if (this.error) throw this.error;
+    // A partition always maps to the same lane: its messages go out in publish order.
+    const lane = this.lanes[msg.partition % this.lanes.length]!;
     const slot = `${msg.partition}:${msg.topic}`;
     if (
-      (this.partitionBytes.get(slot) ?? 0) + size > this.options.batchMaxBytes ||
-      this.batchBytes + size > this.options.requestMaxBytes
+      (lane.partitionBytes.get(slot) ?? 0) + size > this.options.batchMaxBytes ||
+      lane.batchBytes + size > this.options.requestMaxBytes
     )
-      this.flush();
-    this.batch.push({ msg, size, onAck });
-    this.batchBytes += size;
-    this.partitionBytes.set(slot, (this.partitionBytes.get(slot) ?? 0) + size);
+      this.cut(lane);
+    lane.batch.push({ msg, size, onAck });
+    lane.batchBytes += size;
+    this.queuedBytes += size;
+    lane.partitionBytes.set(slot, (lane.partitionBytes.get(slot) ?? 0) + size);
     this.linger ??= setTimeout(() => this.flush(), this.options.lingerMs);
   }
 
-  /** Sends the queued batch now. */
+  /** Sends what is queued: now on a free lane, as soon as it is free on a busy one. */
   flush(): void {
     if (this.linger) clearTimeout(this.linger);
     this.linger = undefined;
-    if (this.batch.length === 0 || this.error) return;
-    const batch = this.batch;
-    const bytes = this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.partitionBytes.clear();
+    for (const lane of this.lanes) {
+      if (lane.batch.length === 0) continue;
+      if (lane.outstanding > 0) lane.flushWhenFree = true;
+      else this.cut(lane);
+    }
+  }
+
+  /** Sends what is queued and waits until everything sent so far is acknowledged (or failed). */
+  async drain(): Promise<void> {
+    this.flush();
+    // A settling request may cut the lane's next one (flushWhenFree): wait until none is left.
+    while (this.sends.size) await Promise.all([...this.sends]);
+    if (this.error) throw this.error;
+  }
+
+  /** Makes the lane's queued messages one request, sent once the lane's previous one settled. */
+  private cut(lane: Lane): void {
+    if (lane.batch.length === 0 || this.error) return;
+    const batch = lane.batch;
+    const bytes = lane.batchBytes;
+    lane.batch = [];
+    lane.batchBytes = 0;
+    lane.partitionBytes.clear();
+    lane.flushWhenFree = false;
+    lane.outstanding++;
+    this.queuedBytes -= bytes;
     this.inFlightBytes += bytes;
 
     const messages = batch.map((q) => q.msg);
-    // One send at a time, each after the previous one settled: the idempotent producer's sequence
-    // numbers advance only on success (event-producer.ts), and an event must never overtake an
-    // earlier one of its row (kafkajs, verified: five concurrent sendBatch calls to one partition
-    // landed as 0,1,2,4,3).
-    const send = this.lastSend
+    // Strictly one request at a time per lane: the idempotent producer's sequence numbers advance
+    // only on success (event-producer.ts), and an event must never overtake an earlier one of its
+    // row (kafkajs, verified: five concurrent sendBatch calls to one partition landed as 0,1,2,4,3).
+    const send = lane.lastSend
       .then(() => {
         if (this.error) throw this.error; // an earlier batch failed: send nothing after it
-        return this.producer.send(messages);
+        return lane.producer.send(messages);
       })
       .then(
         () => {
@@ -118,18 +162,13 @@ export class Publisher {
       )
       .finally(() => {
         this.inFlightBytes -= bytes;
+        lane.outstanding--;
         this.sends.delete(send);
+        if (lane.outstanding === 0 && lane.flushWhenFree) this.cut(lane);
         this.wake();
       });
     this.sends.add(send);
-    this.lastSend = send;
-  }
-
-  /** Sends what is queued and waits until everything sent so far is acknowledged (or failed). */
-  async drain(): Promise<void> {
-    this.flush();
-    while (this.sends.size) await Promise.all([...this.sends]);
-    if (this.error) throw this.error;
+    lane.lastSend = send;
   }
 
   private fail(err: unknown) {
@@ -138,9 +177,12 @@ export class Publisher {
       retriable: true,
       cause: err,
     });
-    this.batch = [];
-    this.batchBytes = 0;
-    this.partitionBytes.clear();
+    for (const lane of this.lanes) {
+      lane.batch = [];
+      lane.batchBytes = 0;
+      lane.partitionBytes.clear();
+    }
+    this.queuedBytes = 0;
     this.onFailure(this.error);
   }
 

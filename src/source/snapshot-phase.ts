@@ -22,7 +22,8 @@ import { metrics } from '../shared/metrics.js';
 export interface SnapshotPhaseDeps {
   config: LoadedConfig;
   log: Logger;
-  producer: EventProducer;
+  /** One per lane (Publisher). */
+  producers: EventProducer[];
   decoders: CellDecoders;
 }
 
@@ -55,7 +56,7 @@ export async function runSnapshot(
   const { config, log } = deps;
   let failure: Error | undefined;
   const publisher = new Publisher(
-    deps.producer,
+    deps.producers,
     {
       batchMaxBytes: config.source.batchMaxBytes,
       requestMaxBytes: config.source.requestMaxBytes,

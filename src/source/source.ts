@@ -213,13 +213,13 @@ export class Source {
           status: 'pending',
         };
         await state.write('snapshot', snapshot);
-        const producer = await createEventProducer(config.kafka);
+        const producers = await createEventProducers(config);
         const rows = await runSnapshot(
-          { config, log: log.child({ component: 'snapshot' }), producer, decoders: this.options.decoders },
+          { config, log: log.child({ component: 'snapshot' }), producers, decoders: this.options.decoders },
           created.snapshotName,
           parseLsn(created.consistentPoint),
           tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
-        ).finally(() => producer.close().catch(() => {}));
+        ).finally(() => closeAll(producers));
         await state.write('snapshot', { ...snapshot, status: 'done', rows });
       } finally {
         // Ends the exported snapshot; the slot stays.
@@ -235,9 +235,9 @@ export class Source {
     for (let attempt = 0; !signal.aborted; attempt++) {
       const started = Date.now();
       // A producer per session: after a failed send its idempotence state is not to be trusted.
-      let producer: EventProducer | undefined;
+      let producers: EventProducer[] = [];
       try {
-        producer = await createEventProducer(config.kafka);
+        producers = await createEventProducers(config);
         const client = new pg.Client(pgClientConfig(config));
         await client.connect();
         try {
@@ -248,7 +248,7 @@ export class Source {
         await new StreamSession({
           config,
           log: log.child({ component: 'stream' }),
-          producer,
+          producers,
           decoders: this.options.decoders,
           tables: routed,
           deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
@@ -277,8 +277,19 @@ export class Source {
         );
         await sleep(delay, signal).catch(() => {});
       } finally {
-        await producer?.close().catch(() => {});
+        await closeAll(producers);
       }
     }
   }
+}
+
+/** The change-event producers of a snapshot or streaming session (source.producers lanes). */
+function createEventProducers(config: LoadedConfig): Promise<EventProducer[]> {
+  return Promise.all(
+    Array.from({ length: config.source.producers }, () => createEventProducer(config.kafka)),
+  );
+}
+
+async function closeAll(producers: EventProducer[]): Promise<void> {
+  await Promise.all(producers.map((p) => p.close().catch(() => {})));
 }

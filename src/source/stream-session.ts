@@ -44,7 +44,8 @@ export interface RoutedTable {
 export interface SessionDeps {
   config: LoadedConfig;
   log: Logger;
-  producer: EventProducer;
+  /** One per lane (Publisher). */
+  producers: EventProducer[];
   decoders: CellDecoders;
   /** By "schema.table". */
   tables: Map<string, RoutedTable>;
@@ -88,7 +89,7 @@ export class StreamSession {
       const start = parseLsn(slot.confirmedFlushLsn ?? '0/0');
       const tracker = new AckTracker(start);
       const publisher = new Publisher(
-        this.deps.producer,
+        this.deps.producers,
         {
           batchMaxBytes: config.source.batchMaxBytes,
           requestMaxBytes: config.source.requestMaxBytes,
