@@ -4,7 +4,11 @@
 // a small jsonb payload:
 //   streaming: pg_recvlogical (pgoutput, binary) over the WAL   vs  vecrelay slot → Kafka-acknowledged
 //   snapshot:  COPY (SELECT …) TO STDOUT (FORMAT binary)          vs  vecrelay snapshot → Kafka-acknowledged
-// with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS.
+// with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS; also vecrelay's rate after
+// its start-up (until the log says it streams / created the snapshot's slot), the CPU seconds of
+// Postgres, the broker and vecrelay in each run, and a check that the topic holds every row.
+// BENCH_SOURCE='{"producers":4}' overrides source.* settings; BENCH_PROFILE=DIR writes a CPU
+// profile of the vecrelay process.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +19,8 @@ import { to as copyTo } from 'pg-copy-streams';
 import { parseLsn } from '../src/source/pgoutput/index.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
 import { repoRoot, stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
-import { testKafka } from '../test/helpers/kafka.js';
+import { testKafka, withAdmin } from '../test/helpers/kafka.js';
+import { changeTopic } from '../src/kafka/topics.js';
 
 const { values: args } = parseArgs({
   options: { rows: { type: 'string', default: '100000' }, dim: { type: 'string', default: '1536' } },
@@ -96,9 +101,11 @@ function reportCpu(label: string, before: { postgres: number; kafka: number }, o
 /** Runs vecrelay source until `done`, sampling its peak RSS (VmHWM) from /proc. */
 async function runSource(
   config: string,
+  startedWhen: string,
   done: () => Promise<boolean>,
-): Promise<{ seconds: number; peakMb: number; cpuSeconds: number }> {
+): Promise<{ seconds: number; startupSeconds: number; peakMb: number; cpuSeconds: number }> {
   const t0 = performance.now();
+  const spawnedAt = Date.now();
   // BENCH_PROFILE=DIR writes a CPU profile of the source process there.
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
@@ -137,7 +144,35 @@ async function runSource(
     );
   proc.child.kill('SIGTERM');
   await proc.exited;
-  return { seconds, peakMb: peakKb / 1024, cpuSeconds: cpu };
+  // Start-up: until the first log line saying work began (pino's `time`, ms since the epoch).
+  const began = readFileSync(proc.logFile, 'utf8')
+    .split('\n')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as { msg?: string; time?: number };
+      } catch {
+        return {};
+      }
+    })
+    .find((entry) => entry.msg === startedWhen);
+  if (!began?.time) throw new Error(`no "${startedWhen}" line in ${proc.logFile}`);
+  return { seconds, startupSeconds: (began.time - spawnedAt) / 1000, peakMb: peakKb / 1024, cpuSeconds: cpu };
+}
+
+function reportSteady(run: { seconds: number; startupSeconds: number }) {
+  const steady = run.seconds - run.startupSeconds;
+  console.log(
+    `${''.padEnd(8)} start-up ${run.startupSeconds.toFixed(2)} s; after it ${(rows / steady).toFixed(0)} rows/s`,
+  );
+  return rows / steady;
+}
+
+/** Messages in a pipeline's change topic (each row is one insert or snapshot-read event). */
+async function topicMessages(prefix: string): Promise<number> {
+  const topic = changeTopic(prefix, 'public', table);
+  return withAdmin(async (admin) =>
+    (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high) - Number(o.low), 0),
+  );
 }
 
 try {
@@ -206,7 +241,7 @@ try {
   };
   const target = parseLsn(endLsn);
   cpuBefore = stackCpu();
-  const streamRun = await runSource(writeConfig(p), async () => {
+  const streamRun = await runSource(writeConfig(p), 'streaming from the slot', async () => {
     const { rows: s } = await sql.query<{ c: string }>(
       `SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots WHERE slot_name = $1`,
       [name],
@@ -214,9 +249,13 @@ try {
     return parseLsn(s[0]!.c) >= target;
   });
   const ours = report('stream  vecrelay: slot → Kafka acknowledged', streamRun.seconds, walBytes);
+  const oursSteady = reportSteady(streamRun);
   reportCpu('', cpuBefore, streamRun.cpuSeconds);
+  const streamed = await topicMessages(name);
+  if (streamed !== rows) throw new Error(`the change topic holds ${streamed} messages, not ${rows}`);
   console.log(
-    `stream  ratio vecrelay / raw: ${(ours / raw).toFixed(2)}   peak RSS ${streamRun.peakMb.toFixed(0)} MB\n`,
+    `stream  ratio vecrelay / raw: ${(ours / raw).toFixed(2)} (${(oursSteady / raw).toFixed(2)} after start-up)` +
+      `   peak RSS ${streamRun.peakMb.toFixed(0)} MB\n`,
   );
 
   // (c) raw snapshot: binary COPY to nowhere.
@@ -245,11 +284,15 @@ try {
     snapshot: 'initial_only' as const,
   };
   cpuBefore = stackCpu();
-  const snapRun = await runSource(writeConfig(q), async () => false);
+  const snapRun = await runSource(writeConfig(q), 'created replication slot', async () => false);
   const oursSnap = report('snapshot vecrelay: COPY → Kafka acknowledged', snapRun.seconds, copyBytes);
+  const oursSnapSteady = reportSteady(snapRun);
   reportCpu('', cpuBefore, snapRun.cpuSeconds);
+  const snapshotted = await topicMessages(snapName);
+  if (snapshotted !== rows) throw new Error(`the snapshot topic holds ${snapshotted} messages, not ${rows}`);
   console.log(
-    `snapshot ratio vecrelay / raw: ${(oursSnap / rawSnap).toFixed(2)}   peak RSS ${snapRun.peakMb.toFixed(0)} MB`,
+    `snapshot ratio vecrelay / raw: ${(oursSnap / rawSnap).toFixed(2)} (${(oursSnapSteady / rawSnap).toFixed(2)} after start-up)` +
+      `   peak RSS ${snapRun.peakMb.toFixed(0)} MB`,
   );
   console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
 } finally {

@@ -1,8 +1,8 @@
 // A small compacted topic holding each pipeline's durable state (e.g. whether the initial
-// snapshot finished), so a restarted process knows what its predecessor completed.
+// snapshot finished), so a restarted process knows what its predecessor completed. The source
+// creates the topic with its others (source.ts prepare()).
 // Read: from the beginning to the high watermark (compacted.ts), last value per key wins.
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { ensureTopics } from './topics.js';
 import { readCompacted } from './compacted.js';
 
 export class StateStore {
@@ -12,12 +12,6 @@ export class StateStore {
     private readonly producer: Producer,
     readonly topic: string,
   ) {}
-
-  async ensure(replicationFactor: number): Promise<void> {
-    await ensureTopics(this.admin, [
-      { topic: this.topic, partitions: 1, replicationFactor, compacted: true },
-    ]);
-  }
 
   async write<T>(key: string, value: T): Promise<void> {
     await this.producer.send({

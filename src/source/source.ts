@@ -43,16 +43,12 @@ export interface SourceOptions {
 
 /** Tells sinks what each table looks like (src/event/table-descriptor.ts). */
 async function publishDescriptors(
-  admin: ReturnType<Kafka['admin']>,
   producer: Producer,
   config: LoadedConfig,
   tables: TableInfo[],
   routed: Map<string, RoutedTable>,
 ) {
-  const topic = tablesTopic(config.kafka.topicPrefix);
-  await ensureTopics(admin, [
-    { topic, partitions: 1, replicationFactor: config.kafka.replicationFactor, compacted: true },
-  ]);
+  const topic = tablesTopic(config.kafka.topicPrefix); // created by prepare()
   const messages = tables.map((t) => {
     const types = new Map(t.columns.map((c) => [c.name, c.udtName]));
     const descriptor: TableDescriptor = {
@@ -98,11 +94,12 @@ export class Source {
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
     });
-    await admin.connect();
-    await producer.connect();
+    // Kafka connects while the Postgres preflight runs: start-up is mostly round trips.
+    const kafkaConnected = Promise.all([admin.connect(), producer.connect()]);
+    kafkaConnected.catch(() => {}); // awaited in prepare(); a failure surfaces there
     try {
-      const { tables, routed } = await this.prepare(admin);
-      await publishDescriptors(admin, producer, config, tables, routed);
+      const { tables, routed } = await this.prepare(admin, kafkaConnected);
+      await publishDescriptors(producer, config, tables, routed);
       const textOnly = tables.flatMap((t) =>
         t.columns
           .filter((c) => !decodesBinary(c.udtName))
@@ -114,7 +111,6 @@ export class Source {
           'these column types have no binary decoder: streaming in text mode (slower)',
         );
       const state = new StateStore(kafka, admin, producer, stateTopic(config));
-      await state.ensure(config.kafka.replicationFactor);
       await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
       await this.stream(routed, textOnly.length === 0, signal);
@@ -125,7 +121,7 @@ export class Source {
   }
 
   /** Preflight, publication and topics; returns the tables with their Kafka routes. */
-  private async prepare(admin: ReturnType<Kafka['admin']>) {
+  private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
     const { config, log } = this;
     const client = new pg.Client(pgClientConfig(config));
     await client.connect();
@@ -133,21 +129,22 @@ export class Source {
       await checkServer(client, config);
       const tables = await checkTables(client, config);
       await ensurePublication(client, config, tables, log);
+      await kafkaConnected;
       const specs = tables.map((t) => ({
         topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table),
         partitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
         compacted: true,
       }));
+      // Every topic in one call: creating each waits for its leader.
+      const small = { partitions: 1, replicationFactor: config.kafka.replicationFactor };
       const created = await ensureTopics(admin, [
         ...specs,
         // Rows the source cannot turn into events land here (stream-session.ts).
-        {
-          topic: deadLetterTopic(config.kafka.topicPrefix, config.name),
-          partitions: 1,
-          replicationFactor: config.kafka.replicationFactor,
-          compacted: false,
-        },
+        { topic: deadLetterTopic(config.kafka.topicPrefix, config.name), ...small, compacted: false },
+        // Table descriptors for the sinks, and the pipeline's own state (snapshot done or not).
+        { topic: tablesTopic(config.kafka.topicPrefix), ...small, compacted: true },
+        { topic: stateTopic(config), ...small, compacted: true },
       ]);
       if (created.length) log.info({ topics: created }, 'created topics');
       // An existing topic keeps its own partition count: truncate markers must reach all of them.
