@@ -39,7 +39,12 @@ const msg = (partition: number, n: number): EventMessage => ({
   key: Buffer.from(`k${n}`),
   value: Buffer.alloc(100, n),
 });
-const options = { batchMaxBytes: 100_000, requestMaxBytes: 400_000, maxInFlightBytes: 10_000_000, lingerMs: 1 };
+const options = {
+  batchMaxBytes: 100_000,
+  requestMaxBytes: 400_000,
+  maxInFlightBytes: 10_000_000,
+  lingerMs: 1,
+};
 const label = (m: EventMessage) => m.key.toString();
 
 test('partitions are shared among lanes; each lane has one request out and keeps publish order', async () => {
@@ -50,8 +55,14 @@ test('partitions are shared among lanes; each lane has one request out and keeps
   publisher.flush();
   await settle();
   // partition % lanes: partitions 0 and 2 on lane 0, 1 and 3 on lane 1; both lanes sent at once.
-  assert.deepEqual(lanes[0]!.requests.map((r) => r.map(label)), [['k0', 'k2', 'k4']]);
-  assert.deepEqual(lanes[1]!.requests.map((r) => r.map(label)), [['k1', 'k3', 'k5']]);
+  assert.deepEqual(
+    lanes[0]!.requests.map((r) => r.map(label)),
+    [['k0', 'k2', 'k4']],
+  );
+  assert.deepEqual(
+    lanes[1]!.requests.map((r) => r.map(label)),
+    [['k1', 'k3', 'k5']],
+  );
   // More while both are out: queued, not sent, until the lane's request is acknowledged.
   await publisher.publish(msg(0, 6), () => acked.push('k6'));
   await publisher.publish(msg(2, 7), () => acked.push('k7'));
@@ -95,7 +106,10 @@ test('a full request is cut at once and queued behind the lane’s outstanding o
   const publisher = new Publisher([lane], { ...options, requestMaxBytes: 600 }, () => {});
   for (let n = 0; n < 7; n++) await publisher.publish(msg(0, n), () => {});
   await settle();
-  assert.deepEqual(lane.requests.map((r) => r.map(label)), [['k0', 'k1', 'k2']]);
+  assert.deepEqual(
+    lane.requests.map((r) => r.map(label)),
+    [['k0', 'k1', 'k2']],
+  );
   await lane.ack();
   assert.deepEqual(lane.requests[1]!.map(label), ['k3', 'k4', 'k5']);
   await lane.ack();
@@ -137,7 +151,10 @@ test('after a failed request nothing later is sent, on any lane, and publish fai
   assert.match(String(failure), /Kafka did not store a batch: NOT_LEADER_OR_FOLLOWER/);
   assert.equal(lanes[0]!.requests.length, 1, 'the request queued behind the failed one is not sent');
   assert.deepEqual(acked, []);
-  await assert.rejects(publisher.publish(msg(1, 9), () => {}), /Kafka did not store a batch/);
+  await assert.rejects(
+    publisher.publish(msg(1, 9), () => {}),
+    /Kafka did not store a batch/,
+  );
   assert.equal(lanes[1]!.requests.length, 0);
   await assert.rejects(publisher.drain(), /Kafka did not store a batch/);
 });
