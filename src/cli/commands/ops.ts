@@ -4,13 +4,9 @@ import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, splitTable } from '../../config/load.js';
 import { changeTopic } from '../../kafka/topics.js';
-import { openOps } from '../../ops/connect.js';
-import { cutover } from '../../ops/cutover.js';
-import { pipelineStatus, renderStatus, type StatusReport } from '../../ops/status.js';
-import { executeTeardown, planTeardown } from '../../ops/teardown.js';
+import type { StatusReport } from '../../ops/status.js';
 import { sleep } from '../../shared/backoff.js';
 import { createLogger } from '../../shared/log.js';
-import { sinkGroupId } from '../../sink/sink.js';
 import { runUntilSignalled } from '../lifecycle.js';
 
 const seconds = (v: string) => {
@@ -32,6 +28,9 @@ export function statusCommand(): Command {
       const log = quietLog();
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
+        // Imported here, not above: a command loads only what it runs (start-up time).
+        const { openOps } = await import('../../ops/connect.js');
+        const { pipelineStatus, renderStatus } = await import('../../ops/status.js');
         const ops = await openOps(config, log);
         try {
           let previous: StatusReport | undefined;
@@ -67,6 +66,9 @@ export function cutoverCommand(): Command {
           const { schema, table } = splitTable(t.table);
           return changeTopic(config.kafka.topicPrefix, schema, table);
         });
+        const { openOps } = await import('../../ops/connect.js');
+        const { cutover } = await import('../../ops/cutover.js');
+        const { sinkGroupId } = await import('../../sink/sink.js');
         const ops = await openOps(config, log);
         try {
           const result = await cutover(ops.sql, ops.admin, {
@@ -111,6 +113,8 @@ export function teardownCommand(): Command {
       const log = quietLog();
       await runUntilSignalled(log, async () => {
         const config = loadConfig(opts.config);
+        const { openOps } = await import('../../ops/connect.js');
+        const { executeTeardown, planTeardown } = await import('../../ops/teardown.js');
         const ops = await openOps(config, log);
         try {
           const plan = await planTeardown(ops.sql, opts.topics ? ops.admin : null, config);

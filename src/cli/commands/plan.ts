@@ -5,9 +5,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, messageOf } from '../../shared/errors.js';
-import { runPlan } from '../../plan/plan.js';
-import { renderHuman, renderJson } from '../../plan/render.js';
-import { targetFromConfig, targetFromUrl } from '../../plan/target.js';
 
 interface PlanOpts {
   config?: string;
@@ -76,6 +73,10 @@ export function planCommand(): Command {
             'give --config connectors/<file>.yaml, or --url postgresql://user@host:port/database',
           );
         const config = opts.config ? loadConfig(opts.config) : undefined;
+        // Imported here, not above: a command loads only what it runs (start-up time).
+        const { runPlan } = await import('../../plan/plan.js');
+        const { renderHuman, renderJson } = await import('../../plan/render.js');
+        const { targetFromConfig, targetFromUrl } = await import('../../plan/target.js');
         const report = await runPlan({
           target: config ? targetFromConfig(config) : targetFromUrl(opts.url!),
           configText: opts.config ? readFileSync(opts.config, 'utf8') : undefined,

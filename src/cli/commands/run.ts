@@ -3,9 +3,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
-import { Sink } from '../../sink/sink.js';
-import { cellDecoders } from '../../source/cell-decoders.js';
-import { Source } from '../../source/source.js';
 import { runUntilSignalled } from '../lifecycle.js';
 import { startMetricsServer } from '../../shared/metrics.js';
 
@@ -18,6 +15,12 @@ export function runCommand(): Command {
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
         if (config.metrics) startMetricsServer(config.metrics.port, log);
+        // Imported here, not above: each command loads only its own stage (start-up time).
+        const [{ Source }, { cellDecoders }, { Sink }] = await Promise.all([
+          import('../../source/source.js'),
+          import('../../source/cell-decoders.js'),
+          import('../../sink/sink.js'),
+        ]);
         const both = new AbortController();
         const stopBoth = () => both.abort(signal.reason);
         signal.addEventListener('abort', stopBoth, { once: true });

@@ -2,7 +2,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
-import { Sink } from '../../sink/sink.js';
 import { runUntilSignalled } from '../lifecycle.js';
 import { startMetricsServer } from '../../shared/metrics.js';
 
@@ -15,6 +14,8 @@ export function sinkCommand(): Command {
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
         if (config.metrics) startMetricsServer(config.metrics.port, log);
+        // Imported here, not above: each command loads only its own stage (start-up time).
+        const { Sink } = await import('../../sink/sink.js');
         await new Sink(config, log.child({ pipeline: config.name })).run(signal);
       });
     });

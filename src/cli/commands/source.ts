@@ -2,8 +2,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
-import { cellDecoders } from '../../source/cell-decoders.js';
-import { Source } from '../../source/source.js';
 import { runUntilSignalled } from '../lifecycle.js';
 import { startMetricsServer } from '../../shared/metrics.js';
 
@@ -16,6 +14,9 @@ export function sourceCommand(): Command {
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
         if (config.metrics) startMetricsServer(config.metrics.port, log);
+        // Imported here, not above: each command loads only its own stage (start-up time).
+        const { Source } = await import('../../source/source.js');
+        const { cellDecoders } = await import('../../source/cell-decoders.js');
         await new Source(config, log.child({ pipeline: config.name }), { decoders: cellDecoders }).run(
           signal,
         );
