@@ -10,7 +10,7 @@
 // BENCH_SOURCE='{"producers":4}' overrides source.* settings; BENCH_PROFILE=DIR writes a CPU
 // profile of the vecrelay process.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, mkdtempSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -110,6 +110,7 @@ async function runSource(
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
+  if (process.env.BENCH_NODE_ARGS) profile.push(...process.env.BENCH_NODE_ARGS.split(' '));
   const proc = startVecrelay(
     ['source', '--config', config],
     { VECRELAY_LOG_LEVEL: 'info' },
@@ -225,6 +226,7 @@ try {
   ]);
   const rawSeconds = (performance.now() - t0) / 1000;
   const walBytes = statSync(out).size;
+  rmSync(path.dirname(out), { recursive: true, force: true });
   const raw = report('stream  raw: pg_recvlogical binary', rawSeconds, walBytes);
   reportCpu('', cpuBefore);
 

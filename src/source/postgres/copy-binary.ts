@@ -12,11 +12,12 @@ import type { BinaryCell, NullCell } from '../pgoutput/index.js';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const NULL: NullCell = Object.freeze({ kind: 'null' });
+const EMPTY = Buffer.alloc(0);
 
 export type CopyRow = Array<BinaryCell | NullCell>;
 
 export class CopyBinaryReader {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
   private readonly tuples = new Arena();
   private headerDone = false;
   private ended = false;
@@ -82,7 +83,7 @@ export class CopyBinaryReader {
   }
 
   private keep(buf: Buffer, pos: number, rows: CopyRow[]): CopyRow[] {
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : EMPTY;
     return rows;
   }
 }

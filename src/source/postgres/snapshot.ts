@@ -1,11 +1,10 @@
 // Reads a table as of the slot's exported snapshot (DESIGN.md guarantee 4): REPEATABLE READ,
-// SET TRANSACTION SNAPSHOT, then COPY (SELECT ...) TO STDOUT (FORMAT binary) streamed through
-// Node's backpressure — never the whole table in memory. Cells are the types' send formats, the
-// same bytes pgoutput sends in binary mode, so the stream's decoders read them too.
+// SET TRANSACTION SNAPSHOT, then COPY (SELECT ...) TO STDOUT (FORMAT binary) streamed with
+// backpressure (copy-out.ts) — never the whole table in memory. Cells are the types' send
+// formats, the same bytes pgoutput sends in binary mode, so the stream's decoders read them too.
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { BinaryCell, NullCell, TextCell } from '../pgoutput/index.js';
-import { CopyBinaryReader } from './copy-binary.js';
+import { CopyOut } from './copy-out.js';
 import { quoteIdent, quoteTable, type PgConfig } from './connect.js';
 
 export type SnapshotRow = Array<BinaryCell | TextCell | NullCell>;
@@ -32,14 +31,13 @@ export async function* readTableSnapshot(
     const text = opts.textColumns ?? new Set<string>();
     const list = opts.columns.map((c) => (text.has(c) ? `${quoteIdent(c)}::text` : quoteIdent(c))).join(', ');
     const isText = opts.columns.map((c) => text.has(c));
-    const stream = client.query(
-      copyTo(`COPY (SELECT ${list} FROM ${quoteTable(opts.schema, opts.table)}) TO STDOUT (FORMAT binary)`),
+    const copy = client.query(
+      new CopyOut(
+        `COPY (SELECT ${list} FROM ${quoteTable(opts.schema, opts.table)}) TO STDOUT (FORMAT binary)`,
+      ),
     );
-    const reader = new CopyBinaryReader();
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const rows = reader.push(chunk) as SnapshotRow[];
-      if (rows.length === 0) continue;
-      for (const row of rows) {
+    for await (const rows of copy.batches()) {
+      for (const row of rows as SnapshotRow[]) {
         for (let i = 0; i < row.length; i++) {
           const cell = row[i]!;
           // A text column's send format is its UTF-8 bytes.
@@ -47,9 +45,8 @@ export async function* readTableSnapshot(
             row[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
         }
       }
-      yield rows;
+      yield rows as SnapshotRow[];
     }
-    if (!reader.done) throw new Error(`COPY of ${opts.schema}.${opts.table} ended without its trailer`);
     await client.query('COMMIT');
   } finally {
     await client.end().catch(() => {});
