@@ -88,7 +88,9 @@ function treeCpuSeconds(pid: number): number {
 function stackCpu(): { postgres: number; kafka: number } {
   return { postgres: treeCpuSeconds(stackPids.postgres), kafka: cpuSeconds(stackPids.kafka) };
 }
-function reportCpu(label: string, before: { postgres: number; kafka: number }, ours?: number) {
+async function reportCpu(label: string, before: { postgres: number; kafka: number }, ours?: number) {
+  // A backend that just exited is added to the postmaster's children time when reaped: wait.
+  await new Promise((r) => setTimeout(r, 300));
   const after = stackCpu();
   const parts = [
     `postgres ${(after.postgres - before.postgres).toFixed(1)} s`,
@@ -228,7 +230,7 @@ try {
   const walBytes = statSync(out).size;
   rmSync(path.dirname(out), { recursive: true, force: true });
   const raw = report('stream  raw: pg_recvlogical binary', rawSeconds, walBytes);
-  reportCpu('', cpuBefore);
+  await reportCpu('', cpuBefore);
 
   // (b) vecrelay source, streaming only (the slot already exists), until Postgres confirms the end.
   const p = {
@@ -252,7 +254,7 @@ try {
   });
   const ours = report('stream  vecrelay: slot → Kafka acknowledged', streamRun.seconds, walBytes);
   const oursSteady = reportSteady(streamRun);
-  reportCpu('', cpuBefore, streamRun.cpuSeconds);
+  await reportCpu('', cpuBefore, streamRun.cpuSeconds);
   const streamed = await topicMessages(name);
   if (streamed !== rows) throw new Error(`the change topic holds ${streamed} messages, not ${rows}`);
   console.log(
@@ -273,7 +275,7 @@ try {
   const copySeconds = (performance.now() - t0) / 1000;
   await copyClient.end();
   const rawSnap = report('snapshot raw: COPY … (FORMAT binary)', copySeconds, copyBytes);
-  reportCpu('', cpuBefore);
+  await reportCpu('', cpuBefore);
 
   // (d) vecrelay snapshot (initial_only: exits when every row is acknowledged).
   const snapName = `${name}_snap`;
@@ -289,7 +291,7 @@ try {
   const snapRun = await runSource(writeConfig(q), 'created replication slot', async () => false);
   const oursSnap = report('snapshot vecrelay: COPY → Kafka acknowledged', snapRun.seconds, copyBytes);
   const oursSnapSteady = reportSteady(snapRun);
-  reportCpu('', cpuBefore, snapRun.cpuSeconds);
+  await reportCpu('', cpuBefore, snapRun.cpuSeconds);
   const snapshotted = await topicMessages(snapName);
   if (snapshotted !== rows) throw new Error(`the snapshot topic holds ${snapshotted} messages, not ${rows}`);
   console.log(

@@ -3,7 +3,7 @@
 // its offset committed (DESIGN.md guarantee 1); partitions are applied concurrently, each one
 // strictly in order, and several sink processes share the partitions through the group.
 import { QdrantClient } from '@qdrant/js-client-rest';
-import type { EachBatchPayload, Kafka } from 'kafkajs';
+import { Partitioners, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { splitTable } from '../config/load.js';
 import { decodeEvent } from '../event/avro.js';
@@ -49,7 +49,11 @@ export class Sink {
       log.child({ component: 'kafka' }),
     );
     const admin = kafka.admin();
-    const producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
+    const producer = kafka.producer({
+      idempotent: true,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner, // silences kafkajs' v2 partitioner notice
+    });
     await admin.connect();
     await producer.connect();
     const consumer = kafka.consumer({

@@ -7,7 +7,7 @@
 // slot found with a pending snapshot was left by a crash mid-snapshot: it is dropped and the
 // snapshot starts over (the rows already published are replayed harmlessly: same keys, op=r).
 import pg from 'pg';
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka } from '../kafka/client.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
@@ -89,10 +89,12 @@ export class Source {
       log.child({ component: 'kafka' }),
     );
     const admin = kafka.admin();
+    // For the small writes (table descriptors, snapshot state), one at a time and each awaited;
+    // change events have producers of their own (event-producer.ts). The explicit partitioner
+    // only silences kafkajs' start-up notice about its v2 default.
     const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     // Kafka connects while the Postgres preflight runs: start-up is mostly round trips.
     const kafkaConnected = Promise.all([admin.connect(), producer.connect()]);
