@@ -100,6 +100,16 @@ async function reportCpu(label: string, before: { postgres: number; kafka: numbe
   console.log(`${label.padEnd(8)} CPU: ${parts.join(', ')}`);
 }
 
+/**
+ * Before each timed run: Postgres writes its dirty buffers (CHECKPOINT) and the kernel its dirty
+ * pages (sync), so that flushing what the previous step wrote (the backlog, 600+ MB per topic)
+ * does not land in the next run's time. Every run, raw or vecrelay, starts from the same state.
+ */
+async function settle() {
+  await sql.query('CHECKPOINT');
+  execFileSync('sync');
+}
+
 /** Runs vecrelay source until `done`, sampling its peak RSS (VmHWM) from /proc. */
 async function runSource(
   config: string,
@@ -200,6 +210,7 @@ try {
 
   // (a) raw: pg_recvlogical, binary pgoutput, to a file until the end of the backlog.
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'raw.bin');
+  await settle();
   let cpuBefore = stackCpu();
   let t0 = performance.now();
   execFileSync(`${PG_BIN}/pg_recvlogical`, [
@@ -244,6 +255,7 @@ try {
     source: JSON.parse(process.env.BENCH_SOURCE ?? '{}') as Record<string, number>,
   };
   const target = parseLsn(endLsn);
+  await settle();
   cpuBefore = stackCpu();
   const streamRun = await runSource(writeConfig(p), 'streaming from the slot', async () => {
     const { rows: s } = await sql.query<{ c: string }>(
@@ -265,6 +277,7 @@ try {
   // (c) raw snapshot: binary COPY to nowhere.
   const copyClient = new pg.Client({ connectionString: env.pgUrl });
   await copyClient.connect();
+  await settle();
   cpuBefore = stackCpu();
   t0 = performance.now();
   let copyBytes = 0;
@@ -287,6 +300,7 @@ try {
     topicPrefix: snapName,
     snapshot: 'initial_only' as const,
   };
+  await settle();
   cpuBefore = stackCpu();
   const snapRun = await runSource(writeConfig(q), 'created replication slot', async () => false);
   const oursSnap = report('snapshot vecrelay: COPY → Kafka acknowledged', snapRun.seconds, copyBytes);
