@@ -132,8 +132,10 @@ export class StreamSession {
       );
       const streaming = stream.run({
         onMessage: (msg) => (this.draining ? undefined : this.handle(msg, tracker, publisher)),
-        onKeepalive: (walEnd, shouldRespond) => {
-          tracker.advanceIdle(walEnd);
+        onKeepalive: (walEnd, shouldRespond, caughtUp) => {
+          // Not while received messages wait to be handled: the keepalive overtook them, and
+          // walEnd may lie past changes not yet published (ReplicationStream, onKeepalive).
+          if (caughtUp) tracker.advanceIdle(walEnd);
           if (shouldRespond) void confirm(true).catch((err: Error) => failure!(err));
         },
         onError: (err) => failure!(err),

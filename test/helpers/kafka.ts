@@ -14,10 +14,11 @@ export interface TopicRecord {
   event: ChangeEvent | null;
 }
 
-export function testKafka(): Kafka {
+/** A client of the stack's broker, or of `brokers` (a scratch broker's). */
+export function testKafka(brokers: string[] = stackEnv().kafkaBrokers): Kafka {
   return new Kafka({
     clientId: 'vecrelay-test',
-    brokers: stackEnv().kafkaBrokers,
+    brokers,
     logLevel: logLevel.NOTHING,
   });
 }
@@ -76,9 +77,9 @@ function decoded({ partition, message }: EachMessagePayload): TopicRecord {
 export async function readTopic(
   topic: string,
   done: (records: TopicRecord[]) => boolean,
-  { timeoutMs = 60_000 } = {},
+  { timeoutMs = 60_000, brokers }: { timeoutMs?: number; brokers?: string[] } = {},
 ): Promise<TopicRecord[]> {
-  const kafka = testKafka();
+  const kafka = testKafka(brokers);
   const groupId = `test-reader-${randomUUID()}`;
   const consumer = kafka.consumer({
     groupId,

@@ -21,6 +21,8 @@ class VecrelayPgoutputPlugin extends PgoutputPlugin {
   // Row messages are copied out of the connection's read buffer: pg-protocol may move bytes
   // within that buffer when the next chunk arrives, and flow control parses before it processes.
   private readonly ownParser = new PgoutputParser({ copy: true });
+  /** XLogData messages received so far (parse runs on receipt, in stream order). */
+  received = 0;
 
   constructor(
     private readonly publication: string,
@@ -32,6 +34,7 @@ class VecrelayPgoutputPlugin extends PgoutputPlugin {
   // The base class declares its own message type; ours reaches the 'data' handler below.
   override parse(buffer: Buffer): ReturnType<PgoutputPlugin['parse']> {
     let out: PgoutputMessage | ParseFailure;
+    this.received++;
     try {
       out = this.ownParser.parse(buffer);
     } catch (error) {
@@ -57,8 +60,13 @@ class VecrelayPgoutputPlugin extends PgoutputPlugin {
 export interface StreamHandlers {
   /** Awaited before the next message is read: backpressure reaches the socket. */
   onMessage(msg: PgoutputMessage, walStart: bigint): Promise<void> | void;
-  /** A primary keepalive: the server's WAL end, and whether it wants an answer now. */
-  onKeepalive(walEnd: bigint, shouldRespond: boolean): void;
+  /**
+   * A primary keepalive: the position the server has sent up to, and whether it wants an answer
+   * now. `caughtUp`: every message received before it has been handled — only then does walEnd
+   * say nothing unseen lies below it. pg-logical-replication emits keepalives the moment they
+   * arrive, while the data messages before them may still wait in its flow-control queue.
+   */
+  onKeepalive(walEnd: bigint, shouldRespond: boolean, caughtUp: boolean): void;
   onError(err: Error): void;
 }
 
@@ -92,25 +100,26 @@ export class ReplicationStream {
       failed = true;
       handlers.onError(err);
     };
+    const plugin = new VecrelayPgoutputPlugin(this.publication, this.options.binary);
+    let handled = 0;
     this.service.on('data', async (lsn: string, msg: PgoutputMessage | ParseFailure) => {
       if (failed || this.stopped) return;
       if (msg.tag === 'parse-failure') return fail(msg.error);
       try {
         await handlers.onMessage(msg, parseLsn(lsn));
+        handled++;
       } catch (err) {
         fail(err as Error);
       }
     });
     this.service.on('heartbeat', (lsn: string, _ts: number, shouldRespond: boolean) => {
-      if (!failed && !this.stopped) handlers.onKeepalive(parseLsn(lsn), shouldRespond);
+      if (!failed && !this.stopped)
+        handlers.onKeepalive(parseLsn(lsn), shouldRespond, handled === plugin.received);
     });
     this.service.on('error', (err: Error) => fail(err));
     try {
       // No LSN: a new service starts from the slot's confirmed_flush_lsn.
-      await this.service.subscribe(
-        new VecrelayPgoutputPlugin(this.publication, this.options.binary),
-        this.slot,
-      );
+      await this.service.subscribe(plugin, this.slot);
       if (!this.stopped) fail(new Error('the replication stream ended'));
     } catch (err) {
       fail(err as Error);
