@@ -16,6 +16,7 @@ const event: ChangeEvent = {
     schema: 'public',
     table: 'documents',
     snapshot: false,
+    seq: 0,
   },
   key: { id: 9_007_199_254_740_993n },
   values: {

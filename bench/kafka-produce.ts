@@ -54,7 +54,9 @@ function requests(topic: string): EventMessage[][] {
 
 async function kafkajs(): Promise<number> {
   const topic = await freshTopic('kafkajs');
-  const batches = requests(topic);
+  const batches = requests(topic).map((b) =>
+    b.map(({ key, value, partition }) => ({ key, value, partition })),
+  );
   const producer = new Kafka({ brokers, logLevel: logLevel.ERROR }).producer({ idempotent: true });
   await producer.connect();
   const t0 = performance.now();

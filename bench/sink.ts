@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Producer } from 'kafkajs';
 import { encodeEvent } from '../src/event/avro.js';
+import { SCHEMA_HEADER, SCHEMA_VERSION } from '../src/event/versions.js';
 import type { ChangeEvent } from '../src/event/change-event.js';
 import { keyBytes } from '../src/event/key.js';
 import { tablesTopic, type TableDescriptor } from '../src/event/table-descriptor.js';
@@ -80,6 +81,7 @@ function eventOf(i: number): ChangeEvent {
       schema,
       table,
       snapshot: true,
+      seq: 0,
     },
     key: { id: BigInt(i + 1) },
     values: { title: `item ${i}`, doc: { kind: 'json', json: JSON.stringify(docOf(i)) }, n: BigInt(i) },
@@ -118,13 +120,14 @@ function report(label: string, n: number, seconds: number): number {
 /** The backlog: `rows` events in the source's message format, ≤ ~600 KB per partition per send. */
 async function produceBacklog(producer: Producer) {
   const chunk = 100 * partitions;
+  const headers = { [SCHEMA_HEADER]: String(SCHEMA_VERSION) }; // as the source writes events
   const inFlight: Array<Promise<unknown>> = [];
   for (let start = 0; start < rows; start += chunk) {
     const messages = [];
     for (let i = start; i < Math.min(start + chunk, rows); i++) {
       const e = eventOf(i);
       const key = keyBytes(['id'], e.key);
-      messages.push({ key, value: encodeEvent(e), partition: partitionFor(topic, key, partitions) });
+      messages.push({ key, value: encodeEvent(e), partition: partitionFor(topic, key, partitions), headers });
     }
     inFlight.push(producer.send({ topic, acks: -1, messages }));
     if (inFlight.length >= 4) await inFlight.shift();

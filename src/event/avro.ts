@@ -44,6 +44,9 @@ export function encodeEvent(e: ChangeEvent): Buffer {
   if (!Number.isInteger(s.xid) || s.xid < 0 || s.xid > UINT32_MAX) {
     throw new RangeError(`source.xid: ${s.xid} is not a 32-bit transaction id`);
   }
+  if (!Number.isSafeInteger(s.seq) || s.seq < 0) {
+    throw new RangeError(`source.seq: ${s.seq} is not a position within a transaction`);
+  }
   const vectors: Record<string, unknown> = {};
   for (const name in e.vectors) vectors[name] = vectorToAvro(name, e.vectors[name]!);
   return writeAvro({
@@ -55,6 +58,7 @@ export function encodeEvent(e: ChangeEvent): Buffer {
       schema: s.schema,
       table: s.table,
       snapshot: s.snapshot,
+      seq: BigInt(s.seq),
     },
     key: columnsToAvro(e.key),
     values: e.values === null ? null : { map: columnsToAvro(e.values) },
@@ -166,6 +170,7 @@ interface AvroEvent {
     schema: string;
     table: string;
     snapshot: boolean;
+    seq: bigint;
   };
   key: Record<string, Branch | null>;
   values: Branch | null;
@@ -186,6 +191,7 @@ function eventFromAvro(r: AvroEvent): ChangeEvent {
       schema: s.schema,
       table: s.table,
       snapshot: s.snapshot,
+      seq: Number(s.seq),
     },
     key: columnsFromAvro(r.key),
     values: r.values === null ? null : columnsFromAvro(r.values.unwrap() as Record<string, Branch | null>),

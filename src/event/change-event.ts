@@ -19,6 +19,12 @@ export interface SourceInfo {
   schema: string;
   table: string;
   snapshot: boolean;
+  /**
+   * Position of the change within its transaction, from 0: orders changes that share `lsn`
+   * (rows written before and after a TRUNCATE in one transaction). Snapshot rows count within
+   * the snapshot.
+   */
+  seq: number;
 }
 
 /** A JSON document (json, jsonb, and arrays that are not vectors), kept as its text. */

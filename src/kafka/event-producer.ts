@@ -30,6 +30,7 @@ export interface EventMessage {
   key: Buffer;
   /** null = tombstone. */
   value: Buffer | null;
+  headers?: ReadonlyMap<Buffer, Buffer>;
 }
 
 /** What Publisher needs of a producer; one send at a time. */

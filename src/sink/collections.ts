@@ -9,7 +9,7 @@ import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { throwFirst, type Problem } from '../shared/problems.js';
 import { vectorLayout } from './points.js';
-import { LSN_FIELD } from './points.js';
+import { LSN_FIELD, SEQ_FIELD } from './points.js';
 
 export type Distance = 'Cosine' | 'Euclid' | 'Dot' | 'Manhattan';
 
@@ -119,8 +119,9 @@ export async function ensureCollection(
       return ensureCollection(client, collection, descriptor, table, log);
     throw err;
   }
-  // Truncates delete by this field's range: index it.
-  await client.createPayloadIndex(collection, { field_name: LSN_FIELD, field_schema: 'integer', wait: true });
+  // Truncates delete by these fields' ranges: index them.
+  for (const field of [LSN_FIELD, SEQ_FIELD])
+    await client.createPayloadIndex(collection, { field_name: field, field_schema: 'integer', wait: true });
   for (const index of table?.payloadIndexes ?? [])
     await client.createPayloadIndex(collection, {
       field_name: index.field,

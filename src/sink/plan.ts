@@ -30,7 +30,7 @@ export interface PointChange {
 
 export type Step =
   | { kind: 'points'; changes: Map<string, PointChange> }
-  | { kind: 'truncate'; lsn: bigint; records: SinkRecord[] };
+  | { kind: 'truncate'; lsn: bigint; seq: number; records: SinkRecord[] };
 
 export interface DecodedRecord {
   record: SinkRecord;
@@ -75,7 +75,7 @@ export function planBatch(items: DecodedRecord[], keyOf: (e: ChangeEvent) => str
     if (event.op === 't') {
       if (current.size) steps.push({ kind: 'points', changes: current });
       current = new Map();
-      steps.push({ kind: 'truncate', lsn: event.source.lsn, records: [record] });
+      steps.push({ kind: 'truncate', lsn: event.source.lsn, seq: event.source.seq, records: [record] });
       continue;
     }
     const key = keyOf(event);

@@ -6,6 +6,8 @@ import type { TableDescriptor } from '../event/table-descriptor.js';
 
 /** Payload field with the commit LSN of the row's last change: truncates delete below it. */
 export const LSN_FIELD = '_vecrelay_lsn';
+/** Payload field with that change's position in its transaction (a truncate in the same one). */
+export const SEQ_FIELD = '_vecrelay_seq';
 
 /** How a table's vector columns appear in its collection. */
 export interface VectorLayout {

@@ -6,7 +6,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import { Partitioners, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { splitTable } from '../config/load.js';
-import { decodeEvent } from '../event/avro.js';
+import { SCHEMA_HEADER, decoderFor, versionOf } from '../event/versions.js';
 import type { ChangeEvent } from '../event/change-event.js';
 import { canonicalKey } from '../event/key.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
@@ -227,9 +227,24 @@ export class Sink {
         decoded.push({ record, event: null });
         continue;
       }
+      // The writer's schema version (src/event/versions.ts). One newer than this sink knows
+      // stops it (ConfigError): dead-lettering every event of an upgraded source would empty
+      // the collection, not protect it.
+      let decode: (buf: Buffer) => ChangeEvent;
+      try {
+        decode = decoderFor(versionOf(firstHeader(m.headers?.[SCHEMA_HEADER])));
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        this.log.warn(
+          { topic: batch.topic, partition: batch.partition, offset: m.offset },
+          'record with a bad schema header: dead-lettered',
+        );
+        await dlq.write([record], `undecodable: ${messageOf(err)}`);
+        continue;
+      }
       let event: ChangeEvent;
       try {
-        event = decodeEvent(m.value);
+        event = decode(m.value);
       } catch (err) {
         this.log.warn(
           { topic: batch.topic, partition: batch.partition, offset: m.offset },
@@ -268,4 +283,9 @@ export class Sink {
     resolveOffset(last);
     await heartbeat();
   }
+}
+
+/** kafkajs gives a header repeated in one message as an array: the first counts. */
+function firstHeader(value: Buffer | string | (Buffer | string)[] | undefined): Buffer | string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

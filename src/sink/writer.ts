@@ -12,6 +12,7 @@ import type { PointChange, SinkRecord, Step } from './plan.js';
 import { KEY_FIELD, pointIdJson, pointIdOf } from './point-id.js';
 import {
   LSN_FIELD,
+  SEQ_FIELD,
   payloadJson,
   vectorJson,
   vectorLayout,
@@ -133,7 +134,11 @@ export class CollectionWriter {
     for (const step of steps) {
       if (step.kind === 'truncate') {
         // Every point older than the truncate goes; points written after it (any partition) stay.
-        const body = `{"filter":{"must":[{"key":"${LSN_FIELD}","range":{"lt":${Number(step.lsn)}}}]}}`;
+        // Older: an earlier transaction, or earlier in the truncate's own transaction.
+        const lsn = Number(step.lsn);
+        const body =
+          `{"filter":{"should":[{"key":"${LSN_FIELD}","range":{"lt":${lsn}}},` +
+          `{"must":[{"key":"${LSN_FIELD}","match":{"value":${lsn}}},{"key":"${SEQ_FIELD}","range":{"lt":${step.seq}}}]}]}}`;
         await this.send('POST', '/points/delete', body, keepAlive, (err) =>
           this.deadLetter(step.records, err.message),
         );
@@ -170,7 +175,10 @@ export class CollectionWriter {
   }
 
   private extra(change: PointChange, derivedFrom: string | undefined): Record<string, string> {
-    const extra: Record<string, string> = { [LSN_FIELD]: String(Number(change.lsn)) };
+    const extra: Record<string, string> = {
+      [LSN_FIELD]: String(Number(change.lsn)),
+      [SEQ_FIELD]: String(change.event.source.seq),
+    };
     if (derivedFrom !== undefined) extra[KEY_FIELD] = JSON.stringify(derivedFrom);
     return extra;
   }

@@ -19,6 +19,8 @@ export interface TxInfo {
   xid: number;
   commitTimeMicros: bigint;
   snapshot: boolean;
+  /** The position the transaction's next event gets (SourceInfo.seq); starts at 0. */
+  seq: number;
 }
 
 const AUTO_VECTOR_TYPES = new Set(['vector', 'halfvec', 'sparsevec']);
@@ -70,6 +72,7 @@ export class ChangeBuilder {
       snapshot: tx.snapshot,
       schema: plan.relation.schema,
       table: plan.relation.name,
+      seq: tx.seq++,
     };
   }
 

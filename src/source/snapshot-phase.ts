@@ -72,6 +72,7 @@ export async function runSnapshot(
     xid: 0,
     commitTimeMicros: BigInt(Date.now()) * 1000n,
     snapshot: true,
+    seq: 0,
   };
   const total = tables.reduce((n, t) => n + t.info.estimatedRows, 0);
   const progress = new Progress(log, total);

@@ -175,7 +175,13 @@ export class StreamSession {
       case 'begin':
         this.tx = {
           tracked: tracker.begin(),
-          info: { lsn: msg.finalLsn, xid: msg.xid, commitTimeMicros: msg.commitTimeMicros, snapshot: false },
+          info: {
+            lsn: msg.finalLsn,
+            xid: msg.xid,
+            commitTimeMicros: msg.commitTimeMicros,
+            snapshot: false,
+            seq: 0,
+          },
         };
         return;
       case 'commit':

@@ -38,3 +38,37 @@ test('insert, update, partial (TOAST) update, delete and truncate: the collectio
   run.child.kill('SIGTERM');
   assert.equal((await run.exited).code, 0);
 });
+
+test('TRUNCATE inside a transaction: rows written before it in that transaction go, rows after it stay', async () => {
+  const { sql } = ctx;
+  const table = uniqueName('e2e_txtrunc');
+  const dim = 8;
+  await ctx.createTable(table, dim);
+  for (let i = 1; i <= 20; i++)
+    await sql.query(`INSERT INTO ${table} VALUES ($1, $2, $1, $3)`, [i, `t${i}`, lit(vec(i, dim))]);
+  const { collection, config, p } = ctx.pipeline(table);
+  const run = ctx.start(['run', '--config', config]);
+  await waitSlotActive(sql, p.slot);
+  await ctx.waitCollectionEqualsTable(table, collection);
+
+  // Every change of this transaction shares its commit LSN: only their order within it (the
+  // events' seq) tells the truncate which points are older than it.
+  await sql.query('BEGIN');
+  for (let i = 21; i <= 30; i++)
+    await sql.query(`INSERT INTO ${table} VALUES ($1, 'before', $1, $2)`, [i, lit(vec(i, dim))]);
+  await sql.query(`UPDATE ${table} SET title = 'touched' WHERE id <= 5`);
+  await sql.query(`TRUNCATE ${table}`);
+  for (let i = 31; i <= 40; i++)
+    await sql.query(`INSERT INTO ${table} VALUES ($1, 'after', $1, $2)`, [i, lit(vec(i, dim))]);
+  await sql.query(`UPDATE ${table} SET title = 'after, updated' WHERE id = 35`);
+  await sql.query('COMMIT');
+  await ctx.waitCollectionEqualsTable(table, collection);
+  const ids = (await scrollAll(collection)).map((pt) => Number(pt.id)).sort((a, b) => a - b);
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 10 }, (_, i) => 31 + i),
+  );
+
+  run.child.kill('SIGTERM');
+  assert.equal((await run.exited).code, 0);
+});

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AssignerProtocol, type IHeaders } from 'kafkajs';
 import { encodeEvent } from '../../src/event/avro.js';
+import { SCHEMA_HEADER, SCHEMA_VERSION } from '../../src/event/versions.js';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { keyBytes } from '../../src/event/key.js';
 import { partitionFor } from '../../src/kafka/partition.js';
@@ -134,12 +135,16 @@ async function readRaw(topic: string, done: (records: RawRecord[]) => boolean): 
   }
 }
 
-/** Produces one record to `partition` of `topic`; returns its offset. */
+/** Produces one record to `partition` of `topic`, headed as the source heads events; returns its offset. */
 async function produce(topic: string, partition: number, key: Buffer, value: Buffer): Promise<string> {
   const producer = testKafka().producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    const [meta] = await producer.send({ topic, acks: -1, messages: [{ key, value, partition }] });
+    const [meta] = await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key, value, partition, headers: { [SCHEMA_HEADER]: String(SCHEMA_VERSION) } }],
+    });
     return meta!.baseOffset!;
   } finally {
     await producer.disconnect();
@@ -337,6 +342,7 @@ function poisonEvent(table: string, id: number, patch: Partial<ChangeEvent>): Ch
       schema: 'public',
       table,
       snapshot: false,
+      seq: 0,
     },
     key: { id: BigInt(id) },
     values: { title: 'poison', n: null },

@@ -34,6 +34,7 @@ function event({ op, id = 0, lsn, values = {}, vectors = {}, unchanged = [] }: E
       schema: 'public',
       table: 'items',
       snapshot: op === 'r',
+      seq: 0,
     },
     key: op === 't' ? {} : { id: BigInt(id) },
     values: deleteOrTruncate ? null : values,

@@ -89,6 +89,7 @@ function upsert(
       schema: 'public',
       table: 'items',
       snapshot: false,
+      seq: 0,
     },
     key,
     values: { title: `item "${i}" ü`, n: BigInt(i) },
