@@ -25,6 +25,7 @@ import {
   type UpdateMessage,
 } from './pgoutput/index.js';
 import { rowDeadLetter } from './dead-letter-row.js';
+import { hasUnsentColumns, reselectUnsent } from './reselect.js';
 import { isRowFailure } from './row-failure.js';
 import { pgClientConfig } from './postgres/connect.js';
 import { readSlot } from './postgres/preflight.js';
@@ -62,6 +63,8 @@ export class StreamSession {
   private readonly plans = new Map<number, { plan: RelationPlan; routed: RoutedTable } | null>();
   private tx: { tracked: TrackedTx; info: TxInfo } | null = null;
   private draining = false;
+  /** A plain connection of the session (heartbeats, slot lag, reselectUnsent). */
+  private sql: pg.Client | undefined;
 
   constructor(private readonly deps: SessionDeps) {
     this.builder = new ChangeBuilder(deps.decoders);
@@ -72,6 +75,7 @@ export class StreamSession {
     const { config, log } = this.deps;
     const admin = new pg.Client(pgClientConfig(config));
     await admin.connect();
+    this.sql = admin;
     const stream = new ReplicationStream(
       pgClientConfig(config),
       config.postgres.slot,
@@ -238,20 +242,22 @@ export class StreamSession {
         const target = this.target(msg.relationOid);
         if (!target) return;
         const { plan } = target;
+        let row = msg.new;
         if (msg.old && msg.oldIsKeyOnly !== undefined) {
           // The key changed (or REPLICA IDENTITY FULL): the row under the old key is gone.
           const oldKey = this.builder.key(plan, msg.old);
           const newKey = this.builder.key(plan, msg.new);
-          if (canonicalKey(plan.keyNames, oldKey) !== canonicalKey(plan.keyNames, newKey))
+          if (canonicalKey(plan.keyNames, oldKey) !== canonicalKey(plan.keyNames, newKey)) {
             await this.publish(this.builder.delete(plan, this.tx!.info, msg.old), target, tracker, publisher);
+            // A moved row must arrive whole under its new key (reselect.ts).
+            if (msg.oldIsKeyOnly && hasUnsentColumns(row)) {
+              const current = await reselectUnsent(this.sql!, plan, row);
+              if (!current) return; // gone since: its later events follow
+              row = current;
+            }
+          }
         }
-        const event = this.builder.row(
-          'u',
-          plan,
-          this.tx!.info,
-          msg.new,
-          msg.oldIsKeyOnly ? undefined : msg.old,
-        );
+        const event = this.builder.row('u', plan, this.tx!.info, row, msg.oldIsKeyOnly ? undefined : msg.old);
         await this.publish(event, target, tracker, publisher);
         return;
       }

@@ -22,8 +22,10 @@ const fixture = (version: number, op: string) =>
 
 test('events name the current schema version in their header', () => {
   assert.equal(SCHEMA_VERSION, 2);
-  const [[key, value]] = [...EVENT_HEADERS];
-  assert.equal(key!.toString(), SCHEMA_HEADER);
+  const entries = [...EVENT_HEADERS];
+  assert.equal(entries.length, 1);
+  const [key, value] = entries[0]!;
+  assert.equal(key.toString(), SCHEMA_HEADER);
   assert.equal(versionOf(value), SCHEMA_VERSION);
 });
 
