@@ -15,7 +15,7 @@ import type { KafkaSettings } from './client.js';
 let client: Promise<typeof import('@platformatic/kafka')> | undefined;
 
 /**
- * Imports @platformatic/kafka, once. It compiles its option schemas when imported (~350 ms here),
+ * Imports @platformatic/kafka, once. It compiles its option schemas when imported (~0.3 s here),
  * so it is not imported with the CLI: the source starts the import early (it overlaps the
  * preflight's round trips) and createEventProducer waits for it.
  */
