@@ -60,7 +60,7 @@ function clientCertificate(
   configFile: string,
   section: string,
   opts: { certFile?: string; keyFile?: string },
-): Pick<ConnectionOptions, 'cert' | 'key'> {
+): { cert?: string; key?: string } {
   if (Boolean(opts.certFile) !== Boolean(opts.keyFile))
     throw new ConfigError(
       `${configFile}: ${section}: certFile and keyFile come together (the client certificate and its key): set both or neither`,
@@ -72,17 +72,33 @@ function clientCertificate(
   };
 }
 
+export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
 /**
- * postgres.ssl as node-postgres' `ssl`, with libpq's meanings:
+ * An sslmode as node-postgres' `ssl`, with libpq's meanings (`ca`, `cert`, `key`: PEM contents):
  * - disable: no TLS.
  * - prefer, require: TLS, the server's certificate is not checked. libpq's `prefer` falls back to
  *   an unencrypted connection when the server has no TLS; node-postgres cannot, so here `prefer`
  *   fails against such a server with a message saying to set mode: disable.
- * - require with caFile: like verify-ca (as libpq does when a root certificate is present).
- * - verify-ca: the certificate must chain to caFile (or, without caFile, to the system's CAs); the
+ * - require with a CA: like verify-ca (as libpq does when a root certificate is present).
+ * - verify-ca: the certificate must chain to the CA (or, without one, to the system's CAs); the
  *   host name is not checked.
- * - verify-full: verify-ca and the host name (postgres.host) must match the certificate.
+ * - verify-full: verify-ca, and the host name must match the certificate.
  */
+export function pgSslOptions(
+  mode: SslMode,
+  pem: { ca?: string; cert?: string; key?: string },
+): ConnectionOptions | false {
+  if (mode === 'disable') return false;
+  const client = pem.cert && pem.key ? { cert: pem.cert, key: pem.key } : {};
+  const ca = pem.ca ? { ca: pem.ca } : {};
+  if (mode === 'prefer' || (mode === 'require' && !pem.ca)) return { rejectUnauthorized: false, ...client };
+  if (mode === 'verify-full') return { rejectUnauthorized: true, ...ca, ...client };
+  // verify-ca (or require with a CA): the chain is checked, the name is not.
+  return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...ca, ...client };
+}
+
+/** postgres.ssl, its files read. */
 function postgresTls(
   config: PipelineConfig,
   read: Reader,
@@ -91,13 +107,10 @@ function postgresTls(
   const ssl = config.postgres.ssl;
   if (!ssl) return undefined;
   if (ssl.mode === 'disable') return false;
-  const client = clientCertificate(read, configFile, 'postgres.ssl', ssl);
-  const ca = ssl.caFile ? { ca: read('postgres.ssl.caFile', ssl.caFile) } : {};
-  if (ssl.mode === 'prefer' || (ssl.mode === 'require' && !ssl.caFile))
-    return { rejectUnauthorized: false, ...client };
-  if (ssl.mode === 'verify-full') return { rejectUnauthorized: true, ...ca, ...client };
-  // verify-ca (or require with a CA): the chain is checked, the name is not.
-  return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...ca, ...client };
+  return pgSslOptions(ssl.mode, {
+    ...clientCertificate(read, configFile, 'postgres.ssl', ssl),
+    ...(ssl.caFile ? { ca: read('postgres.ssl.caFile', ssl.caFile) } : {}),
+  });
 }
 
 function kafkaSecurity(

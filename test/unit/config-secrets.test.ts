@@ -9,6 +9,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { kafkajsSasl } from '../../src/kafka/security.js';
+import { targetFromUrl } from '../../src/plan/target.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { pgClientConfig } from '../../src/source/postgres/connect.js';
 
@@ -162,4 +163,26 @@ test('postgres.passwordFile: read at load time; not together with passwordEnv', 
     /postgres: passwordEnv and passwordFile are both set/,
   );
   rejects(config({ postgres: { passwordFile: MISSING } }), {}, /postgres\.passwordFile: cannot read/);
+});
+
+test('plan --url: sslmode, sslrootcert, sslcert and sslkey mean what postgres.ssl does', () => {
+  const url = (query: string) => targetFromUrl(`postgresql://u@db.example/app?${query}`, {}).connection.ssl;
+  assert.equal(url('sslmode=disable'), undefined);
+  assert.deepEqual(url('sslmode=require'), { rejectUnauthorized: false });
+  const verifyCa = url(`sslmode=verify-ca&sslrootcert=${CA}&sslcert=${CERT}&sslkey=${KEY}`) as Record<
+    string,
+    unknown
+  >;
+  assert.equal(verifyCa.ca, 'CA PEM\n');
+  assert.equal(verifyCa.cert, 'CERT PEM\n');
+  assert.equal(typeof verifyCa.checkServerIdentity, 'function');
+  assert.deepEqual(url(`sslmode=verify-full&sslrootcert=${CA}`), {
+    rejectUnauthorized: true,
+    ca: 'CA PEM\n',
+  });
+  assert.throws(
+    () => url(`sslmode=verify-full&sslrootcert=${MISSING}`),
+    (err: unknown) =>
+      err instanceof ConfigError && /--url: sslrootcert=.*: cannot read it: ENOENT/.test(err.message),
+  );
 });
