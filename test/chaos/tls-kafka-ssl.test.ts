@@ -1,7 +1,8 @@
 // kafka.ssl against a scratch broker with an SSL listener that requires a client certificate
 // (mutual TLS), its certificates made here with openssl (PEM key store and trust store): the
 // source streams through it end to end (kafkajs and the @platformatic/kafka event producer both
-// speak TLS), and a CA that did not sign the broker's certificate is named as kafka.ssl.
+// speak TLS), SASL over TLS logs in, and a CA that did not sign the broker's certificate is named
+// as kafka.ssl.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,11 +10,12 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { canonicalKey } from '../../src/event/key.js';
-import { kafkaSettings } from '../../src/kafka/client.js';
+import { createKafka, kafkaSettings } from '../../src/kafka/client.js';
 import { createEventProducer } from '../../src/kafka/event-producer.js';
 import { kafkaSecurityProblem } from '../../src/kafka/security.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { ConfigError } from '../../src/shared/errors.js';
+import { createLogger } from '../../src/shared/log.js';
 import { readTopic, testKafka } from '../helpers/kafka.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { startScratchKafka, type ScratchKafka } from '../helpers/scratch-kafka.js';
@@ -24,6 +26,7 @@ import { makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 const ctx = useSourcePipelines({ prefix: 'kssl' });
 const { pipeline, startSource } = ctx;
 
+const SASL_PASSWORD = 'tls-and-sasl';
 let ca: TestCa;
 let client: { certFile: string; keyFile: string };
 let kafka: ScratchKafka;
@@ -36,13 +39,19 @@ before(async () => {
   const keystore = path.join(ca.dir, 'kafka-keystore.pem');
   writeFileSync(keystore, readFileSync(server.keyFile, 'utf8') + readFileSync(server.certFile, 'utf8'));
   kafka = await startScratchKafka({
-    listeners: [{ name: 'SSL', protocol: 'SSL' }],
+    listeners: [
+      { name: 'SSL', protocol: 'SSL' },
+      { name: 'SASL_SSL', protocol: 'SASL_SSL' },
+    ],
     properties: [
       'ssl.keystore.type=PEM',
       `ssl.keystore.location=${keystore}`,
       'ssl.truststore.type=PEM',
       `ssl.truststore.location=${ca.caFile}`,
       'ssl.client.auth=required',
+      // SASL over TLS, with a PLAIN user listed here (SCRAM users would need the storage format).
+      'listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_vecrelay="${SASL_PASSWORD}";`,
     ],
   });
 });
@@ -129,5 +138,41 @@ test("a CA that did not sign the broker's certificate: the failure names kafka.s
     }
   } finally {
     other.remove();
+  }
+});
+
+test('SASL over TLS (kafka.ssl and kafka.sasl together): both clients log in', async () => {
+  const raw = {
+    name: 'kssl',
+    postgres: { database: 'd', user: 'u', slot: 's', publication: 'p' },
+    kafka: {
+      brokers: kafka.listeners.SASL_SSL,
+      ssl: { caFile: ca.caFile, certFile: client.certFile, keyFile: client.keyFile },
+      sasl: { mechanism: 'PLAIN', username: 'vecrelay', passwordEnv: 'KSSL_PASSWORD' },
+    },
+    tables: [{ table: 'public.t' }],
+  };
+  const config = parseConfig(stringify(raw), '/etc/vecrelay/kssl.yaml', { KSSL_PASSWORD: SASL_PASSWORD });
+  const topic = `${uniqueName('kssl')}.t`;
+  const admin = createKafka(kafkaSettings(config), createLogger({ level: 'silent' })).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = await createEventProducer(kafkaSettings(config));
+  try {
+    await producer.send([{ topic, partition: 0, key: Buffer.from('k'), value: Buffer.from('v') }]);
+  } finally {
+    await producer.close();
+  }
+  const plain = testKafka(kafka.brokers).admin();
+  await plain.connect();
+  try {
+    const [offsets] = await plain.fetchTopicOffsets(topic);
+    assert.equal(offsets?.high, '1', 'the record is stored');
+  } finally {
+    await plain.disconnect();
   }
 });
