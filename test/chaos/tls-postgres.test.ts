@@ -20,6 +20,7 @@ import { startScratchCluster, type ScratchCluster } from '../helpers/scratch-clu
 import { writeConfig, type TestPipeline } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 import { makeTestCa, type TestCa } from '../helpers/tls-certs.js';
+import { execVecrelay } from '../helpers/vecrelay-exec.js';
 
 const ctx = useSourcePipelines({ prefix: 'tlspg' });
 const { pipeline, startSource } = ctx;
@@ -131,7 +132,8 @@ test('verify-full against the CA: the source snapshots and streams through TLS, 
   await createTable(table);
   await db.query(`INSERT INTO ${table} SELECT g, 'before ' || g, '[1,2,3]' FROM generate_series(1, 3) g`);
   const p = pipeline(table, { postgres: onCluster({ mode: 'verify-full', caFile: ca.caFile }) }, db);
-  const source = startSource(writeConfig(p));
+  const config = writeConfig(p);
+  const source = startSource(config);
   const topic = changeTopic(p.topicPrefix, 'public', table);
   const arrived = (ids: number[]) => (records: Awaited<ReturnType<typeof readTopic>>) =>
     ids.every((id) => records.some((r) => r.key === canonicalKey(['id'], { id: BigInt(id) })));
@@ -163,6 +165,17 @@ test('verify-full against the CA: the source snapshots and streams through TLS, 
 
   await db.query(`INSERT INTO ${table} VALUES (4, 'after', '[4,5,6]'), (5, 'after', NULL)`);
   await Promise.race([readTopic(topic, arrived([4, 5]), { timeoutMs: 60_000 }), failed]);
+
+  // The operator's commands connect the same way: status reads the slot through TLS.
+  const status = await execVecrelay(['status', '--config', config, '--json'], { timeoutMs: 60_000 });
+  const report = JSON.parse(status.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    slot?: { name: string; exists: boolean };
+  };
+  assert.deepEqual(
+    { name: report.slot?.name, exists: report.slot?.exists },
+    { name: p.slot, exists: true },
+    `status saw the slot; output:\n${status.stdout}\n${status.stderr}`,
+  );
 });
 
 test('no postgres.ssl, the server accepts only TLS: exit 2 naming postgres.ssl, nothing created', async () => {
