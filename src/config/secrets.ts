@@ -33,6 +33,21 @@ export interface Secrets {
 
 type Reader = (field: string, path: string) => string;
 
+/**
+ * Marks an object holding secrets so that it serialises as "[redacted]" (JSON.stringify, pino,
+ * util.inspect) wherever it ends up in a log line, whatever the redaction paths say. The mark is
+ * not enumerable: the clients that read the object, and copies made with `...`, do not see it.
+ */
+function hidden<T extends object>(value: T): T {
+  const redacted = () => '[redacted]';
+  Object.defineProperty(value, 'toJSON', { value: redacted, enumerable: false });
+  Object.defineProperty(value, Symbol.for('nodejs.util.inspect.custom'), {
+    value: redacted,
+    enumerable: false,
+  });
+  return value;
+}
+
 function fileReader(configFile: string): Reader {
   return (field, path) => {
     let text: string;
@@ -107,10 +122,16 @@ function postgresTls(
   const ssl = config.postgres.ssl;
   if (!ssl) return undefined;
   if (ssl.mode === 'disable') return false;
-  return pgSslOptions(ssl.mode, {
-    ...clientCertificate(read, configFile, 'postgres.ssl', ssl),
-    ...(ssl.caFile ? { ca: read('postgres.ssl.caFile', ssl.caFile) } : {}),
-  });
+  return hiddenIfObject(
+    pgSslOptions(ssl.mode, {
+      ...clientCertificate(read, configFile, 'postgres.ssl', ssl),
+      ...(ssl.caFile ? { ca: read('postgres.ssl.caFile', ssl.caFile) } : {}),
+    }),
+  );
+}
+
+function hiddenIfObject<T>(value: T): T {
+  return typeof value === 'object' && value !== null ? hidden(value) : value;
 }
 
 function kafkaSecurity(
@@ -123,10 +144,10 @@ function kafkaSecurity(
   const security: KafkaSecurity = {};
   if (ssl === true) security.tls = {};
   else if (ssl) {
-    security.tls = {
+    security.tls = hidden({
       ...(ssl.caFile ? { ca: read('kafka.ssl.caFile', ssl.caFile) } : {}),
       ...clientCertificate(read, configFile, 'kafka.ssl', ssl),
-    };
+    });
   }
   if (sasl) {
     if (Boolean(sasl.passwordEnv) === Boolean(sasl.passwordFile))
@@ -142,9 +163,9 @@ function kafkaSecurity(
         );
       password = value;
     } else password = readPassword(read, 'kafka.sasl.passwordFile', sasl.passwordFile!);
-    security.sasl = { mechanism: sasl.mechanism, username: sasl.username, password };
+    security.sasl = hidden({ mechanism: sasl.mechanism, username: sasl.username, password });
   }
-  return security;
+  return hidden(security);
 }
 
 export function readSecrets(config: PipelineConfig, configFile: string, env: NodeJS.ProcessEnv): Secrets {

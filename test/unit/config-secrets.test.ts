@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -185,4 +186,30 @@ test('plan --url: sslmode, sslrootcert, sslcert and sslkey mean what postgres.ss
     (err: unknown) =>
       err instanceof ConfigError && /--url: sslrootcert=.*: cannot read it: ENOENT/.test(err.message),
   );
+});
+
+test('TLS material and the Kafka password print as [redacted] (JSON, pino, inspect), and still work', () => {
+  const loaded = parseConfig(
+    config({
+      postgres: { ssl: { caFile: CA, certFile: CERT, keyFile: KEY } },
+      kafka: {
+        ssl: { certFile: CERT, keyFile: KEY },
+        sasl: { mechanism: 'PLAIN', username: 'vecrelay', passwordFile: PASSWORD },
+      },
+    }),
+    FILE,
+    {},
+  );
+  const { postgresSsl, kafkaSecurity } = loaded;
+  for (const printed of [
+    JSON.stringify({ postgresSsl, kafkaSecurity, sasl: kafkaSecurity.sasl, tls: kafkaSecurity.tls }),
+    inspect({ postgresSsl, kafkaSecurity, sasl: kafkaSecurity.sasl }, { depth: 10 }),
+  ]) {
+    assert.doesNotMatch(printed, /PEM|s3cret/, printed);
+    assert.match(printed, /\[redacted\]/);
+  }
+  // What the clients read is all there, in copies too.
+  assert.equal(kafkaSecurity.sasl?.password, 's3cret');
+  assert.deepEqual({ ...kafkaSecurity.tls }, { cert: 'CERT PEM\n', key: 'KEY PEM\n' });
+  assert.equal((pgClientConfig(loaded).ssl as { key?: string }).key, 'KEY PEM\n');
 });
