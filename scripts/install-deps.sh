@@ -2,7 +2,8 @@
 # Installs everything the local stack and the tests need on a new Debian bookworm machine, and
 # nothing twice: each step checks first. Safe to rerun.
 #   - Debian packages: PostgreSQL 15 (+ server headers), JDK 17 + Maven, docker-compose (offline
-#     validation of docker-compose.yml), a C toolchain for pgvector
+#     validation of docker-compose.yml), a C toolchain for pgvector, openssl (the TLS tests make
+#     their certificates with it)
 #   - pgvector, built from Debian's source package against postgresql-server-dev-15
 #   - Kafka's jars, resolved by Maven from Maven Central (scripts/stack/kafka/pom.xml)
 #   - npm packages (npm ci)
@@ -20,7 +21,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages ---------------------------------------------------------------------------
 packages=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR
-  openjdk-17-jdk-headless maven docker-compose build-essential ca-certificates curl xz-utils)
+  openjdk-17-jdk-headless maven docker-compose build-essential ca-certificates curl xz-utils openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

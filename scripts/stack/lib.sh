@@ -19,27 +19,37 @@ as_pg() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # Ports are chosen free once and kept in $STACK/ports.env, so a restart finds the same addresses.
+# A port added to the stack later (KAFKA_SASL_PORT) is chosen and appended on the next `up`.
+PORT_NAMES=(PG_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT QDRANT_PORT KAFKA_SASL_PORT)
 load_ports() {
-  if [ ! -f "$STACK/ports.env" ]; then
-    mkdir -p "$STACK"
-    node -e '
-      const net = require("node:net");
-      const names = ["PG_PORT", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "QDRANT_PORT"];
-      const servers = [];
-      (async () => {
-        for (const name of names) {
-          const s = net.createServer();
-          await new Promise((r) => s.listen(0, "127.0.0.1", r));
-          servers.push(s);
-          console.log(`${name}=${s.address().port}`);
-        }
-        servers.forEach((s) => s.close());
-      })();
-    ' >"$STACK/ports.env"
-  fi
+  mkdir -p "$STACK"
+  [ -f "$STACK/ports.env" ] || : >"$STACK/ports.env"
+  # shellcheck disable=SC1091
+  . "$STACK/ports.env"
+  local missing=() name
+  for name in "${PORT_NAMES[@]}"; do [ -n "${!name:-}" ] || missing+=("$name"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  node -e '
+    const net = require("node:net");
+    const servers = [];
+    (async () => {
+      for (const name of process.argv.slice(1)) {
+        const s = net.createServer();
+        await new Promise((r) => s.listen(0, "127.0.0.1", r));
+        servers.push(s);
+        console.log(`${name}=${s.address().port}`);
+      }
+      servers.forEach((s) => s.close());
+    })();
+  ' "${missing[@]}" >>"$STACK/ports.env"
   # shellcheck disable=SC1091
   . "$STACK/ports.env"
 }
+
+# The SASL listener's user (SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN). A local test stack only: the
+# password is no secret, tests read it from env.json.
+KAFKA_SASL_USER=vecrelay
+KAFKA_SASL_PASSWORD=vecrelay-local-sasl
 
 # Prints the last lines of a log, for a failure message.
 tail_log() { [ -f "$1" ] && { echo "--- last lines of $1:"; tail -n 40 "$1"; } >&2 || true; }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts the local stack: PostgreSQL 15 + pgvector, Kafka (KRaft, single node) and the
+# Starts the local stack: PostgreSQL 15 + pgvector, Kafka (KRaft, single node; a PLAINTEXT listener
+# and a SASL_PLAINTEXT one with a SCRAM-SHA-256/512 and PLAIN user) and the
 # Qdrant-compatible test server. Idempotent: what already runs is left alone, what is missing is
 # created. Waits on ready-checks, then writes $STACK/env.json (read by tests) and $STACK/env.
 # First runs scripts/install-deps.sh, which installs only what is missing.
@@ -54,11 +55,17 @@ if ! pid_alive "$KAFKA_DIR/kafka.pid"; then
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL://127.0.0.1:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL://127.0.0.1:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL:SASL_PLAINTEXT
+# SASL: a listener that requires a login (kafka.sasl tests). SCRAM users live in the cluster
+# metadata (created at format time, or by the admin API below); PLAIN's user is listed here.
+listener.name.sasl.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
+listener.name.sasl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
 log.dirs=$KAFKA_DIR/data
 # One broker: the internal topics must not ask for 3 replicas, or groups never get a coordinator.
 offsets.topic.replication.factor=1
@@ -76,11 +83,15 @@ CONF
   java_cp=$(cat "$cp_file")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     say "formatting Kafka storage"
+    rm -f "$KAFKA_DIR/scram-users"
     cluster_id=$(java -cp "$java_cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
     java -cp "$java_cp" -Dlog4j.configuration="file:$ROOT/scripts/stack/kafka/log4j.properties" \
       -Dkafka.log.file="$KAFKA_DIR/storage-tool.log" \
       kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" -g \
+      --add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
       >"$KAFKA_DIR/format.log" 2>&1 || { tail_log "$KAFKA_DIR/format.log"; die "Kafka storage format failed"; }
+    echo "$KAFKA_SASL_USER" >"$KAFKA_DIR/scram-users"
   fi
   say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
   nohup java -Xms512m -Xmx1g -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
@@ -103,6 +114,32 @@ fi
 # --- ready checks, then the addresses for tests and tools -------------------------------------------
 node "$ROOT/scripts/stack/wait-ready.mjs" kafka "127.0.0.1:$KAFKA_PORT" 90 "$KAFKA_DIR/kafka.pid" \
   || { tail_log "$KAFKA_DIR/server.log"; tail_log "$KAFKA_DIR/stdout.log"; die "Kafka is not ready"; }
+
+# The SASL listener exists only if the running broker was started with it (a broker started by
+# an older up.sh has none until the stack is restarted: down.sh, then up.sh).
+sasl_json=""
+if grep -q "^listeners=.*SASL://127.0.0.1:$KAFKA_SASL_PORT" "$KAFKA_DIR/server.properties"; then
+  if [ ! -f "$KAFKA_DIR/scram-users" ]; then
+    # Storage formatted before the listener existed: create the SCRAM user through the admin API.
+    say "creating the SCRAM user $KAFKA_SASL_USER"
+    # One mechanism per call: Kafka refuses two changes to one user in one request.
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      java -cp "$(cat "$cp_file")" -Dlog4j.configuration="file:$ROOT/scripts/stack/kafka/log4j.properties" \
+        -Dkafka.log.file="$KAFKA_DIR/config-command.log" \
+        kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users \
+        --entity-name "$KAFKA_SASL_USER" --add-config "$mechanism=[password=$KAFKA_SASL_PASSWORD]" \
+        >"$KAFKA_DIR/scram.log" 2>&1 || { tail_log "$KAFKA_DIR/scram.log"; die "creating the SCRAM user failed"; }
+    done
+    echo "$KAFKA_SASL_USER" >"$KAFKA_DIR/scram-users"
+  fi
+  KAFKA_SASL_USER=$KAFKA_SASL_USER KAFKA_SASL_PASSWORD=$KAFKA_SASL_PASSWORD \
+    node "$ROOT/scripts/stack/wait-ready.mjs" kafka-sasl "127.0.0.1:$KAFKA_SASL_PORT" 60 "$KAFKA_DIR/kafka.pid" \
+    || { tail_log "$KAFKA_DIR/server.log"; die "Kafka's SASL listener is not ready"; }
+  sasl_json=$(printf ',\n  "kafkaSasl": { "brokers": ["127.0.0.1:%s"], "username": "%s", "password": "%s", "mechanisms": ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] }' \
+    "$KAFKA_SASL_PORT" "$KAFKA_SASL_USER" "$KAFKA_SASL_PASSWORD")
+else
+  say "Kafka runs without the SASL listener (started by an older up.sh): restart the stack to add it"
+fi
 node "$ROOT/scripts/stack/wait-ready.mjs" http "http://127.0.0.1:$QDRANT_PORT/" 30 "$QDRANT_DIR/server.pid" \
   || { tail_log "$QDRANT_DIR/server.log"; die "the Qdrant test server is not ready"; }
 
@@ -110,14 +147,15 @@ cat >"$STACK/env.json" <<JSON
 {
   "pg": { "host": "127.0.0.1", "port": $PG_PORT, "user": "postgres", "database": "postgres" },
   "kafka": { "brokers": ["127.0.0.1:$KAFKA_PORT"] },
-  "qdrantTestServer": { "url": "http://127.0.0.1:$QDRANT_PORT" }
+  "qdrantTestServer": { "url": "http://127.0.0.1:$QDRANT_PORT" }$sasl_json
 }
 JSON
 cat >"$STACK/env" <<ENV
 # source this file to reach the local stack from a shell
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
-export QDRANT_TEST_SERVER_URL=http://127.0.0.1:$QDRANT_PORT
+${sasl_json:+export KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT KAFKA_SASL_USER=$KAFKA_SASL_USER KAFKA_SASL_PASSWORD=$KAFKA_SASL_PASSWORD
+}export QDRANT_TEST_SERVER_URL=http://127.0.0.1:$QDRANT_PORT
 ENV
-say "ready: postgres 127.0.0.1:$PG_PORT, kafka 127.0.0.1:$KAFKA_PORT, qdrant-test-server http://127.0.0.1:$QDRANT_PORT"
+say "ready: postgres 127.0.0.1:$PG_PORT, kafka 127.0.0.1:$KAFKA_PORT${sasl_json:+ (SASL 127.0.0.1:$KAFKA_SASL_PORT)}, qdrant-test-server http://127.0.0.1:$QDRANT_PORT"
 say "addresses in $STACK/env.json (source $STACK/env in a shell)"

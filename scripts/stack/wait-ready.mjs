@@ -1,5 +1,7 @@
 // Ready-checks for the stack, used by up.sh instead of sleeps:
 //   node wait-ready.mjs kafka HOST:PORT SECONDS   — the broker answers metadata and lists topics
+//   node wait-ready.mjs kafka-sasl HOST:PORT SECONDS — the same after a SCRAM-SHA-512 login as
+//                                                    $KAFKA_SASL_USER / $KAFKA_SASL_PASSWORD
 //   node wait-ready.mjs http URL SECONDS          — the URL answers 200
 // An optional last argument names a pid file: when that process has died, fail at once.
 import { Kafka, logLevel } from 'kafkajs';
@@ -10,7 +12,20 @@ const [kind, target, seconds = '60', pidFile] = process.argv.slice(2);
 const deadline = Date.now() + Number(seconds) * 1000;
 
 async function kafkaReady() {
-  const admin = new Kafka({ brokers: [target], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const sasl =
+    kind === 'kafka-sasl'
+      ? {
+          mechanism: 'scram-sha-512',
+          username: process.env.KAFKA_SASL_USER,
+          password: process.env.KAFKA_SASL_PASSWORD,
+        }
+      : undefined;
+  const admin = new Kafka({
+    brokers: [target],
+    sasl,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
   try {
     await admin.connect();
     await admin.listTopics();
@@ -25,7 +40,7 @@ async function httpReady() {
   return res.ok;
 }
 
-const check = kind === 'kafka' ? kafkaReady : httpReady;
+const check = kind.startsWith('kafka') ? kafkaReady : httpReady;
 let lastError;
 function processDied() {
   if (!pidFile) return false;

@@ -5,11 +5,12 @@ import { parse as parseYaml } from 'yaml';
 import type { ZodError } from 'zod';
 import { ConfigError } from '../shared/errors.js';
 import { configSchema, type PipelineConfig } from './schema.js';
+import { readSecrets, type Secrets } from './secrets.js';
 
-export interface LoadedConfig extends PipelineConfig {
+export interface LoadedConfig extends PipelineConfig, Pick<Secrets, 'postgresSsl' | 'kafkaSecurity'> {
   /** Where it came from, for messages. */
   file: string;
-  /** The Postgres password from postgres.passwordEnv, if any. Never logged. */
+  /** The Postgres password from postgres.passwordEnv or passwordFile, if any. Never logged. */
   postgresPassword: string | undefined;
   /** The Qdrant API key from qdrant.apiKeyEnv, if set. Never logged. */
   qdrantApiKey: string | undefined;
@@ -63,7 +64,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const apiKeyEnv = config.qdrant?.apiKeyEnv;
   const qdrantApiKey = apiKeyEnv ? env[apiKeyEnv] : undefined;
-  return { ...config, file, postgresPassword, qdrantApiKey };
+  // TLS material and the Kafka and file-held passwords (secrets.ts).
+  const { postgresPasswordFromFile, ...secrets } = readSecrets(config, file, env);
+  postgresPassword ??= postgresPasswordFromFile;
+  return { ...config, file, postgresPassword, qdrantApiKey, ...secrets };
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

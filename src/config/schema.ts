@@ -1,5 +1,6 @@
 // The pipeline config: one declared schema (types, defaults, descriptions) turned into one typed
-// object at start-up. Secrets are never in the file: `*Env` fields name environment variables.
+// object at start-up. Secrets are never in the file: `*Env` fields name environment variables,
+// `*File` fields files (certificates, keys, passwords); both are read by secrets.ts.
 import { z } from 'zod';
 
 /** Postgres identifiers vecrelay creates (slot names are stricter: lower case, digits, _). */
@@ -13,6 +14,42 @@ const qualifiedTable = z
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+
+const filePath = z.string().min(1);
+
+/** Postgres TLS, with libpq's sslmode names (src/config/secrets.ts says what each one checks). */
+export const postgresSslSchema = z
+  .object({
+    mode: z
+      .enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full'])
+      .default('verify-full')
+      .describe("libpq's sslmode; verify-full checks the CA and the host name"),
+    caFile: filePath.optional().describe("PEM file of the CA that signed the server's certificate"),
+    certFile: filePath.optional().describe('PEM client certificate, for certificate authentication'),
+    keyFile: filePath.optional().describe('PEM private key of certFile'),
+  })
+  .strict();
+
+/** Kafka TLS: true = the system's CAs; or an object naming PEM files. */
+export const kafkaSslSchema = z.union([
+  z.boolean(),
+  z
+    .object({
+      caFile: filePath.optional().describe("PEM file of the CA that signed the brokers' certificates"),
+      certFile: filePath.optional().describe('PEM client certificate (mutual TLS)'),
+      keyFile: filePath.optional().describe('PEM private key of certFile'),
+    })
+    .strict(),
+]);
+
+export const kafkaSaslSchema = z
+  .object({
+    mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+    username: z.string().min(1),
+    passwordEnv: z.string().min(1).optional().describe('environment variable holding the password'),
+    passwordFile: filePath.optional().describe('file holding the password (one trailing newline ignored)'),
+  })
+  .strict();
 
 export const tableSchema = z
   .object({
@@ -59,6 +96,10 @@ export const configSchema = z
         database: z.string().min(1),
         user: z.string().min(1),
         passwordEnv: z.string().optional().describe('environment variable holding the password'),
+        passwordFile: filePath
+          .optional()
+          .describe('file holding the password (one trailing newline ignored); instead of passwordEnv'),
+        ssl: postgresSslSchema.optional().describe('TLS for every Postgres connection; absent: no TLS'),
         slot: slotName,
         publication: identifier,
       })
@@ -73,6 +114,8 @@ export const configSchema = z
         partitions: z.number().int().min(1).max(10_000).default(6),
         replicationFactor: z.number().int().min(-1).default(-1).describe('-1: the broker default'),
         clientId: z.string().default('vecrelay'),
+        ssl: kafkaSslSchema.optional().describe('TLS to the brokers; absent: plaintext'),
+        sasl: kafkaSaslSchema.optional().describe('SASL authentication to the brokers'),
       })
       .strict(),
     qdrant: z

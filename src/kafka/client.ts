@@ -1,11 +1,20 @@
 // The one place that knows kafkajs (facts/kafka.md: it is in maintenance; keep it replaceable).
 // kafkajs logs through its own logger; this routes its lines into the component's pino logger.
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../shared/log.js';
+import { kafkajsSasl, type KafkaSecurity } from './security.js';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  /** kafka.ssl and kafka.sasl, resolved (secrets.ts); absent: plaintext, no login. */
+  security?: KafkaSecurity;
+}
+
+/** The settings every Kafka client of a pipeline is built from (security included). */
+export function kafkaSettings(config: LoadedConfig, clientId = config.kafka.clientId): KafkaSettings {
+  return { brokers: config.kafka.brokers, clientId, security: config.kafkaSecurity };
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -19,6 +28,8 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
   return new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,
+    ssl: settings.security?.tls,
+    sasl: kafkajsSasl(settings.security),
     logLevel: logLevel.WARN,
     logCreator:
       () =>

@@ -45,6 +45,9 @@ export async function createEventProducer(settings: KafkaSettings): Promise<Even
   const producer = new Producer<Buffer, Buffer | null, Buffer, Buffer>({
     clientId: settings.clientId,
     bootstrapBrokers: settings.brokers,
+    // kafka.ssl / kafka.sasl; the mechanism names are Kafka's own, as in the config.
+    ...(settings.security?.tls ? { tls: settings.security.tls } : {}),
+    ...(settings.security?.sasl ? { sasl: { ...settings.security.sasl } } : {}),
     idempotent: true,
     autocreateTopics: false,
     // A produce request carries up to source.requestMaxBytes; give the broker time to store it.

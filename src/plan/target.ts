@@ -1,7 +1,9 @@
 // What `vecrelay plan` connects to: a pipeline config (--config), or a bare connection string
 // (--url postgresql://user@host:port/db, the password from PGPASSWORD). The password is used to
 // connect and never kept anywhere it could be printed.
+import { readFileSync } from 'node:fs';
 import type { LoadedConfig } from '../config/load.js';
+import { pgSslOptions, type SslMode } from '../config/secrets.js';
 import { ConfigError } from '../shared/errors.js';
 import { pgClientConfig, type PgConfig } from '../source/postgres/connect.js';
 
@@ -34,7 +36,23 @@ export function targetFromConfig(config: LoadedConfig): PlanTarget {
 
 const SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
-/** Parses postgresql://user[:password]@host[:port]/database[?sslmode=...]. */
+/** A file named by a URL parameter (sslrootcert, sslcert, sslkey), read now. */
+function urlFile(parsed: URL, name: string): string | undefined {
+  const file = parsed.searchParams.get(name);
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `--url: ${name}=${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Parses postgresql://user[:password]@host[:port]/database[?sslmode=...&sslrootcert=...&sslcert=...
+ * &sslkey=...]; sslmode means what postgres.ssl.mode does (config/secrets.ts), `allow` = disable.
+ */
 export function targetFromUrl(url: string, env: NodeJS.ProcessEnv = process.env): PlanTarget {
   let parsed: URL;
   try {
@@ -61,7 +79,13 @@ export function targetFromUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   if (!SSLMODES.includes(sslmode))
     throw new ConfigError(`--url: sslmode=${sslmode} is not one of ${SSLMODES.join(', ')}`);
   const ssl =
-    sslmode === 'require' ? { rejectUnauthorized: false } : sslmode.startsWith('verify') ? true : undefined;
+    sslmode === 'disable' || sslmode === 'allow'
+      ? undefined
+      : pgSslOptions(sslmode as SslMode, {
+          ca: urlFile(parsed, 'sslrootcert'),
+          cert: urlFile(parsed, 'sslcert'),
+          key: urlFile(parsed, 'sslkey'),
+        });
   return {
     host,
     port,

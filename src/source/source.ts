@@ -9,7 +9,8 @@
 import pg from 'pg';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafka, kafkaSettings } from '../kafka/client.js';
+import { kafkaSecurityProblem } from '../kafka/security.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
 import { StateStore } from '../kafka/state-store.js';
 import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
@@ -19,7 +20,7 @@ import type { Logger } from '../shared/log.js';
 import type { CellDecoders } from './changes.js';
 import { parseLsn } from './pgoutput/index.js';
 import type { TableInfo } from './postgres/catalog.js';
-import { pgClientConfig } from './postgres/connect.js';
+import { connectClient, pgClientConfig } from './postgres/connect.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
@@ -84,10 +85,7 @@ export class Source {
     const { config, log } = this;
     setReady('source', false); // ready once streaming (after any snapshot)
     loadEventProducerClient().catch(() => {}); // ahead of time; a failure surfaces where it is used
-    const kafka = createKafka(
-      { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
-      log.child({ component: 'kafka' }),
-    );
+    const kafka = createKafka(kafkaSettings(config), log.child({ component: 'kafka' }));
     const admin = kafka.admin();
     // For the small writes (table descriptors, snapshot state), one at a time and each awaited;
     // change events have producers of their own (event-producer.ts). The explicit partitioner
@@ -97,7 +95,9 @@ export class Source {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     // Kafka connects while the Postgres preflight runs: start-up is mostly round trips.
-    const kafkaConnected = Promise.all([admin.connect(), producer.connect()]);
+    const kafkaConnected = Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => {
+      throw kafkaSecurityProblem(err, config) ?? err; // a refused SASL login: stop, naming kafka.sasl
+    });
     kafkaConnected.catch(() => {}); // awaited in prepare(); a failure surfaces there
     try {
       const { tables, routed } = await this.prepare(admin, kafkaConnected);
@@ -125,13 +125,12 @@ export class Source {
   /** Preflight, publication and topics; returns the tables with their Kafka routes. */
   private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
     const { config, log } = this;
-    const client = new pg.Client(pgClientConfig(config));
-    await client.connect();
+    const client = await connectClient(config, new pg.Client(pgClientConfig(config)));
     try {
       await checkServer(client, config);
       const tables = await checkTables(client, config);
+      await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
       await ensurePublication(client, config, tables, log);
-      await kafkaConnected;
       const specs = tables.map((t) => ({
         topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table),
         partitions: config.kafka.partitions,
@@ -285,7 +284,7 @@ export class Source {
 /** The change-event producers of a snapshot or streaming session (source.producers lanes). */
 function createEventProducers(config: LoadedConfig): Promise<EventProducer[]> {
   return Promise.all(
-    Array.from({ length: config.source.producers }, () => createEventProducer(config.kafka)),
+    Array.from({ length: config.source.producers }, () => createEventProducer(kafkaSettings(config))),
   );
 }
 

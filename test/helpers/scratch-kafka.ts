@@ -18,6 +18,8 @@ const run = promisify(execFile);
 
 export interface ScratchKafka {
   brokers: string[];
+  /** The address of each extra listener (options.listeners), by name. */
+  listeners: Record<string, string[]>;
   pause(): void;
   resume(): void;
   /** The broker's log so far, for failure messages. */
@@ -25,10 +27,27 @@ export interface ScratchKafka {
   stop(): Promise<void>;
 }
 
-export async function startScratchKafka(): Promise<ScratchKafka> {
+/** A listener besides PLAINTEXT (SSL, SASL_SSL...), each on a free port of its own. */
+export interface ExtraListener {
+  /** Listener name, e.g. SSL. */
+  name: string;
+  /** Its security protocol: SSL, SASL_SSL, SASL_PLAINTEXT. */
+  protocol: string;
+}
+
+export interface ScratchKafkaOptions {
+  listeners?: ExtraListener[];
+  /** More lines for server.properties (the listeners' ssl.* settings, say). */
+  properties?: string[];
+}
+
+export async function startScratchKafka(options: ScratchKafkaOptions = {}): Promise<ScratchKafka> {
   const classpath = readFileSync(path.join(stackDir, 'kafka-classpath.txt'), 'utf8').trim();
   const dir = mkdtempSync(path.join(tmpdir(), 'vecrelay-kafka-'));
   const [port, controllerPort] = [await freePort(), await freePort()];
+  const extra: Array<ExtraListener & { address: string }> = [];
+  for (const l of options.listeners ?? []) extra.push({ ...l, address: `127.0.0.1:${await freePort()}` });
+  const extraListeners = extra.map((l) => `,${l.name}://${l.address}`).join('');
   const properties = path.join(dir, 'server.properties');
   writeFileSync(
     properties,
@@ -36,11 +55,11 @@ export async function startScratchKafka(): Promise<ScratchKafka> {
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${extraListeners}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${extraListeners}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${extra.map((l) => `,${l.name}:${l.protocol}`).join('')}`,
       `log.dirs=${path.join(dir, 'data')}`,
       'offsets.topic.replication.factor=1',
       'offsets.topic.num.partitions=1',
@@ -51,6 +70,7 @@ export async function startScratchKafka(): Promise<ScratchKafka> {
       'auto.create.topics.enable=false',
       'num.network.threads=1',
       'num.io.threads=1',
+      ...(options.properties ?? []),
       '',
     ].join('\n'),
   );
@@ -127,6 +147,7 @@ export async function startScratchKafka(): Promise<ScratchKafka> {
   }
   return {
     brokers,
+    listeners: Object.fromEntries(extra.map((l) => [l.name, [l.address]])),
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
     log: readLog,

@@ -20,12 +20,25 @@ export interface StackEnv {
   qdrantIsReal: boolean;
   /** The bundled test server, always started by the stack. */
   qdrantTestServerUrl: string;
+  /**
+   * The broker's SASL_PLAINTEXT listener and its user (SCRAM-SHA-256/512 and PLAIN); undefined
+   * when the running broker was started by an older up.sh (restart the stack to add it).
+   */
+  kafkaSasl: KafkaSaslListener | undefined;
+}
+
+export interface KafkaSaslListener {
+  brokers: string[];
+  username: string;
+  password: string;
+  mechanisms: Array<'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'>;
 }
 
 interface StackFile {
   pg: { host: string; port: number; user: string; database: string };
   kafka: { brokers: string[] };
   qdrantTestServer: { url: string };
+  kafkaSasl?: KafkaSaslListener;
 }
 
 let cached: StackEnv | undefined;
@@ -53,6 +66,7 @@ export function stackEnv(): StackEnv {
     qdrantApiKey: real ? process.env.QDRANT_API_KEY : undefined,
     qdrantIsReal: Boolean(real),
     qdrantTestServerUrl: raw.qdrantTestServer.url,
+    kafkaSasl: raw.kafkaSasl,
   };
   return cached;
 }

@@ -1,7 +1,10 @@
-// Connection settings for the source database, from the validated config. The password comes
-// from the environment (postgres.passwordEnv) and never appears in logs or errors.
+// Connection settings for the source database, from the validated config: every Postgres
+// connection vecrelay opens (admin, snapshot COPY, replication, status, plan) is built here, so
+// postgres.ssl applies to all of them. The password comes from postgres.passwordEnv or
+// passwordFile and never appears in logs or errors.
 import pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
+import { tlsConnectProblem } from './tls-errors.js';
 
 export type PgConfig = pg.ClientConfig & { replication?: 'database' };
 
@@ -13,8 +16,27 @@ export function pgClientConfig(config: LoadedConfig, options: { replication?: bo
     user: config.postgres.user,
     password: config.postgresPassword,
     application_name: `vecrelay:${config.name}`,
+    // A fresh object per connection: node-postgres hides `key` on the object it is given.
+    ...(config.postgresSsl === undefined
+      ? {}
+      : { ssl: config.postgresSsl === false ? false : { ...config.postgresSsl } }),
     ...(options.replication ? { replication: 'database' as const } : {}),
   };
+}
+
+/**
+ * Connects a client built by pgClientConfig; a TLS mismatch (the server requires TLS and
+ * postgres.ssl is off, the certificate does not verify...) becomes a ConfigError naming
+ * postgres.ssl, since retrying cannot fix it.
+ */
+export async function connectClient(config: LoadedConfig, client: pg.Client): Promise<pg.Client> {
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw tlsConnectProblem(err, config) ?? err;
+  }
+  return client;
 }
 
 /** Opens a client, runs `fn`, always closes it. */

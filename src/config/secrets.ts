@@ -1,0 +1,185 @@
+// What a config keeps out of its own text: passwords from `*Env` variables or `*File` files, and
+// the TLS material (CA, client certificate and key) its `*File` fields name. Read once at start-up,
+// so a missing file stops the process before it connects anywhere, naming the field. The values
+// live only in LoadedConfig's secret fields (postgresSsl, kafkaSecurity...), which nothing logs.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { ConfigError } from '../shared/errors.js';
+import type { PipelineConfig } from './schema.js';
+
+export interface KafkaSasl {
+  mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  username: string;
+  password: string;
+}
+
+/** How to reach the brokers; both clients (kafkajs, @platformatic/kafka) are built from it. */
+export interface KafkaSecurity {
+  /** TLS options for every broker connection; undefined: plaintext. */
+  tls?: ConnectionOptions;
+  sasl?: KafkaSasl;
+}
+
+export interface Secrets {
+  /** From postgres.passwordFile; postgres.passwordEnv is read by load.ts. */
+  postgresPasswordFromFile: string | undefined;
+  /**
+   * node-postgres' `ssl`: false for mode disable; undefined when postgres.ssl is absent (then
+   * node-postgres reads PGSSLMODE, as before these settings existed).
+   */
+  postgresSsl: ConnectionOptions | false | undefined;
+  kafkaSecurity: KafkaSecurity;
+}
+
+type Reader = (field: string, path: string) => string;
+
+/**
+ * Marks an object holding secrets so that it serialises as "[redacted]" (JSON.stringify, pino,
+ * util.inspect) wherever it ends up in a log line, whatever the redaction paths say. The mark is
+ * not enumerable: the clients that read the object, and copies made with `...`, do not see it.
+ */
+function hidden<T extends object>(value: T): T {
+  const redacted = () => '[redacted]';
+  Object.defineProperty(value, 'toJSON', { value: redacted, enumerable: false });
+  Object.defineProperty(value, Symbol.for('nodejs.util.inspect.custom'), {
+    value: redacted,
+    enumerable: false,
+  });
+  return value;
+}
+
+function fileReader(configFile: string): Reader {
+  return (field, path) => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `${configFile}: ${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: ` +
+          'give a readable file (mounted into the container, if in one)',
+      );
+    }
+    if (text.trim() === '') throw new ConfigError(`${configFile}: ${field}: ${path} is empty`);
+    return text;
+  };
+}
+
+/** A password file's content: one trailing newline (echo pw > file) is not part of it. */
+function readPassword(read: Reader, field: string, path: string): string {
+  return read(field, path).replace(/\r?\n$/, '');
+}
+
+/** The client certificate and key, which come as a pair. */
+function clientCertificate(
+  read: Reader,
+  configFile: string,
+  section: string,
+  opts: { certFile?: string; keyFile?: string },
+): { cert?: string; key?: string } {
+  if (Boolean(opts.certFile) !== Boolean(opts.keyFile))
+    throw new ConfigError(
+      `${configFile}: ${section}: certFile and keyFile come together (the client certificate and its key): set both or neither`,
+    );
+  if (!opts.certFile || !opts.keyFile) return {};
+  return {
+    cert: read(`${section}.certFile`, opts.certFile),
+    key: read(`${section}.keyFile`, opts.keyFile),
+  };
+}
+
+export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+/**
+ * An sslmode as node-postgres' `ssl`, with libpq's meanings (`ca`, `cert`, `key`: PEM contents):
+ * - disable: no TLS.
+ * - prefer, require: TLS, the server's certificate is not checked. libpq's `prefer` falls back to
+ *   an unencrypted connection when the server has no TLS; node-postgres cannot, so here `prefer`
+ *   fails against such a server with a message saying to set mode: disable.
+ * - require with a CA: like verify-ca (as libpq does when a root certificate is present).
+ * - verify-ca: the certificate must chain to the CA (or, without one, to the system's CAs); the
+ *   host name is not checked.
+ * - verify-full: verify-ca, and the host name must match the certificate.
+ */
+export function pgSslOptions(
+  mode: SslMode,
+  pem: { ca?: string; cert?: string; key?: string },
+): ConnectionOptions | false {
+  if (mode === 'disable') return false;
+  const client = pem.cert && pem.key ? { cert: pem.cert, key: pem.key } : {};
+  const ca = pem.ca ? { ca: pem.ca } : {};
+  if (mode === 'prefer' || (mode === 'require' && !pem.ca)) return { rejectUnauthorized: false, ...client };
+  if (mode === 'verify-full') return { rejectUnauthorized: true, ...ca, ...client };
+  // verify-ca (or require with a CA): the chain is checked, the name is not.
+  return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...ca, ...client };
+}
+
+/** postgres.ssl, its files read. */
+function postgresTls(
+  config: PipelineConfig,
+  read: Reader,
+  configFile: string,
+): ConnectionOptions | false | undefined {
+  const ssl = config.postgres.ssl;
+  if (!ssl) return undefined;
+  if (ssl.mode === 'disable') return false;
+  return hiddenIfObject(
+    pgSslOptions(ssl.mode, {
+      ...clientCertificate(read, configFile, 'postgres.ssl', ssl),
+      ...(ssl.caFile ? { ca: read('postgres.ssl.caFile', ssl.caFile) } : {}),
+    }),
+  );
+}
+
+function hiddenIfObject<T>(value: T): T {
+  return typeof value === 'object' && value !== null ? hidden(value) : value;
+}
+
+function kafkaSecurity(
+  config: PipelineConfig,
+  read: Reader,
+  configFile: string,
+  env: NodeJS.ProcessEnv,
+): KafkaSecurity {
+  const { ssl, sasl } = config.kafka;
+  const security: KafkaSecurity = {};
+  if (ssl === true) security.tls = {};
+  else if (ssl) {
+    security.tls = hidden({
+      ...(ssl.caFile ? { ca: read('kafka.ssl.caFile', ssl.caFile) } : {}),
+      ...clientCertificate(read, configFile, 'kafka.ssl', ssl),
+    });
+  }
+  if (sasl) {
+    if (Boolean(sasl.passwordEnv) === Boolean(sasl.passwordFile))
+      throw new ConfigError(
+        `${configFile}: kafka.sasl: give the password in exactly one of passwordEnv (an environment variable) or passwordFile`,
+      );
+    let password: string;
+    if (sasl.passwordEnv) {
+      const value = env[sasl.passwordEnv];
+      if (value === undefined)
+        throw new ConfigError(
+          `${configFile}: kafka.sasl.passwordEnv names ${sasl.passwordEnv}, which is not set: export ${sasl.passwordEnv}=... before starting`,
+        );
+      password = value;
+    } else password = readPassword(read, 'kafka.sasl.passwordFile', sasl.passwordFile!);
+    security.sasl = hidden({ mechanism: sasl.mechanism, username: sasl.username, password });
+  }
+  return hidden(security);
+}
+
+export function readSecrets(config: PipelineConfig, configFile: string, env: NodeJS.ProcessEnv): Secrets {
+  const read = fileReader(configFile);
+  const { passwordEnv, passwordFile } = config.postgres;
+  if (passwordEnv && passwordFile)
+    throw new ConfigError(
+      `${configFile}: postgres: passwordEnv and passwordFile are both set: keep the one that holds the password`,
+    );
+  return {
+    postgresPasswordFromFile: passwordFile
+      ? readPassword(read, 'postgres.passwordFile', passwordFile)
+      : undefined,
+    postgresSsl: postgresTls(config, read, configFile),
+    kafkaSecurity: kafkaSecurity(config, read, configFile, env),
+  };
+}
