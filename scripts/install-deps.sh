@@ -5,7 +5,8 @@
 #     validation of docker-compose.yml), a C toolchain for pgvector
 #   - pgvector, built from Debian's source package against postgresql-server-dev-15
 #   - Kafka's jars, resolved by Maven from Maven Central (scripts/stack/kafka/pom.xml)
-#   - npm packages (npm ci)
+#   - Node.js 24 LTS when the machine's node is older (scripts/node-runtime.sh), then the npm
+#     packages (npm ci, run on Node 24)
 # Downloads are cached under $VECRELAY_CACHE (default ~/.cache/vecrelay) and ~/.m2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,9 +75,16 @@ if [ ! -s "$cp_file" ] || [ "$pom" -nt "$cp_file" ]; then
     >"$stack_dir/maven.log" 2>&1 || { cat "$stack_dir/maven.log"; exit 1; }
 fi
 
-# --- npm packages ----------------------------------------------------------------------------------
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+# --- Node.js 24 and the npm packages ----------------------------------------------------------------
+. "$root/scripts/node-runtime.sh"
+use_node24
+# npm ci under Node 24 (npm runs on the first node on PATH): the engines checks see the runtime
+# the packages will run on. A node_modules installed by another Node major is installed again.
+installed_by=$(cat node_modules/.vecrelay-node 2>/dev/null || true)
+if [ "$installed_by" != "$(node_major)" ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci (node $(node --version))"
+  # warn, not error: an EBADENGINE warning is worth seeing.
+  npm ci --no-audit --no-fund --loglevel=warn
+  node_major >node_modules/.vecrelay-node
 fi
 say "done"
