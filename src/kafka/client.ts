@@ -24,7 +24,12 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
       () =>
       ({ level, label, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info']({ kafka: label, ...rest }, String(message));
+        // kafkajs' connection logs each error answer of the broker ("Response CreateTopics(...)":
+        // a topic that exists already; "does not host this topic-partition" while metadata
+        // settles) at error level before its caller, which retries or handles it, has seen it.
+        // Those are debug; what the caller cannot handle, it reports.
+        const handled = level === logLevel.ERROR && String(message).startsWith('Response ');
+        log[handled ? 'debug' : (LEVELS[level] ?? 'info')]({ kafka: label, ...rest }, String(message));
       },
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
   });
