@@ -13,13 +13,12 @@ import { pgClientConfig } from '../source/postgres/connect.js';
 /** How long any one call of an operator command may take. */
 export const OPS_CALL_TIMEOUT_MS = 10_000;
 
-/** A system an operator command could not reach or that did not answer in time. */
-export class Unreachable extends Error {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'Unreachable';
-  }
-}
+/**
+ * A system an operator command could not reach or that did not answer in time. It ends a command
+ * the way a misconfiguration does (one line naming the system and its config field, exit 2);
+ * `status` catches it and reports it beside what the other systems said.
+ */
+export class Unreachable extends ConfigError {}
 
 /** `call`, or an Unreachable naming `what` once `ms` pass without an answer. */
 export async function bounded<T>(what: string, call: Promise<T>, ms = OPS_CALL_TIMEOUT_MS): Promise<T> {
