@@ -1,4 +1,4 @@
-// The one place that knows kafkajs (facts/kafka.md: it is in maintenance; keep it replaceable).
+// The one place that knows kafkajs (it is in maintenance since 2023: keep it replaceable).
 // kafkajs logs through its own logger; this routes its lines into the component's pino logger.
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../shared/log.js';
