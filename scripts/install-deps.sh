@@ -76,15 +76,9 @@ if [ ! -s "$cp_file" ] || [ "$pom" -nt "$cp_file" ]; then
 fi
 
 # --- Node.js 24 and the npm packages ----------------------------------------------------------------
+# npm ci runs under Node 24 (npm runs on the first node on PATH): the engines checks see the
+# runtime the packages will run on.
 . "$root/scripts/node-runtime.sh"
 use_node24
-# npm ci under Node 24 (npm runs on the first node on PATH): the engines checks see the runtime
-# the packages will run on. A node_modules installed by another Node major is installed again.
-installed_by=$(cat node_modules/.vecrelay-node 2>/dev/null || true)
-if [ "$installed_by" != "$(node_major)" ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm ci (node $(node --version))"
-  # warn, not error: an EBADENGINE warning is worth seeing.
-  npm ci --no-audit --no-fund --loglevel=warn
-  node_major >node_modules/.vecrelay-node
-fi
+install_npm_packages
 say "done"

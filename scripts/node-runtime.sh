@@ -29,3 +29,17 @@ use_node24() {
   fi
   export PATH="$bin:$PATH"
 }
+
+# npm ci, on the node first on PATH (Node 24 after use_node24), when node_modules is missing, older
+# than package-lock.json, or was installed by another Node major. Run from the repository root.
+install_npm_packages() {
+  local major installed_by
+  major=$(node_major)
+  installed_by=$(cat node_modules/.vecrelay-node 2>/dev/null || true)
+  if [ "$installed_by" != "$major" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    printf '[install] npm ci (node %s)\n' "$(node --version)" >&2
+    # warn, not error: an EBADENGINE warning is worth seeing.
+    npm ci --no-audit --no-fund --loglevel=warn >&2
+    echo "$major" >node_modules/.vecrelay-node
+  fi
+}
