@@ -40,7 +40,9 @@ export async function planTeardown(
         `${config.kafka.topicPrefix}._dlq.${config.name}`,
       ]),
   );
-  const topics = admin ? (await admin.listTopics()).filter((t) => ours.has(t)).sort() : [];
+  const topics = admin
+    ? (await bounded('Kafka (kafka.brokers)', admin.listTopics())).filter((t) => ours.has(t)).sort()
+    : [];
   return {
     slot: slot.exists ? config.postgres.slot : null,
     publication: pub.rows.length ? config.postgres.publication : null,
