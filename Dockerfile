@@ -1,7 +1,7 @@
 # vecrelay image: build the TypeScript in one stage, run the emitted JavaScript with production
 # dependencies only in the next. docker-compose.yml builds it as the `vecrelay` service.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -10,7 +10,7 @@ COPY . .
 # always copy it (an empty directory is not in a git checkout).
 RUN npm run build && mkdir -p schemas
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -3,6 +3,16 @@
 // JavaScript; a source checkout runs the TypeScript through tsx.
 import { existsSync } from 'node:fs';
 
+// The supported runtime is Node 24 LTS; its dependencies need at least 22 (package.json engines).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  process.stderr.write(
+    `vecrelay: Node.js ${process.version} is too old: vecrelay runs on Node 24 LTS (22 at least). ` +
+      'From a checkout, `bash scripts/node24.sh node bin/vecrelay.js ...` installs and uses Node 24.\n',
+  );
+  process.exit(2);
+}
+
 const built = new URL('../dist/cli/main.js', import.meta.url);
 if (existsSync(built)) {
   await import(built.href);

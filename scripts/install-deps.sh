@@ -6,7 +6,8 @@
 #     their certificates with it)
 #   - pgvector, built from Debian's source package against postgresql-server-dev-15
 #   - Kafka's jars, resolved by Maven from Maven Central (scripts/stack/kafka/pom.xml)
-#   - npm packages (npm ci)
+#   - Node.js 24 LTS when the machine's node is older (scripts/node-runtime.sh), then the npm
+#     packages (npm ci, run on Node 24)
 # Downloads are cached under $VECRELAY_CACHE (default ~/.cache/vecrelay) and ~/.m2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,9 +76,10 @@ if [ ! -s "$cp_file" ] || [ "$pom" -nt "$cp_file" ]; then
     >"$stack_dir/maven.log" 2>&1 || { cat "$stack_dir/maven.log"; exit 1; }
 fi
 
-# --- npm packages ----------------------------------------------------------------------------------
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+# --- Node.js 24 and the npm packages ----------------------------------------------------------------
+# npm ci runs under Node 24 (npm runs on the first node on PATH): the engines checks see the
+# runtime the packages will run on.
+. "$root/scripts/node-runtime.sh"
+use_node24
+install_npm_packages
 say "done"

@@ -32,11 +32,15 @@ if (!unitOnly && !process.env.VECRELAY_STACK_DIR) {
   execFileSync('bash', [path.join(root, 'scripts/stack/up.sh')], { stdio: 'inherit' });
 }
 
+console.log(`node ${process.version}, ${files.length} test file${files.length === 1 ? '' : 's'}`);
+
 const resultsDir = path.join(root, '.stack');
 mkdirSync(resultsDir, { recursive: true });
 // One file per run: two runs at once must not mix their counts.
 const tapFile = path.join(resultsDir, `test-results.${process.pid}.tap`);
 const args = [
+  // kafkajs (the tests' helpers use it) arms negative timers, which Node 24 warns about; harmless.
+  '--disable-warning=TimeoutNegativeWarning',
   '--import',
   'tsx',
   '--test',

@@ -6,6 +6,7 @@
 # First runs scripts/install-deps.sh, which installs only what is missing.
 . "$(dirname "$0")/lib.sh"
 bash "$ROOT/scripts/install-deps.sh" | grep -v '^\[install\] done$' || true
+. "$ROOT/scripts/node-runtime.sh" && use_node24 # the test server runs on Node 24 too
 load_ports
 mkdir -p "$STACK/pg" "$KAFKA_DIR" "$QDRANT_DIR"
 

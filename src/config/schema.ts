@@ -183,7 +183,14 @@ export const configSchema = z
       // prefault: an absent section is parsed as {}, so the fields' own defaults apply.
       .prefault({}),
     metrics: z
-      .object({ port: z.number().int().min(0).max(65535) })
+      .object({
+        port: z.number().int().min(0).max(65535),
+        host: z
+          .string()
+          .min(1)
+          .default('127.0.0.1')
+          .describe('address the metrics server listens on: loopback by default, 0.0.0.0 for all interfaces'),
+      })
       .strict()
       .optional(),
   })

@@ -1,4 +1,4 @@
-// The one place that knows kafkajs (facts/kafka.md: it is in maintenance; keep it replaceable).
+// The one place that knows kafkajs (it is in maintenance since 2023: keep it replaceable).
 // kafkajs logs through its own logger; this routes its lines into the component's pino logger.
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
@@ -35,7 +35,12 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
       () =>
       ({ level, label, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info']({ kafka: label, ...rest }, String(message));
+        // kafkajs' connection logs each error answer of the broker ("Response CreateTopics(...)":
+        // a topic that exists already; "does not host this topic-partition" while metadata
+        // settles) at error level before its caller, which retries or handles it, has seen it.
+        // Those are debug; what the caller cannot handle, it reports.
+        const handled = level === logLevel.ERROR && String(message).startsWith('Response ');
+        log[handled ? 'debug' : (LEVELS[level] ?? 'info')]({ kafka: label, ...rest }, String(message));
       },
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
   });

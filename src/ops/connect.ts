@@ -1,10 +1,79 @@
-// The clients the operator commands need: a Postgres connection and a Kafka admin.
+// The clients the operator commands need — a Postgres connection and a Kafka admin — and a bound
+// on every call they make. An operator command answers within seconds or says which system did
+// not answer and which config field points at it; it never waits on a client's own retries
+// (kafkajs retries a missing topic or an unreachable broker for minutes).
 import pg from 'pg';
 import type { Admin } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka } from '../kafka/client.js';
+import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { pgClientConfig } from '../source/postgres/connect.js';
+
+/** How long any one call of an operator command may take. */
+export const OPS_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * A system an operator command could not reach or that did not answer in time. It ends a command
+ * the way a misconfiguration does (one line naming the system and its config field, exit 2);
+ * `status` catches it and reports it beside what the other systems said.
+ */
+export class Unreachable extends ConfigError {}
+
+/** `call`, or an Unreachable naming `what` once `ms` pass without an answer. */
+export async function bounded<T>(what: string, call: Promise<T>, ms = OPS_CALL_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Unreachable(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([call, timeout]);
+  } catch (err) {
+    if (err instanceof Unreachable) throw err;
+    throw new Unreachable(`${what}: ${messageOf(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const postgresWhere = (config: LoadedConfig) =>
+  `PostgreSQL at ${config.postgres.host}:${config.postgres.port} (postgres.host, postgres.port)`;
+export const kafkaWhere = (config: LoadedConfig) =>
+  `Kafka at ${config.kafka.brokers.join(',')} (kafka.brokers)`;
+
+export async function connectPostgres(config: LoadedConfig, log: Logger): Promise<pg.Client> {
+  const sql = new pg.Client({
+    ...pgClientConfig(config),
+    connectionTimeoutMillis: OPS_CALL_TIMEOUT_MS,
+    query_timeout: OPS_CALL_TIMEOUT_MS,
+  });
+  // A server that goes away between two queries emits 'error' on the idle client: the next query
+  // fails and says so; the event itself must not end the process.
+  sql.on('error', (err) => log.debug({ err }, 'ops: Postgres connection lost'));
+  try {
+    await bounded(postgresWhere(config), sql.connect());
+  } catch (err) {
+    await sql.end().catch(() => {});
+    throw err;
+  }
+  return sql;
+}
+
+export async function connectKafka(config: LoadedConfig, log: Logger): Promise<Admin> {
+  // kafkajs logs each retry of each call at error level; the command reports the outcome itself.
+  const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
+  const admin = createKafka(
+    { brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-ops` },
+    quiet,
+  ).admin();
+  try {
+    await bounded(kafkaWhere(config), admin.connect());
+  } catch (err) {
+    void admin.disconnect().catch(() => {});
+    throw err;
+  }
+  return admin;
+}
 
 export interface OpsClients {
   sql: pg.Client;
@@ -12,25 +81,30 @@ export interface OpsClients {
   close(): Promise<void>;
 }
 
+/**
+ * Both clients, for commands that need both (cutover, teardown): a system that cannot be reached
+ * is a ConfigError naming it and its config field (exit 2).
+ */
 export async function openOps(config: LoadedConfig, log: Logger): Promise<OpsClients> {
-  const sql = new pg.Client(pgClientConfig(config));
-  await sql.connect();
-  const admin = createKafka(
-    { brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-ops` },
-    log,
-  ).admin();
-  try {
-    await admin.connect();
-  } catch (err) {
+  const unreachable = (err: unknown) =>
+    err instanceof Unreachable
+      ? new ConfigError(`${err.message}: check its address and credentials, and that it runs`, { cause: err })
+      : err;
+  const sql = await connectPostgres(config, log).catch((err: unknown) => {
+    throw unreachable(err);
+  });
+  const admin = await connectKafka(config, log).catch(async (err: unknown) => {
     await sql.end().catch(() => {});
-    throw err;
-  }
+    throw unreachable(err);
+  });
   return {
     sql,
     admin,
     async close() {
-      await admin.disconnect().catch(() => {});
-      await sql.end().catch(() => {});
+      await Promise.race([admin.disconnect().catch(() => {}), delay(2000)]);
+      await Promise.race([sql.end().catch(() => {}), delay(2000)]);
     },
   };
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

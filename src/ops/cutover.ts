@@ -10,6 +10,7 @@ import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { formatLsn, parseLsn } from '../source/pgoutput/index.js';
 import { sleep } from '../shared/backoff.js';
+import { bounded } from './connect.js';
 import { consumerLag, currentWalLsn, slotLag, topicEnds } from './lag.js';
 
 export interface CutoverOptions {
@@ -34,7 +35,7 @@ export async function cutover(sql: pg.Client, admin: Admin, options: CutoverOpti
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   const poll = options.pollMs ?? 200;
-  const target = await currentWalLsn(sql);
+  const target = await bounded('PostgreSQL', currentWalLsn(sql));
   const result = (ok: boolean, behind: string[] = []): CutoverResult => ({
     ok,
     targetLsn: formatLsn(target),
@@ -44,7 +45,7 @@ export async function cutover(sql: pg.Client, admin: Admin, options: CutoverOpti
 
   options.onPhase?.(`waiting for the source to confirm WAL position ${formatLsn(target)}`);
   for (;;) {
-    const slot = await slotLag(sql, options.slot);
+    const slot = await bounded('PostgreSQL', slotLag(sql, options.slot));
     if (!slot.exists)
       return result(false, [`replication slot ${options.slot} does not exist: is the source set up?`]);
     const confirmed = slot.confirmedFlushLsn ? parseLsn(slot.confirmedFlushLsn) : 0n;
@@ -58,12 +59,20 @@ export async function cutover(sql: pg.Client, admin: Admin, options: CutoverOpti
   }
 
   options.onPhase?.('waiting for the sink to apply everything the source wrote');
+  // A topic that does not exist is named, not asked about (kafkajs retries it for minutes).
+  const listed = new Set(await bounded('Kafka', admin.listTopics()));
+  const missing = options.topics.filter((t) => !listed.has(t));
+  if (missing.length)
+    return result(
+      false,
+      missing.map((t) => `topic ${t} does not exist: the source creates it when it starts`),
+    );
   const ends = new Map<string, Map<number, bigint>>();
-  for (const topic of options.topics) ends.set(topic, await topicEnds(admin, topic));
+  for (const topic of options.topics) ends.set(topic, await bounded('Kafka', topicEnds(admin, topic)));
   for (;;) {
     const behind: string[] = [];
     for (const topic of options.topics) {
-      const lags = await consumerLag(admin, options.groupId, topic);
+      const lags = await bounded('Kafka', consumerLag(admin, options.groupId, topic));
       for (const { partition, committed } of lags) {
         const end = ends.get(topic)!.get(partition) ?? 0n;
         if (end > 0n && committed < end)

@@ -7,6 +7,7 @@ import { changeTopic } from '../kafka/topics.js';
 import { ConfigError } from '../shared/errors.js';
 import { dropPublication, dropSlot } from '../source/postgres/slot.js';
 import { readSlot } from '../source/postgres/preflight.js';
+import { Unreachable, bounded } from './connect.js';
 
 export interface TeardownPlan {
   slot: string | null;
@@ -39,7 +40,9 @@ export async function planTeardown(
         `${config.kafka.topicPrefix}._dlq.${config.name}`,
       ]),
   );
-  const topics = admin ? (await admin.listTopics()).filter((t) => ours.has(t)).sort() : [];
+  const topics = admin
+    ? (await bounded('Kafka (kafka.brokers)', admin.listTopics())).filter((t) => ours.has(t)).sort()
+    : [];
   return {
     slot: slot.exists ? config.postgres.slot : null,
     publication: pub.rows.length ? config.postgres.publication : null,
@@ -47,12 +50,46 @@ export async function planTeardown(
   };
 }
 
+/**
+ * Drops what the plan lists and returns what is gone, one phrase each. Topics are deleted in one
+ * request and counted gone once the broker no longer lists them (deletion is asynchronous in
+ * Kafka); each call is bounded, so a broker that stops answering is named, not waited on.
+ */
 export async function executeTeardown(
   sql: pg.Client,
   admin: Admin | null,
   plan: TeardownPlan,
-): Promise<void> {
-  if (plan.slot) await dropSlot(sql, plan.slot);
-  if (plan.publication) await dropPublication(sql, plan.publication);
-  if (admin && plan.topics.length) await admin.deleteTopics({ topics: plan.topics });
+  { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
+): Promise<string[]> {
+  const gone: string[] = [];
+  if (plan.slot) {
+    await dropSlot(sql, plan.slot);
+    gone.push(`replication slot ${plan.slot} dropped`);
+  }
+  if (plan.publication) {
+    await dropPublication(sql, plan.publication);
+    gone.push(`publication ${plan.publication} dropped`);
+  }
+  if (admin && plan.topics.length) {
+    const where = `Kafka (kafka.brokers)`;
+    // No kafkajs retries past the request's own timeout: a topic already gone is not an error.
+    await bounded(where, admin.deleteTopics({ topics: plan.topics, timeout: 10_000 })).catch(
+      (err: unknown) => {
+        if (!/UNKNOWN_TOPIC_OR_PARTITION|does not host this topic/i.test(String(err))) throw err;
+      },
+    );
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const listed = new Set(await bounded(where, admin.listTopics()));
+      const left = plan.topics.filter((t) => listed.has(t));
+      if (left.length === 0) break;
+      if (Date.now() > deadline)
+        throw new Unreachable(
+          `${where}: topics still listed ${timeoutMs / 1000} s after deletion: ${left.join(', ')}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    gone.push(`Kafka topics deleted: ${plan.topics.join(', ')}`);
+  }
+  return gone;
 }

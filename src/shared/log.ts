@@ -1,6 +1,15 @@
-// One root pino logger; components take a child ({component, table}) passed in by their owner.
+// One root pino logger; components take a child passed in by their owner. The commands bind
+// `stage` (source, sink) and the stages bind `component` (kafka, stream, writer, ...) beneath it,
+// so no line carries a key twice (pino appends a child's bindings to its parent's, it does not
+// replace them).
 // Secrets never reach the logs: connection strings and passwords are redacted wherever they appear.
-import { destination, pino, stdSerializers, type Logger } from 'pino';
+//
+// Format: JSON lines (for a log collector) unless the destination is a terminal, where pino's own
+// pretty printer (pino-pretty) writes one readable line per entry. VECRELAY_LOG_FORMAT=json|pretty
+// overrides the choice.
+import { isatty } from 'node:tty';
+import { destination, pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -17,8 +26,50 @@ const REDACT = [
   '*.sasl',
 ];
 
+export type LogFormat = 'json' | 'pretty';
+
+/** The format for file descriptor `fd`: VECRELAY_LOG_FORMAT when set, else pretty on a terminal. */
+export function logFormat(fd: number, env: NodeJS.ProcessEnv = process.env): LogFormat {
+  const wanted = env.VECRELAY_LOG_FORMAT?.toLowerCase();
+  if (wanted === 'json' || wanted === 'pretty') return wanted;
+  return isatty(fd) ? 'pretty' : 'json';
+}
+
+interface Entry {
+  msg?: string;
+  level?: number;
+  stage?: string;
+  component?: string;
+  err?: { type?: string; message?: string; stack?: string };
+}
+
+/** `HH:MM:ss.l LEVEL stage/component: message (error)`, the rest of the object after it. */
+function prettyMessage(entry: Record<string, unknown>): string {
+  const e = entry as Entry;
+  const where = [e.stage, e.component].filter(Boolean).join('/');
+  let line = `${where ? `${where}: ` : ''}${e.msg ?? ''}`;
+  const err = e.err;
+  if (err?.message && !line.includes(err.message)) line += ` (${err.message})`;
+  // An error-level entry is unexpected: its stack is worth the lines it takes.
+  if (err?.stack && (e.level ?? 0) >= 50) line += `\n${err.stack.replace(/^/gm, '    ')}`;
+  return line;
+}
+
+function prettyStream(fd: number): DestinationStream {
+  return pretty({
+    destination: fd,
+    sync: true,
+    colorize: isatty(fd) && !process.env.NO_COLOR,
+    translateTime: 'SYS:HH:MM:ss.l',
+    singleLine: true,
+    // Said once by the command, or by kafkajs on its own lines (its level, its name, its clock).
+    ignore: 'pid,hostname,name,stage,component,err,pipeline,kafka,logger,timestamp',
+    messageFormat: prettyMessage,
+  });
+}
+
 export function createLogger(options: { level?: string; name?: string; stderr?: boolean } = {}): Logger {
-  const stream = destination(options.stderr ? 2 : 1);
+  const fd = options.stderr ? 2 : 1;
   return pino(
     {
       name: options.name ?? 'vecrelay',
@@ -26,7 +77,7 @@ export function createLogger(options: { level?: string; name?: string; stderr?: 
       redact: { paths: REDACT, censor: '[redacted]' },
       serializers: { err: stdSerializers.err },
     },
-    stream,
+    logFormat(fd) === 'pretty' ? prettyStream(fd) : destination({ fd, sync: true }),
   );
 }
 

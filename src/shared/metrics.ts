@@ -2,6 +2,7 @@
 // that serves them with /healthz (the process is up) and /readyz (it is doing its work).
 import http from 'node:http';
 import { Counter, Gauge, Histogram, collectDefaultMetrics, register } from 'prom-client';
+import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 
 collectDefaultMetrics({ prefix: 'vecrelay_' });
@@ -61,7 +62,15 @@ export function setReady(component: string, ready: boolean): void {
   readiness.set(component, ready);
 }
 
-export function startMetricsServer(port: number, log: Logger): http.Server {
+/**
+ * Serves /metrics, /healthz and /readyz on host:port; resolves once listening. The default host is
+ * the loopback interface: the figures name tables and topics, so exposing them is a choice
+ * (metrics.host: 0.0.0.0 in a container). A port in use is a ConfigError naming the field.
+ */
+export async function startMetricsServer(
+  { port, host = '127.0.0.1' }: { port: number; host?: string },
+  log: Logger,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (req.url === '/metrics') {
@@ -84,7 +93,27 @@ export function startMetricsServer(port: number, log: Logger): http.Server {
       res.destroy();
     });
   });
-  server.listen(port, () => log.info({ port }, 'serving /metrics, /healthz, /readyz'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ConfigError(
+          `cannot serve metrics on ${host}:${port} (${err.code ?? err.message}): ` +
+            (err.code === 'EADDRINUSE'
+              ? 'the port is in use: choose another metrics.port'
+              : 'check metrics.host (an address of this machine, e.g. 127.0.0.1 or 0.0.0.0)'),
+          { cause: err },
+        ),
+      ),
+    );
+    server.listen(port, host, resolve);
+  });
+  // Later errors (none expected once listening) are logged, never an unhandled 'error' event.
+  server.on('error', (err) => log.warn({ err }, 'metrics server error'));
+  const address = server.address();
+  log.info(
+    { host, port: typeof address === 'object' && address ? address.port : port },
+    'serving /metrics, /healthz, /readyz',
+  );
   server.unref();
   return server;
 }

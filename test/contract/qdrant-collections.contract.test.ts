@@ -1,4 +1,4 @@
-// Contract: envelope, service root, collections and their error statuses (facts/qdrant.md).
+// Contract: envelope, service root, collections and their error statuses (docs/qdrant.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniqueName } from '../helpers/stack.js';

@@ -1,4 +1,4 @@
-// Contract: point ids and writes — upsert, delete, payload and vector updates (facts/qdrant.md).
+// Contract: point ids and writes — upsert, delete, payload and vector updates (docs/qdrant.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/stack.js';

@@ -1,4 +1,4 @@
-// Contract: retrieve, scroll, count, filters, exact queries, vector storage (facts/qdrant.md).
+// Contract: retrieve, scroll, count, filters, exact queries, vector storage (docs/qdrant.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

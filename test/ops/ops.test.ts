@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitInSync } from '../helpers/collection-sync.js';
 import { connectPg, slotInfo, waitSlotActive } from '../helpers/pg.js';
+import { topicsWithPrefix } from '../helpers/kafka.js';
 import { qdrantRequest, scrollAll } from '../helpers/qdrant.js';
 import { useSinkPipelines } from '../helpers/sink-pipeline.js';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
@@ -112,25 +113,44 @@ test('cutover times out with what is behind when the sink is not running', async
   assert.match(res.stdout, /NOT exact[\s\S]*sink: .*committed nothing, needs/);
 });
 
-test('status --json: consumer lag > 0 while a backlog exists, 0 once the sink caught up', async () => {
-  const { p, table, collection, config } = await pipeline(300);
+test('status --json: consumer lag > 0 while a backlog exists, 0 once the sink caught up; exit 1 until the sink runs', async () => {
+  const { p, table, collection, config, groupId } = await pipeline(300);
   start(['source', '--config', config]);
   await waitSlotActive(ctx.sql, p.slot);
-  const status = async () =>
-    JSON.parse((await execVecrelayOk(['status', '--config', config, '--json'])).stdout) as {
-      totalConsumerLag: number;
-      tables: Array<{ rows: number; points: number | null }>;
-      slot: { active: boolean };
+  const status = async () => {
+    const run = await execVecrelay(['status', '--config', config, '--json']);
+    return {
+      code: run.code,
+      ...(JSON.parse(run.stdout) as {
+        totalConsumerLag: number;
+        tables: Array<{ rows: number; points: number | null }>;
+        slot: { active: boolean };
+        running: boolean;
+        problems: string[];
+      }),
     };
-  await waitFor('a backlog in Kafka', async () => (await status()).totalConsumerLag >= 300, {
-    timeoutMs: 60_000,
-  });
+  };
+  const backlog = await waitFor(
+    'a backlog in Kafka',
+    async () => {
+      const s = await status();
+      return s.totalConsumerLag >= 300 ? s : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(backlog.code, 1, 'the sink is not running: exit 1');
+  assert.equal(backlog.running, false);
+  assert.ok(
+    backlog.problems.some((l) => l.includes(`sink group ${groupId} has no members`)),
+    backlog.problems.join('\n'),
+  );
   start(['sink', '--config', config]);
   await waitSynced(table, collection);
   const last = await waitFor('status to report no lag', async () => {
     const s = await status();
-    return s.totalConsumerLag === 0 ? s : undefined;
+    return s.totalConsumerLag === 0 && s.running ? s : undefined;
   });
+  assert.equal(last.code, 0, 'source and sink running: exit 0');
   assert.equal(last.tables[0]!.rows, 300);
   assert.equal(last.tables[0]!.points, 300);
   assert.equal(last.slot.active, true);
@@ -162,7 +182,14 @@ test('teardown says what it drops and drops the slot, the publication and, asked
   const refused = await execVecrelay(['teardown', '--config', config, '--topics']);
   assert.equal(refused.code, 2, 'without --yes and no terminal, nothing is dropped');
   assert.ok(await slotInfo(ctx.sql, p.slot));
+  const t0 = Date.now();
   const { stdout } = await execVecrelayOk(['teardown', '--config', config, '--topics', '--yes']);
+  const seconds = (Date.now() - t0) / 1000;
+  assert.ok(seconds < 20, `teardown took ${seconds} s`);
+  assert.match(stdout, /Kafka topics deleted: .*\._state\./, 'it says the topics are gone');
+  // <prefix>._tables may describe other pipelines' tables too: teardown leaves it.
+  const left = (await topicsWithPrefix(p.topicPrefix)).filter((t) => !t.endsWith('._tables'));
+  assert.deepEqual(left, [], 'the broker lists none of them');
   assert.match(stdout, new RegExp(`replication slot ${p.slot}`));
   assert.match(stdout, new RegExp(`publication ${p.publication}`));
   assert.match(stdout, /Kafka topic .*\._state\./);

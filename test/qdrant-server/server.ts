@@ -1,5 +1,5 @@
 // A Qdrant-compatible, in-memory REST server for tests (node:http only). It answers like Qdrant
-// 1.19 as described in /work/shared/facts/qdrant.md: the {result, status, time} envelope, the
+// 1.19 as described in docs/qdrant.md: the {result, status, time} envelope, the
 // error statuses and messages, point id forms, whole-point upserts, exact queries. On top it has
 // test-only endpoints under /__test/ (fault injection, reset).
 import http from 'node:http';

@@ -66,7 +66,7 @@ async function captureInsert(
 ): Promise<Pgoutput.MessageInsert> {
   const service = new LogicalReplicationService(
     { ...env.pg, replication: 'database' } as pg.ClientConfig,
-    // No timer acknowledgements (see ../shared/facts/postgres.md); nothing is acknowledged here.
+    // No timer acknowledgements (they would confirm positions nobody stored); nothing is acknowledged here.
     { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
   );
   let found: Pgoutput.MessageInsert | undefined;

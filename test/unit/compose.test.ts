@@ -32,7 +32,7 @@ interface PipelineConfig {
   postgres: { host: string; port: number; database: string; user: string; passwordEnv: string };
   kafka: { brokers: string[] };
   qdrant: { url: string };
-  metrics: { port: number };
+  metrics: { port: number; host?: string };
 }
 
 const composeFile = path.join(repoRoot, 'docker-compose.yml');
@@ -331,6 +331,19 @@ test("the config's postgres user, database and password are the ones postgres is
 test('the metrics port in the config is published by the vecrelay service', () => {
   const published = publishedContainerPorts(service('vecrelay'));
   assert.ok(published.includes(Number(config.metrics.port)), `ports ${published.join(', ')}`);
+});
+
+test('in the container the metrics server listens on every interface; the example config stays on loopback', () => {
+  // Published ports reach a container's interface, not its loopback; on a host, the same config
+  // must not expose the metrics to the network.
+  const args = commandArgs(service('vecrelay'));
+  const i = args.indexOf('--metrics-host');
+  assert.ok(i >= 0, `vecrelay's command has no --metrics-host: ${JSON.stringify(args)}`);
+  assert.equal(args[i + 1], '0.0.0.0');
+  assert.ok(
+    config.metrics.host === undefined || config.metrics.host === '127.0.0.1',
+    `example.yaml metrics.host: ${config.metrics.host}`,
+  );
 });
 
 test('vecrelay starts only after every service it connects to is healthy', () => {

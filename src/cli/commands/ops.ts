@@ -20,7 +20,10 @@ const quietLog = () => createLogger({ level: process.env.VECRELAY_LOG_LEVEL ?? '
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('slot lag, consumer lag per partition, rows vs points, dead letters')
+    .description(
+      'slot lag, consumer lag per partition, rows vs points, dead letters; ' +
+        'exit 0 running, 1 not running or not created, 2 a system did not answer',
+    )
     .requiredOption('-c, --config <file>', 'pipeline config')
     .option('--json', 'one JSON object (per refresh with --watch, one per line)')
     .option('-w, --watch', 'refresh every 2 seconds (Ctrl-C to stop)')
@@ -29,14 +32,14 @@ export function statusCommand(): Command {
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
         // Imported here, not above: a command loads only what it runs (start-up time).
-        const { openOps } = await import('../../ops/connect.js');
-        const { pipelineStatus, renderStatus } = await import('../../ops/status.js');
-        const ops = await openOps(config, log);
+        const { StatusProbe, renderStatus, statusExitCode } = await import('../../ops/status.js');
+        const probe = new StatusProbe(config, log);
         try {
           let previous: StatusReport | undefined;
           do {
-            const report = await pipelineStatus(ops.sql, ops.admin, config, previous);
+            const report = await probe.report(previous);
             previous = report;
+            process.exitCode = statusExitCode(report);
             if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
             else if (opts.watch && process.stdout.isTTY)
               process.stdout.write(`\x1b[H\x1b[2J${renderStatus(report)}\n`);
@@ -44,7 +47,7 @@ export function statusCommand(): Command {
             if (opts.watch) await sleep(2000, signal).catch(() => {});
           } while (opts.watch && !signal.aborted);
         } finally {
-          await ops.close();
+          await probe.close();
         }
       });
     });
@@ -142,8 +145,8 @@ export function teardownCommand(): Command {
               return;
             }
           }
-          await executeTeardown(ops.sql, opts.topics ? ops.admin : null, plan);
-          process.stdout.write('teardown: dropped\n');
+          const gone = await executeTeardown(ops.sql, opts.topics ? ops.admin : null, plan);
+          process.stdout.write(`teardown: dropped\n${gone.map((g) => `  ${g}\n`).join('')}`);
         } finally {
           await ops.close();
         }

@@ -4,39 +4,48 @@ import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
 import { runUntilSignalled } from '../lifecycle.js';
-import { startMetricsServer } from '../../shared/metrics.js';
+import { metricsHostOption, serveMetrics, type MetricsOpts } from './metrics-option.js';
 
 export function runCommand(): Command {
   return new Command('run')
     .description('run the source and the sink in one process: PostgreSQL → Kafka → Qdrant')
     .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. connectors/example.yaml')
-    .action(async (opts: { config: string }) => {
+    .addOption(metricsHostOption())
+    .action(async (opts: { config: string } & MetricsOpts) => {
       const log = createLogger();
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
-        if (config.metrics) startMetricsServer(config.metrics.port, log);
+        await serveMetrics(config, opts, log);
         // Imported here, not above: each command loads only its own stage (start-up time).
         const [{ Source }, { cellDecoders }, { Sink }] = await Promise.all([
           import('../../source/source.js'),
           import('../../source/cell-decoders.js'),
           import('../../sink/sink.js'),
         ]);
+        // The first part to fail stops the other, which drains (commits what it applied) before
+        // the command ends with the first failure.
         const both = new AbortController();
         const stopBoth = () => both.abort(signal.reason);
         signal.addEventListener('abort', stopBoth, { once: true });
+        let failure: { err: unknown } | undefined;
         const part = (p: Promise<void>) =>
           p.catch((err: unknown) => {
+            const stopped =
+              both.signal.aborted &&
+              (err === both.signal.reason || (err as { name?: unknown }).name === 'AbortError');
+            if (!stopped) failure ??= { err };
             stopBoth();
-            throw err;
           });
+        // `stage` here, `component` in the stages' own children: no key is bound twice.
         await Promise.all([
           part(
-            new Source(config, log.child({ component: 'source', pipeline: config.name }), {
+            new Source(config, log.child({ stage: 'source', pipeline: config.name }), {
               decoders: cellDecoders,
             }).run(both.signal),
           ),
-          part(new Sink(config, log.child({ component: 'sink', pipeline: config.name })).run(both.signal)),
+          part(new Sink(config, log.child({ stage: 'sink', pipeline: config.name })).run(both.signal)),
         ]);
+        if (failure) throw failure.err;
       });
     });
 }

@@ -3,17 +3,19 @@ import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
 import { runUntilSignalled } from '../lifecycle.js';
-import { startMetricsServer } from '../../shared/metrics.js';
+import { metricsHostOption, serveMetrics, type MetricsOpts } from './metrics-option.js';
 
 export function sourceCommand(): Command {
   return new Command('source')
     .description('snapshot (when due) and stream the configured tables from PostgreSQL to Kafka')
     .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON), e.g. connectors/example.yaml')
-    .action(async (opts: { config: string }) => {
-      const log = createLogger().child({ component: 'source' });
+    .addOption(metricsHostOption())
+    .action(async (opts: { config: string } & MetricsOpts) => {
+      // `stage` here, `component` in the stage's own children: no key is bound twice.
+      const log = createLogger().child({ stage: 'source' });
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
-        if (config.metrics) startMetricsServer(config.metrics.port, log);
+        await serveMetrics(config, opts, log);
         // Imported here, not above: each command loads only its own stage (start-up time).
         const { Source } = await import('../../source/source.js');
         const { cellDecoders } = await import('../../source/cell-decoders.js');
