@@ -5,7 +5,7 @@
 import pg from 'pg';
 import type { Admin } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { pgClientConfig } from '../source/postgres/connect.js';
@@ -62,10 +62,7 @@ export async function connectPostgres(config: LoadedConfig, log: Logger): Promis
 export async function connectKafka(config: LoadedConfig, log: Logger): Promise<Admin> {
   // kafkajs logs each retry of each call at error level; the command reports the outcome itself.
   const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
-  const admin = createKafka(
-    { brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-ops` },
-    quiet,
-  ).admin();
+  const admin = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet).admin();
   try {
     await bounded(kafkaWhere(config), admin.connect());
   } catch (err) {
