@@ -1,6 +1,7 @@
 // The REST routes: method, path pattern, and a handler returning the `result` of the envelope.
 import { Collection, type Store } from './collections.js';
 import { ApiError, formatError } from './errors.js';
+import type { Auth } from './auth.js';
 import type { Faults } from './faults.js';
 import { parsePathPointId } from './ids.js';
 import { isObject, type JsonObject, type JsonValue, type Out } from './json.js';
@@ -32,6 +33,8 @@ export interface Route {
   body?: boolean;
   /** Answer the handler's value as is, without the {result, status, time} envelope. */
   raw?: boolean;
+  /** A POST that only reads (a read-only API key may call it). */
+  read?: boolean;
   handle: (ctx: Ctx) => Out;
 }
 
@@ -60,7 +63,7 @@ function wait(q: URLSearchParams): boolean {
 const C = '/collections/([^/]+)';
 const name = (ctx: Ctx) => ctx.params[0]!;
 
-export function buildRoutes(store: Store, faults: Faults): Route[] {
+export function buildRoutes(store: Store, faults: Faults, auth: Auth): Route[] {
   const coll = (ctx: Ctx) => store.get(name(ctx));
   type Parse = (body: JsonObject) => Parameters<typeof runWrite>[1];
   const write =
@@ -82,6 +85,7 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
     ...opts,
   });
   const withBody = { body: true };
+  const reading = { body: true, read: true };
   type Read = (c: Collection, body: JsonObject) => Out;
   const read =
     (fn: Read) =>
@@ -158,11 +162,11 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
       withBody,
     ),
     route('GET', `${C}/points/([^/]+)`, (ctx) => getPoint(coll(ctx), parsePathPointId(ctx.params[1]!))),
-    route('POST', `${C}/points`, read(retrieve), withBody),
-    route('POST', `${C}/points/scroll`, read(scroll), withBody),
-    route('POST', `${C}/points/count`, read(count), withBody),
-    route('POST', `${C}/points/query`, read(query), withBody),
-    route('POST', `${C}/points/search`, read(search), withBody),
+    route('POST', `${C}/points`, read(retrieve), reading),
+    route('POST', `${C}/points/scroll`, read(scroll), reading),
+    route('POST', `${C}/points/count`, read(count), reading),
+    route('POST', `${C}/points/query`, read(query), reading),
+    route('POST', `${C}/points/search`, read(search), reading),
 
     // Test-only endpoints.
     route('GET', '/__test/faults', () => faults.list()),
@@ -172,6 +176,7 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
       '/__test/faults',
       done(() => faults.clear()),
     ),
+    route('POST', '/__test/api-key', (ctx) => done(() => auth.set(ctx.body!))(), withBody),
     route(
       'POST',
       '/__test/reset',
