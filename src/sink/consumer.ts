@@ -10,8 +10,9 @@
 // the partition no longer assigned, or kafkajs marks it stale). A stale batch stops writing and
 // commits nothing: the partition's new owner starts from the last commit.
 //
-// Stopping (the signal): the batch stops before its next request; the steps it had completed are
-// committed (their records are in the target), the rest is redelivered after a restart.
+// Stopping (the signal): the batch stops before its next request (one in flight is abandoned);
+// the prefix of the batch whose records are in the target is committed, the rest is redelivered
+// after a restart.
 //
 // A table whose collection vanished (TargetGone): the output recreates it from the table
 // descriptor, and every partition of the table this member owns is committed back to the start
@@ -25,7 +26,7 @@ import { metrics } from '../shared/metrics.js';
 import { decodeBatch } from './decode.js';
 import type { DeadLetterWriter } from './dead-letter.js';
 import { StaleBatch, TargetGone, type BatchContext, type TableOutput } from './output.js';
-import { planBatch, type Step } from './plan.js';
+import { planBatch, type SinkRecord, type Step } from './plan.js';
 
 export interface ConsumerOptions {
   groupId: string;
@@ -57,6 +58,8 @@ class Membership {
 export class SinkConsumer {
   readonly consumer: Consumer;
   private readonly membership = new Membership();
+  /** Batches being applied: a stop waits for them (they end at their next request). */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Recreations in progress, by topic: concurrent batches of one table share one. */
   private readonly recreating = new Map<string, Promise<void>>();
 
@@ -88,8 +91,10 @@ export class SinkConsumer {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
       eachBatch: async (payload) => {
         if (signal.aborted || payload.batch.messages.length === 0) return;
+        const running = this.batch(payload, signal);
+        this.inFlight.add(running);
         try {
-          await this.batch(payload, signal);
+          await running;
         } catch (err) {
           if (signal.aborted) return; // stopping: what was applied is committed
           if (err instanceof StaleBatch) return;
@@ -98,9 +103,20 @@ export class SinkConsumer {
             return;
           }
           throw err; // kafkajs rejoins or retries the batch: nothing past it was committed
+        } finally {
+          this.inFlight.delete(running);
         }
       },
     });
+  }
+
+  /**
+   * After the signal: waits for the batches in flight to commit what they applied, then leaves
+   * the group. (kafkajs drops commits once its consumer is stopping: so it stops after them.)
+   */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    await this.consumer.disconnect();
   }
 
   private async batch(payload: EachBatchPayload, signal: AbortSignal): Promise<void> {
@@ -129,8 +145,14 @@ export class SinkConsumer {
         throw new StaleBatch(`partition ${topic}[${partition}] moved to another member`);
       }
     };
+    // Records of the batch not yet in the target; tombstones and records dead-lettered while
+    // decoding are done from the start.
+    const pending = new Set<string>();
     const ctx: BatchContext = {
       signal,
+      applied: (records) => {
+        for (const r of records) pending.delete(r.offset);
+      },
       fence: async () => {
         if (signal.aborted) throw new StaleBatch('the sink is stopping');
         await owned();
@@ -144,22 +166,20 @@ export class SinkConsumer {
 
     const decoded = await decodeBatch(batch, output.keyColumns, ctx.deadLetter, this.log);
     const steps = planBatch(decoded, (e) => canonicalKey(output.keyColumns, e.key));
+    for (const step of steps) for (const r of recordsOf(step)) pending.add(r.offset);
+    const first = BigInt(batch.messages[0]!.offset);
     const end = BigInt(batch.messages[batch.messages.length - 1]!.offset) + 1n;
-    // Offsets before a step's first record are done once the steps before it are applied.
-    let done = BigInt(batch.messages[0]!.offset);
     try {
-      for (let i = 0; i < steps.length; i++) {
-        await output.apply([steps[i]!], ctx);
-        done = i + 1 < steps.length ? firstOffset(steps[i + 1]!) : end;
-      }
-      done = end;
+      await output.apply(steps, ctx);
     } catch (err) {
       if (err instanceof TargetGone) return this.rebuild(output, err, ctx);
-      if (signal.aborted && done > BigInt(batch.messages[0]!.offset)) {
-        await commit(done).catch((e: unknown) =>
+      // Stopping: commit up to the first record not yet in the target.
+      const next = BigInt(batch.messages.find((m) => pending.has(m.offset))?.offset ?? end);
+      if (signal.aborted && next > first) {
+        await commit(next).catch((e: unknown) =>
           this.log.warn({ ...where, err: messageOf(e) }, 'could not commit on stop'),
         );
-        this.log.info({ ...where, offset: done.toString() }, 'stopped mid-batch: committed what was applied');
+        this.log.info({ ...where, offset: next.toString() }, 'stopped mid-batch: committed what was applied');
       }
       throw err;
     }
@@ -193,14 +213,10 @@ export class SinkConsumer {
   }
 }
 
-/** The first Kafka offset a step stands for. */
-function firstOffset(step: Step): bigint {
-  let min: bigint | undefined;
-  const see = (offset: string) => {
-    const o = BigInt(offset);
-    if (min === undefined || o < min) min = o;
-  };
-  if (step.kind === 'truncate') step.records.forEach((r) => see(r.offset));
-  else for (const c of step.changes.values()) for (const r of c.records) see(r.offset);
-  return min!;
+/** The Kafka records a step stands for. */
+function recordsOf(step: Step): SinkRecord[] {
+  if (step.kind === 'truncate') return step.records;
+  const out: SinkRecord[] = [];
+  for (const c of step.changes.values()) out.push(...c.records);
+  return out;
 }

@@ -28,6 +28,11 @@ export interface BatchContext {
   fence(): Promise<void>;
   /** Records that failed for their own fault: to the dead-letter topic with the reason. */
   deadLetter(records: SinkRecord[], reason: string): Promise<void>;
+  /**
+   * Records now in the target (or dead-lettered for their own fault), as each request ends: on
+   * a stop mid-batch the consumer commits the prefix of the batch they complete.
+   */
+  applied(records: SinkRecord[]): void;
   /** Aborts on stop: waits end, and a request in flight is abandoned (it is not committed). */
   signal: AbortSignal;
 }

@@ -117,7 +117,7 @@ export class Sink {
     } finally {
       // Waits for the batches in flight, which stop at their next request once the signal is
       // aborted (consumer.ts): a stop is prompt.
-      await consumer?.consumer.disconnect().catch(() => {});
+      await consumer?.stop().catch(() => {});
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
       await output.close();

@@ -124,6 +124,7 @@ const options = (o: Partial<WriterOptions> = {}): WriterOptions => ({
 const batchContext = (deadLetter: BatchContext['deadLetter']): BatchContext => ({
   fence: async () => {},
   deadLetter,
+  applied: () => {},
   signal: new AbortController().signal,
 });
 

@@ -57,6 +57,11 @@ export class QdrantHttp {
     }
   }
 
+  /** Closes the idle keep-alive connections (they would keep a stopping process alive). */
+  close(): void {
+    this.agent.destroy();
+  }
+
   /** GET / (no envelope): the server's version, e.g. "1.19.0". */
   async version(): Promise<string> {
     const root = (await this.send('GET', '/', undefined, undefined, true)) as { version?: unknown };

@@ -91,7 +91,9 @@ export class QdrantOutput implements Output {
     );
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.http.close();
+  }
 }
 
 /** Qdrant may be down when the sink starts: wait for it like the write path does. */

@@ -120,6 +120,7 @@ export class CollectionWriter implements TableOutput {
         await this.send('POST', '/points/delete', body, ctx, (err) =>
           ctx.deadLetter(step.records, err.message),
         );
+        ctx.applied(step.records);
         continue;
       }
       const deletes: Pending[] = [];
@@ -271,37 +272,43 @@ export class CollectionWriter implements TableOutput {
 
   /** On a rejection of the request itself, halves it until the rejected unit stands alone. */
   private async sendChunk(method: string, path: string, units: Unit[], wrap: Wrap, ctx: BatchContext) {
-    await this.send(method, path, wrap(units), ctx, async (err) => {
+    const sent = await this.send(method, path, wrap(units), ctx, async (err) => {
       if (units.length === 1) {
         const reason = err.message;
         this.log.warn({ collection: this.collection, reason }, 'Qdrant rejected a record: dead-lettered');
         await ctx.deadLetter(units[0]!.change.records, reason);
+        ctx.applied(units[0]!.change.records);
         return;
       }
       const half = Math.ceil(units.length / 2);
       await this.sendChunk(method, path, units.slice(0, half), wrap, ctx);
       await this.sendChunk(method, path, units.slice(half), wrap, ctx);
     });
+    if (sent) for (const u of units) ctx.applied(u.change.records);
   }
 
-  /** One request, fenced, retried while the failure is transient; a record's fault goes to `rejected`. */
+  /**
+   * One request, fenced, retried while the failure is transient; a record's fault goes to
+   * `rejected`. True when Qdrant applied the request.
+   */
   private async send(
     method: string,
     path: string,
     body: Body,
     ctx: BatchContext,
     rejected: (err: QdrantError) => Promise<void>,
-  ) {
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       await ctx.fence();
       try {
         await this.http.write(method, this.collection, path, body, ctx.signal);
-        return;
+        return true;
       } catch (err) {
         if (!(err instanceof QdrantError)) throw err;
         switch (faultOf(err)) {
           case 'record':
-            return rejected(err);
+            await rejected(err);
+            return false;
           case 'fatal':
             throw authError(err, this.options.apiKeyEnv);
           case 'gone':
