@@ -245,3 +245,48 @@ test('derived ids carry the canonical key in the payload', async () => {
   assert.equal(point!.payload[KEY_FIELD], '["a\\"b"]');
   checkPoint(point!, 1, 4);
 });
+
+test('conditional: upserts carry one guarded has_id clause per point, deletes go by that filter, applied records reported', async () => {
+  const { http, sent } = fakeHttp();
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(4),
+    pipelineNamespace('p'),
+    options({ conditional: true, batchSize: 2 }),
+    silent,
+  );
+  const applied: string[] = [];
+  const ctx = {
+    ...batchContext(async () => {}),
+    applied: (rs: SinkRecord[]) => applied.push(...rs.map((r) => r.offset)),
+  };
+  const del = upsert(9, 4);
+  del.kind = 'delete';
+  await writer.apply([step([upsert(1, 4), upsert(2, 4), upsert(3, 4), del])], ctx);
+  const upserts = sent
+    .filter((s) => s.path === '/points')
+    .map((s) => JSON.parse(s.json) as Record<string, unknown>);
+  assert.equal(upserts.length, 2, 'batchSize 2: two requests');
+  const clause = (id: number, lsn: number) => ({
+    must: [
+      { has_id: [id] },
+      {
+        must_not: [
+          { key: LSN_FIELD, range: { gt: lsn } },
+          {
+            must: [
+              { key: LSN_FIELD, match: { value: lsn } },
+              { key: '_vecrelay_seq', range: { gt: 0 } },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  assert.deepEqual(upserts[0]!.update_filter, { should: [clause(1, 1001), clause(2, 1002)] });
+  assert.deepEqual(upserts[1]!.update_filter, { should: [clause(3, 1003)] });
+  const deletes = sent.filter((s) => s.path === '/points/delete').map((s) => JSON.parse(s.json) as unknown);
+  assert.deepEqual(deletes, [{ filter: { should: [clause(9, 1009)] } }]);
+  assert.deepEqual(applied.sort(), ['1', '2', '3', '9']);
+});
