@@ -206,10 +206,12 @@ export class SinkConsumer {
     await pending;
     await ctx.fence();
     const partitions = this.membership.partitions(topic);
-    // Committed first, so a crash before the rebuild ends still starts it over.
+    // The seek first: it marks this member's other batches of the table stale, so none of them
+    // commits after the rewind. The commit of the start, so a crash before the first batch of
+    // the rebuild is committed still starts it over.
     const offsets: Offsets = partitions.map((partition) => ({ topic, partition, offset: '0' }));
-    await this.consumer.commitOffsets(offsets);
     for (const o of offsets) this.consumer.seek(o);
+    await this.consumer.commitOffsets(offsets);
   }
 }
 
