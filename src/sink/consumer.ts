@@ -1,5 +1,5 @@
 // The sink's consumer: one kafkajs consumer group per pipeline, one batch per partition at a
-// time. Each batch is decoded (decode.ts), planned (plan.ts) and applied step by step through
+// time. Each batch is decoded (decode.ts), planned (plan.ts) and applied through
 // the table's output (output.ts); its offset is committed only once everything before it is in
 // the target or dead-lettered for its own fault (DESIGN.md guarantee 1). Partitions are applied
 // concurrently, each strictly in order, and several sink processes share them through the group.
