@@ -180,3 +180,37 @@ test('--state keeps collections, points and payload indexes across a restart', {
     await server.close();
   }
 });
+
+test(
+  '--version: an older Qdrant answers its version and ignores update_filter (unknown to serde before 1.16)',
+  { skip },
+  async () => {
+    const server = await startQdrantTestServer({ version: '1.15.4' });
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      assert.equal(((await (await call('GET', '/')).json()) as { version: string }).version, '1.15.4');
+      await call('PUT', '/collections/c', single(2, 'Dot'));
+      await call('PUT', '/collections/c/points?wait=true', {
+        points: [{ id: 1, vector: [1, 1], payload: { v: 2 } }],
+      });
+      const res = await call('PUT', '/collections/c/points?wait=true', {
+        points: [{ id: 1, vector: [1, 1], payload: { v: 1 } }],
+        update_filter: { must: [{ key: 'v', match: { value: 1 } }] },
+      });
+      assert.equal(res.status, 200);
+      const { result } = (await (
+        await call('POST', '/collections/c/points', { ids: [1], with_payload: true })
+      ).json()) as {
+        result: Array<{ payload: { v: number } }>;
+      };
+      assert.equal(result[0]?.payload.v, 1, 'written unconditionally');
+    } finally {
+      await server.close();
+    }
+  },
+);

@@ -27,6 +27,8 @@ export interface QdrantProcessOptions {
   apiKey?: string;
   /** Keep the collections across stop/start. */
   state?: boolean;
+  /** Answer as this Qdrant version (an older one ignores the write fields it does not know). */
+  version?: string;
 }
 
 /** Starts one; `cleanup` registers its end (the test hooks' cleanup). */
@@ -54,6 +56,7 @@ export async function startQdrantProcess(
       ];
       if (options.apiKey) args.push('--api-key', options.apiKey);
       if (stateFile) args.push('--state', stateFile);
+      if (options.version) args.push('--version', options.version);
       const c = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       child = c;
       exited = new Promise((resolve) => c.on('exit', () => resolve()));

@@ -1,5 +1,5 @@
 // CLI: node --import tsx test/qdrant-server/main.ts [--port 6333] [--host 127.0.0.1]
-//        [--api-key KEY] [--read-only-api-key KEY] [--state FILE]
+//        [--api-key KEY] [--read-only-api-key KEY] [--state FILE] [--version X.Y.Z]
 // The keys may also come from QDRANT__SERVICE__API_KEY / QDRANT__SERVICE__READ_ONLY_API_KEY, as
 // for Qdrant; --state keeps the collections across a restart (written on SIGTERM/SIGINT).
 // Prints "qdrant-test-server listening on http://HOST:PORT" once ready; exits on SIGTERM/SIGINT.
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     'api-key': { type: 'string' },
     'read-only-api-key': { type: 'string' },
     state: { type: 'string' },
+    version: { type: 'string' },
   },
 });
 
@@ -30,6 +31,7 @@ const server = await startQdrantTestServer({
     readOnlyApiKey: values['read-only-api-key'] ?? process.env.QDRANT__SERVICE__READ_ONLY_API_KEY,
   },
   stateFile: values.state,
+  version: values.version,
 });
 console.log(`qdrant-test-server listening on ${server.url}`);
 

@@ -234,13 +234,34 @@ const BATCH_OPS: Record<string, (body: JsonObject) => Apply> = {
 };
 
 /** POST /collections/{c}/points/batch: {operations: [{upsert: {...}}, {delete: {...}}, ...]}. */
-export function parseBatch(body: JsonObject): Array<Apply & { check?: (c: Collection) => void }> {
+export function parseBatch(
+  body: JsonObject,
+  version: Version = CURRENT,
+): Array<Apply & { check?: (c: Collection) => void }> {
   if (!Array.isArray(body.operations)) throw formatError('missing field `operations`');
   return body.operations.map((o) => {
     const entry = isObject(o) ? Object.entries(o).find(([k]) => k in BATCH_OPS) : undefined;
     if (!entry || !isObject(entry[1])) {
       throw formatError('data did not match any variant of untagged enum UpdateOperation');
     }
-    return BATCH_OPS[entry[0]]!(entry[1]);
+    return BATCH_OPS[entry[0]]!(asOf(version, entry[1]));
   });
+}
+
+/** A server version as [major, minor]. */
+export type Version = [number, number];
+const CURRENT: Version = [1, 19];
+
+/**
+ * A write body as an older Qdrant reads it: fields it does not know yet are ignored (serde drops
+ * unknown fields; read from v1.15.0's lib/api rest schema): `update_filter` on upsert and
+ * update_vectors came in 1.16, `update_mode` in 1.17.
+ */
+export function asOf(version: Version, body: JsonObject): JsonObject {
+  const before = (major: number, minor: number) =>
+    version[0] < major || (version[0] === major && version[1] < minor);
+  const out = { ...body };
+  if (before(1, 16)) delete out.update_filter;
+  if (before(1, 17)) delete out.update_mode;
+  return out;
 }

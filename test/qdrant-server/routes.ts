@@ -6,6 +6,7 @@ import type { Faults } from './faults.js';
 import { parsePathPointId } from './ids.js';
 import { isObject, type JsonObject, type JsonValue, type Out } from './json.js';
 import {
+  asOf,
   parseBatch,
   parseClearPayload,
   parseDelete,
@@ -15,6 +16,7 @@ import {
   parseUpdateVectors,
   parseUpsert,
   runWrite,
+  type Version,
 } from './points.js';
 import { count, getPoint, query, retrieve, scroll, search } from './reads.js';
 
@@ -63,7 +65,9 @@ function wait(q: URLSearchParams): boolean {
 const C = '/collections/([^/]+)';
 const name = (ctx: Ctx) => ctx.params[0]!;
 
-export function buildRoutes(store: Store, faults: Faults, auth: Auth): Route[] {
+export function buildRoutes(store: Store, faults: Faults, auth: Auth, version = VERSION): Route[] {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const v: Version = [major, minor];
   const coll = (ctx: Ctx) => store.get(name(ctx));
   type Parse = (body: JsonObject) => Parameters<typeof runWrite>[1];
   const write =
@@ -99,7 +103,7 @@ export function buildRoutes(store: Store, faults: Faults, auth: Auth): Route[] {
   };
 
   return [
-    route('GET', '/', () => ({ title: 'qdrant - vector search engine', version: VERSION }), { raw: true }),
+    route('GET', '/', () => ({ title: 'qdrant - vector search engine', version }), { raw: true }),
     route('GET', '/(?:healthz|livez|readyz)', () => 'healthz check passed', { raw: true }),
     route('GET', '/collections', () => ({ collections: store.names().map((n) => ({ name: n })) })),
     route('GET', C, (ctx) => coll(ctx).info()),
@@ -132,9 +136,19 @@ export function buildRoutes(store: Store, faults: Faults, auth: Auth): Route[] {
       c.payloadIndexes.delete(ctx.params[1]!);
       return runWrite(c, () => undefined, w);
     }),
-    route('PUT', `${C}/points`, write(parseUpsert), withBody),
+    route(
+      'PUT',
+      `${C}/points`,
+      write((b) => parseUpsert(asOf(v, b))),
+      withBody,
+    ),
     route('POST', `${C}/points/delete`, write(parseDelete), withBody),
-    route('PUT', `${C}/points/vectors`, write(parseUpdateVectors), withBody),
+    route(
+      'PUT',
+      `${C}/points/vectors`,
+      write((b) => parseUpdateVectors(asOf(v, b))),
+      withBody,
+    ),
     route('POST', `${C}/points/vectors/delete`, write(parseDeleteVectors), withBody),
     route(
       'POST',
@@ -155,7 +169,7 @@ export function buildRoutes(store: Store, faults: Faults, auth: Auth): Route[] {
       `${C}/points/batch`,
       (ctx) => {
         const w = wait(ctx.query);
-        const ops = parseBatch(obj(ctx.body));
+        const ops = parseBatch(obj(ctx.body), v);
         const c = coll(ctx);
         return ops.map((op) => runWrite(c, op, w));
       },

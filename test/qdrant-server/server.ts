@@ -22,6 +22,8 @@ export interface QdrantTestServerOptions {
   maxRequestBytes?: number;
   /** service.api_key / service.read_only_api_key (auth.ts). */
   apiKeys?: ApiKeys;
+  /** The Qdrant version to answer as (GET /, and the write fields it knows): default 1.19.0. */
+  version?: string;
   /** Collections kept in this file across restarts (state.ts): read at start, written at close. */
   stateFile?: string;
 }
@@ -103,7 +105,7 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
   if (options.stateFile) loadState(store, options.stateFile);
   const faults = new Faults();
   const auth = new Auth(options.apiKeys);
-  const routes = buildRoutes(store, faults, auth);
+  const routes = buildRoutes(store, faults, auth, options.version);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const start = process.hrtime.bigint();
