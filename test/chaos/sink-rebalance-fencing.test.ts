@@ -23,7 +23,7 @@ import { waitFor } from '../helpers/stack.js';
 const ctx = useSinkPipelines({ prefix: 'chr' });
 
 const SESSION_MS = 6_000; // the broker's group.min.session.timeout.ms
-const HELD_MS = 25_000; // well past the session timeout and the new owner's two updates
+const HELD_MS = 30_000; // well past the session timeout and the new owner's two updates
 
 test('rebalance while a Qdrant request is held past the session timeout: the stale write does not overwrite the newer one, the collection equals the table', async () => {
   const cp = await chaosPipeline(ctx, 'fence', {
