@@ -133,7 +133,7 @@ export class SinkConsumer {
       } catch (err) {
         this.log.warn(
           { ...where, err: messageOf(err) },
-          'the group is rebalancing: batch abandoned before its next write, not committed',
+          'the group moved on (rebalance, or this member expired): batch abandoned before its next write, not committed',
         );
         throw err; // kafkajs rejoins on it
       }
