@@ -24,7 +24,7 @@ import { tablesTopic, type TableDescriptor } from '../src/event/table-descriptor
 import { partitionFor } from '../src/kafka/partition.js';
 import { changeTopic } from '../src/kafka/topics.js';
 import { sinkGroupId } from '../src/sink/sink.js';
-import { LSN_FIELD } from '../src/sink/points.js';
+import { LSN_FIELD } from '../src/sink/qdrant/points.js';
 import { testKafka } from '../test/helpers/kafka.js';
 import { dropCollection, qdrantRequest } from '../test/helpers/qdrant.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';

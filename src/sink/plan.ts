@@ -82,9 +82,11 @@ export function planBatch(items: DecodedRecord[], keyOf: (e: ChangeEvent) => str
     const next = change(event, record);
     const prev = current.get(key);
     if (prev?.kind === 'delete' && next.kind === 'partial') {
-      // A partial update of a deleted point has nothing to fold into: applied in turn it fails
-      // (no such point) and is dead-lettered. Folded, it would replace the delete and leave the
-      // point as it was before the batch; so it starts a new step, after the delete.
+      // A partial update of a deleted point has nothing to fold into: applied in turn it changes
+      // nothing (conditional writes select the point by filter) or fails (no such point, when
+      // it sets a vector, or on a Qdrant without conditional writes) and is dead-lettered.
+      // Folded, it would replace the delete and leave the point as it was before the batch; so
+      // it starts a new step, after the delete.
       steps.push({ kind: 'points', changes: current });
       current = new Map([[key, next]]);
       continue;

@@ -107,3 +107,110 @@ test('POST /__test/reset drops every collection', { skip: privateSkip }, async (
   assert.equal((await call('POST', '/__test/reset')).status, 200);
   assert.deepEqual((await client.getCollections()).collections, []);
 });
+
+test(
+  'API keys as Qdrant checks them: 401 without or with a wrong key, 403 writing with the read-only key, / open; /__test/api-key rotates',
+  { skip },
+  async () => {
+    const server = await startQdrantTestServer({ apiKeys: { apiKey: 'rw-1', readOnlyApiKey: 'ro-1' } });
+    try {
+      const call = (method: string, path: string, key?: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...(key ? { 'api-key': key } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      assert.equal((await call('GET', '/')).status, 200, 'GET / needs no key');
+      assert.equal((await call('GET', '/healthz')).status, 200);
+      const none = await call('GET', '/collections');
+      assert.equal(none.status, 401);
+      assert.equal(await none.text(), 'Must provide an API key or an Authorization bearer token');
+      const wrong = await call('GET', '/collections', 'nope');
+      assert.equal(wrong.status, 401);
+      assert.equal(await wrong.text(), 'Invalid API key or JWT');
+      const bearer = await fetch(`${server.url}/collections`, { headers: { authorization: 'Bearer rw-1' } });
+      assert.equal(bearer.status, 200, 'Authorization: Bearer <key> works too');
+      assert.equal((await call('PUT', '/collections/c', 'rw-1', single(2, 'Dot'))).status, 200);
+      assert.equal((await call('POST', '/collections/c/points/scroll', 'ro-1', {})).status, 200, 'reads: ok');
+      const write = await call('PUT', '/collections/c/points?wait=true', 'ro-1', {
+        points: [{ id: 1, vector: [1, 1] }],
+      });
+      assert.equal(write.status, 403);
+      assert.deepEqual(((await write.json()) as { status: unknown }).status, {
+        error: 'Forbidden: Global manage access is required',
+      });
+
+      // Rotation (what a restart with a new service.api_key does): the old key stops working.
+      assert.equal((await call('POST', '/__test/api-key', undefined, { api_key: 'rw-2' })).status, 200);
+      assert.equal((await call('GET', '/collections', 'rw-1')).status, 401);
+      assert.equal((await call('GET', '/collections', 'rw-2')).status, 200);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test('--state keeps collections, points and payload indexes across a restart', { skip }, async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'qdrant-state-')), 'state.json');
+  let server = await startQdrantTestServer({ stateFile });
+  const client = () => new QdrantClient({ url: server.url, checkCompatibility: false });
+  try {
+    await client().createCollection('c', { vectors: { size: 2, distance: 'Dot' } });
+    await client().createPayloadIndex('c', { field_name: 'n', field_schema: 'integer', wait: true });
+    await client().upsert('c', {
+      points: [
+        { id: 1, vector: [0.5, 0.25], payload: { n: 1 } },
+        { id: '936da01f-9abd-4d9d-80c7-02af85c822a8', vector: [1, 2], payload: {} },
+      ],
+    });
+  } finally {
+    await server.close();
+  }
+  server = await startQdrantTestServer({ stateFile });
+  try {
+    const points = await client().retrieve('c', { ids: [1], with_vector: true, with_payload: true });
+    assert.deepEqual(points[0]?.vector, [0.5, 0.25]);
+    assert.equal(points[0]?.payload?.n, 1);
+    assert.equal((await client().count('c')).count, 2);
+    assert.ok('n' in (await client().getCollection('c')).payload_schema);
+  } finally {
+    await server.close();
+  }
+});
+
+test(
+  '--version: an older Qdrant answers its version and ignores update_filter (unknown to serde before 1.16)',
+  { skip },
+  async () => {
+    const server = await startQdrantTestServer({ version: '1.15.4' });
+    try {
+      const call = (method: string, path: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      assert.equal(((await (await call('GET', '/')).json()) as { version: string }).version, '1.15.4');
+      await call('PUT', '/collections/c', single(2, 'Dot'));
+      await call('PUT', '/collections/c/points?wait=true', {
+        points: [{ id: 1, vector: [1, 1], payload: { v: 2 } }],
+      });
+      const res = await call('PUT', '/collections/c/points?wait=true', {
+        points: [{ id: 1, vector: [1, 1], payload: { v: 1 } }],
+        update_filter: { must: [{ key: 'v', match: { value: 1 } }] },
+      });
+      assert.equal(res.status, 200);
+      const { result } = (await (
+        await call('POST', '/collections/c/points', { ids: [1], with_payload: true })
+      ).json()) as {
+        result: Array<{ payload: { v: number } }>;
+      };
+      assert.equal(result[0]?.payload.v, 1, 'written unconditionally');
+    } finally {
+      await server.close();
+    }
+  },
+);

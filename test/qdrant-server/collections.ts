@@ -118,6 +118,11 @@ export class Collection {
     return new Collection(name, schema, vectorsEcho, clone(body));
   }
 
+  /** The body it was created with (state.ts keeps it across restarts). */
+  get createBody(): JsonObject {
+    return this.body;
+  }
+
   nextOperationId(): number {
     return ++this.lastOperation;
   }

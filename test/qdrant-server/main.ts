@@ -1,4 +1,7 @@
 // CLI: node --import tsx test/qdrant-server/main.ts [--port 6333] [--host 127.0.0.1]
+//        [--api-key KEY] [--read-only-api-key KEY] [--state FILE] [--version X.Y.Z]
+// The keys may also come from QDRANT__SERVICE__API_KEY / QDRANT__SERVICE__READ_ONLY_API_KEY, as
+// for Qdrant; --state keeps the collections across a restart (written on SIGTERM/SIGINT).
 // Prints "qdrant-test-server listening on http://HOST:PORT" once ready; exits on SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
 import { startQdrantTestServer } from './server.js';
@@ -7,6 +10,10 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '6333' },
     host: { type: 'string', default: '127.0.0.1' },
+    'api-key': { type: 'string' },
+    'read-only-api-key': { type: 'string' },
+    state: { type: 'string' },
+    version: { type: 'string' },
   },
 });
 
@@ -16,7 +23,16 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const server = await startQdrantTestServer({ host: values.host, port });
+const server = await startQdrantTestServer({
+  host: values.host,
+  port,
+  apiKeys: {
+    apiKey: values['api-key'] ?? process.env.QDRANT__SERVICE__API_KEY,
+    readOnlyApiKey: values['read-only-api-key'] ?? process.env.QDRANT__SERVICE__READ_ONLY_API_KEY,
+  },
+  stateFile: values.state,
+  version: values.version,
+});
 console.log(`qdrant-test-server listening on ${server.url}`);
 
 let stopping = false;

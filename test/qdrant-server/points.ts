@@ -84,10 +84,14 @@ function list(v: JsonValue | undefined): JsonValue[] {
   return v;
 }
 
-/** The stored points an operation touches, chunk by chunk (32 like Qdrant); missing ids → 404. */
+/**
+ * The stored points an operation touches, chunk by chunk (32 like Qdrant); missing ids → 404.
+ * Listed ids take precedence: a filter given beside them is ignored, as in Qdrant's
+ * process_payload_operation (lib/shard/src/update/mod.rs) and its untagged PointsSelector.
+ */
 function forEachSelected(c: Collection, sel: Selector, fn: (p: StoredPoint) => void): void {
   if (!sel.ids) {
-    for (const p of c.sortedPoints()) if (sel.filter!(p)) fn(p);
+    for (const p of [...c.sortedPoints()]) if (sel.filter!(p)) fn(p);
     return;
   }
   for (let i = 0; i < sel.ids.length; i += 32) {
@@ -95,7 +99,7 @@ function forEachSelected(c: Collection, sel: Selector, fn: (p: StoredPoint) => v
     for (const id of sel.ids.slice(i, i + 32)) {
       const p = c.points.get(idKey(id));
       if (!p) missing ??= id;
-      else if (!sel.filter || sel.filter(p)) fn(p);
+      else fn(p);
     }
     if (missing !== undefined) throw pointNotFound(idToString(missing));
   }
@@ -188,14 +192,18 @@ export function parseUpdateVectors(body: JsonObject): Apply {
 }
 
 export function parseDeleteVectors(body: JsonObject): Apply {
-  if (!Array.isArray(body.vector)) throw formatError('missing field `vector`');
-  const names = body.vector.map(String);
+  const names = body.vector ?? body.vectors;
+  if (!Array.isArray(names)) throw formatError('missing field `vector`');
   const sel = selector(body);
-  return (c, op) =>
-    forEachSelected(c, sel, (p) => {
-      for (const n of names) p.vectors.delete(n);
-      p.version = op;
-    });
+  const drop = (op: number) => (p: StoredPoint) => {
+    for (const n of names) p.vectors.delete(String(n));
+    p.version = op;
+  };
+  // Qdrant's do_delete_vectors applies both: the filter's points first, then the listed ids.
+  return (c, op) => {
+    if (sel.filter) forEachSelected(c, { filter: sel.filter }, drop(op));
+    if (sel.ids) forEachSelected(c, { ids: sel.ids }, drop(op));
+  };
 }
 
 /** Runs one write: assigns the operation id, applies, and answers an UpdateResult. */
@@ -226,13 +234,34 @@ const BATCH_OPS: Record<string, (body: JsonObject) => Apply> = {
 };
 
 /** POST /collections/{c}/points/batch: {operations: [{upsert: {...}}, {delete: {...}}, ...]}. */
-export function parseBatch(body: JsonObject): Array<Apply & { check?: (c: Collection) => void }> {
+export function parseBatch(
+  body: JsonObject,
+  version: Version = CURRENT,
+): Array<Apply & { check?: (c: Collection) => void }> {
   if (!Array.isArray(body.operations)) throw formatError('missing field `operations`');
   return body.operations.map((o) => {
     const entry = isObject(o) ? Object.entries(o).find(([k]) => k in BATCH_OPS) : undefined;
     if (!entry || !isObject(entry[1])) {
       throw formatError('data did not match any variant of untagged enum UpdateOperation');
     }
-    return BATCH_OPS[entry[0]]!(entry[1]);
+    return BATCH_OPS[entry[0]]!(asOf(version, entry[1]));
   });
+}
+
+/** A server version as [major, minor]. */
+export type Version = [number, number];
+const CURRENT: Version = [1, 19];
+
+/**
+ * A write body as an older Qdrant reads it: fields it does not know yet are ignored (serde drops
+ * unknown fields; read from v1.15.0's lib/api rest schema): `update_filter` on upsert and
+ * update_vectors came in 1.16, `update_mode` in 1.17.
+ */
+export function asOf(version: Version, body: JsonObject): JsonObject {
+  const before = (major: number, minor: number) =>
+    version[0] < major || (version[0] === major && version[1] < minor);
+  const out = { ...body };
+  if (before(1, 16)) delete out.update_filter;
+  if (before(1, 17)) delete out.update_mode;
+  return out;
 }

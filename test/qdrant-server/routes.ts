@@ -1,10 +1,12 @@
 // The REST routes: method, path pattern, and a handler returning the `result` of the envelope.
 import { Collection, type Store } from './collections.js';
 import { ApiError, formatError } from './errors.js';
+import type { Auth } from './auth.js';
 import type { Faults } from './faults.js';
 import { parsePathPointId } from './ids.js';
 import { isObject, type JsonObject, type JsonValue, type Out } from './json.js';
 import {
+  asOf,
   parseBatch,
   parseClearPayload,
   parseDelete,
@@ -14,6 +16,7 @@ import {
   parseUpdateVectors,
   parseUpsert,
   runWrite,
+  type Version,
 } from './points.js';
 import { count, getPoint, query, retrieve, scroll, search } from './reads.js';
 
@@ -32,6 +35,8 @@ export interface Route {
   body?: boolean;
   /** Answer the handler's value as is, without the {result, status, time} envelope. */
   raw?: boolean;
+  /** A POST that only reads (a read-only API key may call it). */
+  read?: boolean;
   handle: (ctx: Ctx) => Out;
 }
 
@@ -60,7 +65,9 @@ function wait(q: URLSearchParams): boolean {
 const C = '/collections/([^/]+)';
 const name = (ctx: Ctx) => ctx.params[0]!;
 
-export function buildRoutes(store: Store, faults: Faults): Route[] {
+export function buildRoutes(store: Store, faults: Faults, auth: Auth, version = VERSION): Route[] {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const v: Version = [major, minor];
   const coll = (ctx: Ctx) => store.get(name(ctx));
   type Parse = (body: JsonObject) => Parameters<typeof runWrite>[1];
   const write =
@@ -82,6 +89,7 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
     ...opts,
   });
   const withBody = { body: true };
+  const reading = { body: true, read: true };
   type Read = (c: Collection, body: JsonObject) => Out;
   const read =
     (fn: Read) =>
@@ -95,7 +103,7 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
   };
 
   return [
-    route('GET', '/', () => ({ title: 'qdrant - vector search engine', version: VERSION }), { raw: true }),
+    route('GET', '/', () => ({ title: 'qdrant - vector search engine', version }), { raw: true }),
     route('GET', '/(?:healthz|livez|readyz)', () => 'healthz check passed', { raw: true }),
     route('GET', '/collections', () => ({ collections: store.names().map((n) => ({ name: n })) })),
     route('GET', C, (ctx) => coll(ctx).info()),
@@ -128,9 +136,19 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
       c.payloadIndexes.delete(ctx.params[1]!);
       return runWrite(c, () => undefined, w);
     }),
-    route('PUT', `${C}/points`, write(parseUpsert), withBody),
+    route(
+      'PUT',
+      `${C}/points`,
+      write((b) => parseUpsert(asOf(v, b))),
+      withBody,
+    ),
     route('POST', `${C}/points/delete`, write(parseDelete), withBody),
-    route('PUT', `${C}/points/vectors`, write(parseUpdateVectors), withBody),
+    route(
+      'PUT',
+      `${C}/points/vectors`,
+      write((b) => parseUpdateVectors(asOf(v, b))),
+      withBody,
+    ),
     route('POST', `${C}/points/vectors/delete`, write(parseDeleteVectors), withBody),
     route(
       'POST',
@@ -151,18 +169,18 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
       `${C}/points/batch`,
       (ctx) => {
         const w = wait(ctx.query);
-        const ops = parseBatch(obj(ctx.body));
+        const ops = parseBatch(obj(ctx.body), v);
         const c = coll(ctx);
         return ops.map((op) => runWrite(c, op, w));
       },
       withBody,
     ),
     route('GET', `${C}/points/([^/]+)`, (ctx) => getPoint(coll(ctx), parsePathPointId(ctx.params[1]!))),
-    route('POST', `${C}/points`, read(retrieve), withBody),
-    route('POST', `${C}/points/scroll`, read(scroll), withBody),
-    route('POST', `${C}/points/count`, read(count), withBody),
-    route('POST', `${C}/points/query`, read(query), withBody),
-    route('POST', `${C}/points/search`, read(search), withBody),
+    route('POST', `${C}/points`, read(retrieve), reading),
+    route('POST', `${C}/points/scroll`, read(scroll), reading),
+    route('POST', `${C}/points/count`, read(count), reading),
+    route('POST', `${C}/points/query`, read(query), reading),
+    route('POST', `${C}/points/search`, read(search), reading),
 
     // Test-only endpoints.
     route('GET', '/__test/faults', () => faults.list()),
@@ -172,6 +190,7 @@ export function buildRoutes(store: Store, faults: Faults): Route[] {
       '/__test/faults',
       done(() => faults.clear()),
     ),
+    route('POST', '/__test/api-key', (ctx) => done(() => auth.set(ctx.body!))(), withBody),
     route(
       'POST',
       '/__test/reset',

@@ -1,14 +1,17 @@
 // A Qdrant-compatible, in-memory REST server for tests (node:http only). It answers like Qdrant
-// 1.19 as described in docs/qdrant.md: the {result, status, time} envelope, the
+// 1.19 (read from its source; the project's docs describe what the sink relies on): the
+// {result, status, time} envelope, the
 // error statuses and messages, point id forms, whole-point upserts, exact queries. On top it has
 // test-only endpoints under /__test/ (fault injection, reset).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Auth, AuthError, type ApiKeys } from './auth.js';
 import { Store } from './collections.js';
 import { ApiError, formatError } from './errors.js';
 import { faultError, Faults } from './faults.js';
 import { JsonSyntaxError, parseJson, stringify, type JsonValue, type Out } from './json.js';
 import { buildRoutes, type Route } from './routes.js';
+import { loadState, saveState } from './state.js';
 
 /** Qdrant's default service.max_request_size_mb. */
 export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -17,6 +20,12 @@ export interface QdrantTestServerOptions {
   host?: string;
   port?: number;
   maxRequestBytes?: number;
+  /** service.api_key / service.read_only_api_key (auth.ts). */
+  apiKeys?: ApiKeys;
+  /** The Qdrant version to answer as (GET /, and the write fields it knows): default 1.19.0. */
+  version?: string;
+  /** Collections kept in this file across restarts (state.ts): read at start, written at close. */
+  stateFile?: string;
 }
 
 export interface QdrantTestServer {
@@ -65,6 +74,7 @@ function send(
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
 function sendError(res: http.ServerResponse, err: ApiError, start: bigint): void {
+  if (err instanceof AuthError) return send(res, err.status, err.message, err.headers);
   send(res, err.status, stringify({ status: { error: err.message }, time: seconds(start) }), err.headers);
 }
 
@@ -92,21 +102,28 @@ function match(
 export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Promise<QdrantTestServer> {
   const { host = '127.0.0.1', port = 0, maxRequestBytes = MAX_REQUEST_BYTES } = options;
   const store = new Store();
+  if (options.stateFile) loadState(store, options.stateFile);
   const faults = new Faults();
-  const routes = buildRoutes(store, faults);
+  const auth = new Auth(options.apiKeys);
+  const routes = buildRoutes(store, faults, auth, options.version);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const start = process.hrtime.bigint();
     const url = new URL(req.url ?? '/', 'http://localhost');
     // Like actix's NormalizePath::trim: merge repeated slashes, drop a trailing one.
     const path = url.pathname.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
-    const fault = path.startsWith('/__test/') ? undefined : faults.take(path);
     const body = await readBody(req, maxRequestBytes);
+    const found = match(routes, req.method ?? 'GET', path);
+    try {
+      auth.check(req, path, req.method !== 'GET' && !found?.route.read);
+    } catch (err) {
+      return sendError(res, err as ApiError, start);
+    }
+    const fault = path.startsWith('/__test/') ? undefined : faults.take(path);
     if (fault) {
       if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault.status !== 0) return sendError(res, faultError(fault), start);
     }
-    const found = match(routes, req.method ?? 'GET', path);
     if (!found) return send(res, 404, '');
     try {
       let parsed: JsonValue | undefined;
@@ -145,7 +162,11 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
         port: actual,
         close: () =>
           new Promise<void>((done, fail) => {
-            server.close((err) => (err ? fail(err) : done()));
+            server.close((err) => {
+              if (err) return fail(err);
+              if (options.stateFile) saveState(store, options.stateFile);
+              done();
+            });
             server.closeAllConnections();
           }),
       });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { ColumnValue } from '../../src/event/change-event.js';
 import { canonicalKey } from '../../src/event/key.js';
-import { pipelineNamespace, pointIdJson, pointIdOf } from '../../src/sink/point-id.js';
+import { pipelineNamespace, pointIdJson, pointIdOf } from '../../src/sink/qdrant/point-id.js';
 
 /** The fixed root namespace of derived point ids: changing it moves every derived point. */
 const ROOT = 'a4d8c1e2-5b7f-4c3d-9e6a-0f1b2c3d4e5f';

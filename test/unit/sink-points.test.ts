@@ -12,7 +12,7 @@ import {
   vectorJson,
   vectorLayout,
   vectorsJson,
-} from '../../src/sink/points.js';
+} from '../../src/sink/qdrant/points.js';
 
 const parse = (s: string): unknown => JSON.parse(s);
 

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import type { TableDescriptor } from '../../src/event/table-descriptor.js';
 import type { Logger } from '../../src/shared/log.js';
+import type { BatchContext } from '../../src/sink/output.js';
 import type { PointChange, SinkRecord, Step } from '../../src/sink/plan.js';
-import { KEY_FIELD, pipelineNamespace } from '../../src/sink/point-id.js';
-import { LSN_FIELD } from '../../src/sink/points.js';
+import { KEY_FIELD, pipelineNamespace } from '../../src/sink/qdrant/point-id.js';
+import { LSN_FIELD } from '../../src/sink/qdrant/points.js';
 import { QdrantError } from '../../src/sink/qdrant/errors.js';
 import type { Body, QdrantHttp } from '../../src/sink/qdrant/http.js';
-import { CollectionWriter, type WriterOptions } from '../../src/sink/writer.js';
+import { CollectionWriter, type WriterOptions } from '../../src/sink/qdrant/writer.js';
 
 const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;
 
@@ -119,6 +120,14 @@ const options = (o: Partial<WriterOptions> = {}): WriterOptions => ({
   ...o,
 });
 
+/** What the consumer lends a batch: no fencing here, dead letters to `deadLetter`. */
+const batchContext = (deadLetter: BatchContext['deadLetter']): BatchContext => ({
+  fence: async () => {},
+  deadLetter,
+  applied: () => {},
+  signal: new AbortController().signal,
+});
+
 type Point = { id: number | string; vector: number[]; payload: Record<string, unknown> };
 
 function sentPoints(sent: Sent[]): Point[] {
@@ -144,14 +153,14 @@ test('upserts of many large points: every point once, exact, in requests of ≤ 
     descriptor(dim),
     pipelineNamespace('p'),
     options({ batchSize: 128 }),
-    async () => assert.fail('nothing is dead-lettered'),
     silent,
   );
+  const ctx = batchContext(async () => assert.fail('nothing is dead-lettered'));
   const changes = Array.from({ length: n }, (_, i) => upsert(i, dim));
   // Two partitions' batches at once, as the consumer runs them: they share the buffer pool.
   await Promise.all([
-    writer.apply([step(changes.slice(0, n / 2))]),
-    writer.apply([step(changes.slice(n / 2))]),
+    writer.apply([step(changes.slice(0, n / 2))], ctx),
+    writer.apply([step(changes.slice(n / 2))], ctx),
   ]);
   assert.ok(sent.every((s) => s.method === 'PUT' && s.path === '/points'));
   assert.ok(sent.every((s) => (JSON.parse(s.json) as { points: unknown[] }).points.length <= 128));
@@ -164,7 +173,7 @@ test('upserts of many large points: every point once, exact, in requests of ≤ 
 
   // A second round reuses the pooled buffers: still exact.
   sent.length = 0;
-  await writer.apply([step(changes.slice(0, 300))]);
+  await writer.apply([step(changes.slice(0, 300))], ctx);
   for (const p of sentPoints(sent)) checkPoint(p, Number(p.id), dim);
   assert.equal(sentPoints(sent).length, 300);
 });
@@ -178,11 +187,11 @@ test('requestMaxBytes splits requests by size, and a point crossing the limit mo
     descriptor(dim),
     pipelineNamespace('p'),
     options({ requestMaxBytes: 40_000 }),
-    async () => assert.fail('nothing is dead-lettered'),
     silent,
   );
+  const ctx = batchContext(async () => assert.fail('nothing is dead-lettered'));
   const changes = Array.from({ length: 50 }, (_, i) => upsert(i, dim));
-  await writer.apply([step(changes)]);
+  await writer.apply([step(changes)], ctx);
   assert.ok(sent.length >= 10, `${sent.length} requests`);
   for (const s of sent) assert.ok(Buffer.byteLength(s.json) <= 40_000 + 100, `${s.json.length} bytes`);
   const points = sentPoints(sent);
@@ -203,12 +212,12 @@ test('a point Qdrant rejects is split out and dead-lettered; the rest are writte
     descriptor(dim),
     pipelineNamespace('p'),
     options({ batchSize: 16 }),
-    async (records, reason) => {
-      dead.push({ offsets: records.map((r) => r.offset), reason });
-    },
     silent,
   );
-  await writer.apply([step(Array.from({ length: 100 }, (_, i) => upsert(i, dim)))]);
+  const ctx = batchContext(async (records, reason) => {
+    dead.push({ offsets: records.map((r) => r.offset), reason });
+  });
+  await writer.apply([step(Array.from({ length: 100 }, (_, i) => upsert(i, dim)))], ctx);
   assert.deepStrictEqual(dead, [{ offsets: ['37'], reason: 'Qdrant answered 400: Wrong input: bad point' }]);
   const points = sentPoints(sent);
   assert.deepStrictEqual(
@@ -227,12 +236,57 @@ test('derived ids carry the canonical key in the payload', async () => {
     descriptor(4, [{ name: 'sku', type: 'text' }]),
     ns,
     options(),
-    async () => {},
     silent,
   );
-  await writer.apply([step([upsert(1, 4, { sku: 'a"b' })])]);
+  const ctx = batchContext(async () => {});
+  await writer.apply([step([upsert(1, 4, { sku: 'a"b' })])], ctx);
   const [point] = sentPoints(sent);
   assert.match(String(point!.id), /^[0-9a-f-]{36}$/);
   assert.equal(point!.payload[KEY_FIELD], '["a\\"b"]');
   checkPoint(point!, 1, 4);
+});
+
+test('conditional: upserts carry one guarded has_id clause per point, deletes go by that filter, applied records reported', async () => {
+  const { http, sent } = fakeHttp();
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(4),
+    pipelineNamespace('p'),
+    options({ conditional: true, batchSize: 2 }),
+    silent,
+  );
+  const applied: string[] = [];
+  const ctx = {
+    ...batchContext(async () => {}),
+    applied: (rs: SinkRecord[]) => applied.push(...rs.map((r) => r.offset)),
+  };
+  const del = upsert(9, 4);
+  del.kind = 'delete';
+  await writer.apply([step([upsert(1, 4), upsert(2, 4), upsert(3, 4), del])], ctx);
+  const upserts = sent
+    .filter((s) => s.path === '/points')
+    .map((s) => JSON.parse(s.json) as Record<string, unknown>);
+  assert.equal(upserts.length, 2, 'batchSize 2: two requests');
+  const clause = (id: number, lsn: number) => ({
+    must: [
+      { has_id: [id] },
+      {
+        must_not: [
+          { key: LSN_FIELD, range: { gt: lsn } },
+          {
+            must: [
+              { key: LSN_FIELD, match: { value: lsn } },
+              { key: '_vecrelay_seq', range: { gt: 0 } },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  assert.deepEqual(upserts[0]!.update_filter, { should: [clause(1, 1001), clause(2, 1002)] });
+  assert.deepEqual(upserts[1]!.update_filter, { should: [clause(3, 1003)] });
+  const deletes = sent.filter((s) => s.path === '/points/delete').map((s) => JSON.parse(s.json) as unknown);
+  assert.deepEqual(deletes, [{ filter: { should: [clause(9, 1009)] } }]);
+  assert.deepEqual(applied.sort(), ['1', '2', '3', '9']);
 });

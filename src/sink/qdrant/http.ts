@@ -43,12 +43,12 @@ export class QdrantHttp {
   }
 
   /** Sends a request whose body is already JSON text; returns the parsed `result`. */
-  async request(method: string, path: string, body?: Body): Promise<unknown> {
+  async request(method: string, path: string, body?: Body, signal?: AbortSignal): Promise<unknown> {
     const timer = metrics.qdrantRequestSeconds.startTimer({
       path: path.replace(/^\/collections\/[^/]+/, ''),
     });
     try {
-      const result = await this.send(method, path, body);
+      const result = await this.send(method, path, body, signal);
       timer({ outcome: 'ok' });
       return result;
     } catch (err) {
@@ -57,7 +57,24 @@ export class QdrantHttp {
     }
   }
 
-  private send(method: string, path: string, body?: Body): Promise<unknown> {
+  /** Closes the idle keep-alive connections (they would keep a stopping process alive). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** GET / (no envelope): the server's version, e.g. "1.19.0". */
+  async version(): Promise<string> {
+    const root = (await this.send('GET', '/', undefined, undefined, true)) as { version?: unknown };
+    return typeof root?.version === 'string' ? root.version : '';
+  }
+
+  private send(
+    method: string,
+    path: string,
+    body?: Body,
+    signal?: AbortSignal,
+    raw = false,
+  ): Promise<unknown> {
     const parts = body === undefined ? [] : typeof body === 'string' ? [body] : body;
     let length = 0;
     for (const part of parts) length += Buffer.byteLength(part);
@@ -71,7 +88,9 @@ export class QdrantHttp {
           method,
           agent: this.agent,
           headers: { ...this.headers, 'content-length': length },
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: signal
+            ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
+            : AbortSignal.timeout(this.timeoutMs),
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -80,7 +99,7 @@ export class QdrantHttp {
           res.on('close', () => {
             if (!res.complete) return failed(new Error('the connection closed before the whole answer'));
             try {
-              resolve(this.result(method, path, res, Buffer.concat(chunks).toString('utf8')));
+              resolve(this.result(method, path, res, Buffer.concat(chunks).toString('utf8'), raw));
             } catch (err) {
               reject(err as Error);
             }
@@ -95,7 +114,13 @@ export class QdrantHttp {
     });
   }
 
-  private result(method: string, path: string, res: http.IncomingMessage, text: string): unknown {
+  private result(
+    method: string,
+    path: string,
+    res: http.IncomingMessage,
+    text: string,
+    raw: boolean,
+  ): unknown {
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       let message = text.slice(0, 500);
@@ -112,15 +137,23 @@ export class QdrantHttp {
         parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null),
       );
     }
-    return (JSON.parse(text) as { result: unknown }).result;
+    const parsed = JSON.parse(text) as { result: unknown };
+    return raw ? parsed : parsed.result;
   }
 
   /** A write with wait=true; only "completed" counts as applied. */
-  async write(method: string, collection: string, path: string, body: Body): Promise<void> {
+  async write(
+    method: string,
+    collection: string,
+    path: string,
+    body: Body,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const result = (await this.request(
       method,
       `/collections/${encodeURIComponent(collection)}${path}?wait=true`,
       body,
+      signal,
     )) as { status?: string } | Array<{ status?: string }>;
     const statuses = Array.isArray(result) ? result.map((r) => r.status) : [result?.status];
     const pending = statuses.find((s) => s !== 'completed');

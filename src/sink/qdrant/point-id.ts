@@ -5,9 +5,9 @@
 //   anything else (text, composite, negative) → UUIDv5(pipeline namespace, canonical key), and
 //     the canonical key goes into the payload so the row can be found again.
 import { v5 as uuidv5 } from 'uuid';
-import { canonicalKey } from '../event/key.js';
-import type { ColumnValue } from '../event/change-event.js';
-import type { TableDescriptor } from '../event/table-descriptor.js';
+import { canonicalKey } from '../../event/key.js';
+import type { ColumnValue } from '../../event/change-event.js';
+import type { TableDescriptor } from '../../event/table-descriptor.js';
 
 export type PointId = bigint | string;
 

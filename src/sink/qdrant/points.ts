@@ -1,8 +1,8 @@
 // Change events → the JSON of Qdrant points, written by hand: ids keep every digit, float32
 // vectors are written with 9 significant digits (enough to round-trip any float32: no waste, no
 // loss), jsonb is embedded as its own text.
-import type { ColumnValue, DenseVector, SparseVector, VectorValue } from '../event/change-event.js';
-import type { TableDescriptor } from '../event/table-descriptor.js';
+import type { ColumnValue, DenseVector, SparseVector, VectorValue } from '../../event/change-event.js';
+import type { TableDescriptor } from '../../event/table-descriptor.js';
 
 /** Payload field with the commit LSN of the row's last change: truncates delete below it. */
 export const LSN_FIELD = '_vecrelay_lsn';

@@ -1,14 +1,28 @@
 // Applies planned steps (plan.ts) to one collection, in order, and returns only when Qdrant has
 // applied all of them (wait=true, status completed) — the consumer commits offsets after that.
+// It is the Qdrant implementation of TableOutput (../output.ts).
 //
-// Failures: a retriable one (network, 5xx, 408, 429, not completed) is retried with capped
-// backoff and jitter, honouring Retry-After, for as long as it takes (nothing is committed
-// meanwhile). A request Qdrant rejects for itself (4xx) is split until the rejected point is
-// alone; that point's records go to the dead-letter topic with Qdrant's reason, the rest apply.
-import type { TableDescriptor } from '../event/table-descriptor.js';
-import { backoffDelay, sleep } from '../shared/backoff.js';
-import type { Logger } from '../shared/log.js';
-import type { PointChange, SinkRecord, Step } from './plan.js';
+// Failures, classified by faultOf (errors.ts):
+//   transient (network, 5xx, 408, 429, not completed): retried with capped backoff and jitter,
+//     honouring Retry-After, for as long as it takes (nothing is committed meanwhile);
+//   record (another 4xx): the request is split until the rejected point is alone; that point's
+//     records go to the dead-letter topic with Qdrant's reason, the rest apply;
+//   gone (404 "Collection ... doesn't exist"): TargetGone, the consumer recreates and rebuilds;
+//   fatal (401/403): ConfigError naming qdrant.apiKeyEnv — never dead-lettered.
+// Before every request (and every retry) the batch's fence is checked (consumer.ts); with
+// `conditional`, every write carries its guard (fence.ts) so a stale one cannot land on a newer
+// point.
+import type { TableDescriptor } from '../../event/table-descriptor.js';
+import { backoffDelay, sleep } from '../../shared/backoff.js';
+import type { Logger } from '../../shared/log.js';
+import { metrics } from '../../shared/metrics.js';
+import type { BatchContext, TableOutput } from '../output.js';
+import { TargetGone } from '../output.js';
+import type { PointChange, Step } from '../plan.js';
+import { Arena, type Json } from './arena.js';
+import { authError, faultOf, QdrantError } from './errors.js';
+import { anyOf, notNewerThan, pointGuard } from './fence.js';
+import type { Body, QdrantHttp } from './http.js';
 import { KEY_FIELD, pointIdJson, pointIdOf } from './point-id.js';
 import {
   LSN_FIELD,
@@ -20,23 +34,16 @@ import {
   writeVectorsJson,
   type VectorLayout,
 } from './points.js';
-import { QdrantError } from './qdrant/errors.js';
-import type { Body, QdrantHttp } from './qdrant/http.js';
-import { metrics } from '../shared/metrics.js';
 
 export interface WriterOptions {
   batchSize: number;
   requestMaxBytes: number;
   retryMaxMs: number;
+  /** Guard every write by the stored source position (Qdrant ≥ 1.16: update_filter). */
+  conditional?: boolean;
+  /** qdrant.apiKeyEnv, named when Qdrant refuses the key. */
+  apiKeyEnv?: string | undefined;
 }
-
-export type DeadLetter = (records: SinkRecord[], reason: string) => Promise<void>;
-
-type KeepAlive = () => Promise<void>;
-/** A unit's JSON: text, or bytes in an Arena. */
-type Json = string | Buffer;
-/** A request body from its units' JSON, as pieces (never joined into one large string). */
-type Wrap = (jsons: Json[]) => Json[];
 
 /** A change with its point id, before its JSON is written. */
 interface Pending {
@@ -45,69 +52,33 @@ interface Pending {
   derivedFrom: string | undefined;
 }
 
-/** One unit of a request: a point's JSON (or operations) and the change it comes from. */
+/** One unit of a request: a point's JSON (or operations), its guard, and the change it comes from. */
 interface Unit {
   json: Json;
+  guard: string;
   change: PointChange;
 }
 
-/** Segments of request-body memory, reused from request to request. */
-const SEGMENT_BYTES = 1 << 20;
-const POOL_SEGMENTS = 32;
+/** A request body from its units, as pieces (never joined into one large string). */
+type Wrap = (units: Unit[]) => Json[];
 
-/**
- * The memory of one request's points: their JSON is written straight into pooled segments, so a
- * 1536-dim point never becomes a 20 KB heap string. V8 promotes such strings (they outlive the
- * request's round trip) and collects them late: with them the sink's heap peaked near 130 MB
- * between major GCs, with arenas near 40 MB (bench/sink.ts). Released once the request settled.
- */
-class Arena {
-  private readonly segments: Buffer[] = [];
-  private used = 0;
-
-  constructor(private readonly pool: Buffer[]) {}
-
-  /** Writes at most `bound` bytes with `write(buffer, at) → end`; returns what it wrote. */
-  write(bound: number, write: (b: Buffer, at: number) => number): Buffer {
-    let seg = this.segments[this.segments.length - 1];
-    if (!seg || seg.length - this.used < bound) {
-      seg =
-        bound <= SEGMENT_BYTES
-          ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_BYTES))
-          : Buffer.allocUnsafeSlow(bound);
-      this.segments.push(seg);
-      this.used = 0;
-    }
-    const start = this.used;
-    this.used = write(seg, start);
-    return seg.subarray(start, this.used);
-  }
-
-  /** A copy of `json` here (when it was written into another arena). */
-  adopt(json: Json): Json {
-    return typeof json === 'string' ? json : this.write(json.length, (b, at) => at + json.copy(b, at));
-  }
-
-  release(): void {
-    for (const seg of this.segments)
-      if (seg.length === SEGMENT_BYTES && this.pool.length < POOL_SEGMENTS) this.pool.push(seg);
-    this.segments.length = 0;
-  }
-}
-
-const enclose = (open: string, jsons: Json[], close: string): Json[] => {
+const enclose = (open: string, units: Unit[], close: string): Json[] => {
   const parts: Json[] = [open];
-  for (let i = 0; i < jsons.length; i++) {
+  for (let i = 0; i < units.length; i++) {
     if (i) parts.push(',');
-    parts.push(jsons[i]!);
+    parts.push(units[i]!.json);
   }
   parts.push(close);
   return parts;
 };
+const guards = (units: Unit[]) => anyOf(units.map((u) => u.guard));
 const wrapPoints: Wrap = (u) => enclose('{"points":[', u, ']}');
+const wrapGuardedPoints: Wrap = (u) => enclose('{"points":[', u, `],"update_filter":${guards(u)}}`);
 const wrapOperations: Wrap = (u) => enclose('{"operations":[', u, ']}');
+const wrapIds: Wrap = (u) => [`{"points":[${u.map((x) => x.json as string).join(',')}]}`];
+const wrapGuardedDelete: Wrap = (u) => [`{"filter":${guards(u)}}`];
 
-export class CollectionWriter {
+export class CollectionWriter implements TableOutput {
   private readonly layout: VectorLayout;
   /** Free Arena segments, shared by the concurrent apply() calls of this collection. */
   private readonly pool: Buffer[] = [];
@@ -118,9 +89,8 @@ export class CollectionWriter {
     private readonly descriptor: TableDescriptor,
     private readonly namespace: string,
     private readonly options: WriterOptions,
-    private readonly deadLetter: DeadLetter,
     private readonly log: Logger,
-    private readonly signal?: AbortSignal,
+    private readonly createCollection: () => Promise<void> = async () => {},
   ) {
     this.layout = vectorLayout(descriptor);
   }
@@ -129,19 +99,28 @@ export class CollectionWriter {
     return this.descriptor.key.map((k) => k.name);
   }
 
-  /** `keepAlive` is called while waiting, so the consumer group keeps this member (kafkajs heartbeat). */
-  async apply(steps: Step[], keepAlive: KeepAlive = async () => {}): Promise<void> {
+  get target(): string {
+    return this.collection;
+  }
+
+  recreate(): Promise<void> {
+    return this.createCollection();
+  }
+
+  async apply(steps: Step[], ctx: BatchContext): Promise<void> {
     for (const step of steps) {
       if (step.kind === 'truncate') {
         // Every point older than the truncate goes; points written after it (any partition) stay.
-        // Older: an earlier transaction, or earlier in the truncate's own transaction.
+        // Older: an earlier transaction, or earlier in the truncate's own transaction. A stale
+        // truncate is harmless: it never removes anything newer than itself.
         const lsn = Number(step.lsn);
         const body =
           `{"filter":{"should":[{"key":"${LSN_FIELD}","range":{"lt":${lsn}}},` +
           `{"must":[{"key":"${LSN_FIELD}","match":{"value":${lsn}}},{"key":"${SEQ_FIELD}","range":{"lt":${step.seq}}}]}]}}`;
-        await this.send('POST', '/points/delete', body, keepAlive, (err) =>
-          this.deadLetter(step.records, err.message),
+        await this.send('POST', '/points/delete', body, ctx, (err) =>
+          ctx.deadLetter(step.records, err.message),
         );
+        ctx.applied(step.records);
         continue;
       }
       const deletes: Pending[] = [];
@@ -154,14 +133,22 @@ export class CollectionWriter {
         else if (change.kind === 'upsert') upserts.push(pending);
         else partials.push(pending);
       }
-      await this.sendUnits('POST', '/points/delete', deletes, (p) => p.idJson, wrapPoints, keepAlive);
+      const conditional = this.options.conditional === true;
+      await this.sendUnits(
+        'POST',
+        '/points/delete',
+        deletes,
+        (p) => p.idJson,
+        conditional ? wrapGuardedDelete : wrapIds,
+        ctx,
+      );
       await this.sendUnits(
         'PUT',
         '/points',
         upserts,
         (p, arena) => this.pointJson(arena, p.idJson, p.change, p.derivedFrom),
-        wrapPoints,
-        keepAlive,
+        conditional ? wrapGuardedPoints : wrapPoints,
+        ctx,
       );
       await this.sendUnits(
         'POST',
@@ -169,7 +156,7 @@ export class CollectionWriter {
         partials,
         (p) => this.partialOps(p.idJson, p.change, p.derivedFrom),
         wrapOperations,
-        keepAlive,
+        ctx,
       );
     }
   }
@@ -199,10 +186,20 @@ export class CollectionWriter {
     });
   }
 
-  /** set_payload for the sent columns, update_vectors / delete_vectors for the sent vectors. */
+  /**
+   * set_payload for the sent columns, update_vectors / delete_vectors for the sent vectors.
+   * Conditional: each by its guard (fence.ts); set_payload first, so the later operations see
+   * the position it wrote (equal: still not newer). A partial of a missing point then changes
+   * nothing, unless it sets a vector (update_vectors answers 404: dead-lettered).
+   */
   private partialOps(idJson: string, change: PointChange, derivedFrom: string | undefined): string {
+    const conditional = this.options.conditional === true;
+    const guard = notNewerThan(change.lsn, change.event.source.seq);
+    const select = conditional
+      ? `"filter":${pointGuard(idJson, change.lsn, change.event.source.seq)}`
+      : `"points":[${idJson}]`;
     const ops = [
-      `{"set_payload":{"payload":${payloadJson(change.values, this.extra(change, derivedFrom))},"points":[${idJson}]}}`,
+      `{"set_payload":{"payload":${payloadJson(change.values, this.extra(change, derivedFrom))},${select}}}`,
     ];
     const set: string[] = [];
     const cleared: string[] = [];
@@ -214,9 +211,10 @@ export class CollectionWriter {
     }
     if (set.length)
       ops.push(
-        `{"update_vectors":{"points":[{"id":${idJson},"vector":${this.layout.unnamed ? set[0] : `{${set.join(',')}}`}}]}}`,
+        `{"update_vectors":{"points":[{"id":${idJson},"vector":${this.layout.unnamed ? set[0] : `{${set.join(',')}}`}}]` +
+          `${conditional ? `,"update_filter":${guard}` : ''}}}`,
       );
-    if (cleared.length) ops.push(`{"delete_vectors":{"points":[${idJson}],"vector":[${cleared.join(',')}]}}`);
+    if (cleared.length) ops.push(`{"delete_vectors":{${select},"vector":[${cleared.join(',')}]}}`);
     return ops.join(',');
   }
 
@@ -233,8 +231,9 @@ export class CollectionWriter {
     pending: Pending[],
     toJson: (p: Pending, arena: Arena) => Json,
     wrap: Wrap,
-    keepAlive: KeepAlive,
+    ctx: BatchContext,
   ) {
+    const conditional = this.options.conditional === true;
     let chunk: Unit[] = [];
     let bytes = 0;
     let arena = new Arena(this.pool);
@@ -246,7 +245,7 @@ export class CollectionWriter {
       bytes = 0;
       arena = next;
       await inFlight;
-      inFlight = this.sendChunk(method, path, units, wrap, keepAlive).finally(() => memory.release());
+      inFlight = this.sendChunk(method, path, units, wrap, ctx).finally(() => memory.release());
       inFlight.catch(() => {}); // handled where it is awaited: the next flush, or the end
     };
     try {
@@ -259,8 +258,9 @@ export class CollectionWriter {
           json = next.adopt(json);
           await flush(next);
         }
-        chunk.push({ json, change: p.change });
-        bytes += json.length + 1;
+        const guard = conditional ? pointGuard(p.idJson, p.change.lsn, p.change.event.source.seq) : '';
+        chunk.push({ json, guard, change: p.change });
+        bytes += json.length + guard.length + 1;
       }
       if (chunk.length) await flush();
     } catch (err) {
@@ -271,35 +271,52 @@ export class CollectionWriter {
   }
 
   /** On a rejection of the request itself, halves it until the rejected unit stands alone. */
-  private async sendChunk(method: string, path: string, units: Unit[], wrap: Wrap, keepAlive: KeepAlive) {
-    await this.send(method, path, wrap(units.map((u) => u.json)), keepAlive, async (err) => {
+  private async sendChunk(method: string, path: string, units: Unit[], wrap: Wrap, ctx: BatchContext) {
+    const sent = await this.send(method, path, wrap(units), ctx, async (err) => {
       if (units.length === 1) {
         const reason = err.message;
         this.log.warn({ collection: this.collection, reason }, 'Qdrant rejected a record: dead-lettered');
-        await this.deadLetter(units[0]!.change.records, reason);
+        await ctx.deadLetter(units[0]!.change.records, reason);
+        ctx.applied(units[0]!.change.records);
         return;
       }
       const half = Math.ceil(units.length / 2);
-      await this.sendChunk(method, path, units.slice(0, half), wrap, keepAlive);
-      await this.sendChunk(method, path, units.slice(half), wrap, keepAlive);
+      await this.sendChunk(method, path, units.slice(0, half), wrap, ctx);
+      await this.sendChunk(method, path, units.slice(half), wrap, ctx);
     });
+    if (sent) for (const u of units) ctx.applied(u.change.records);
   }
 
-  /** One request, retried while the failure is retriable; a rejection goes to `rejected`. */
+  /**
+   * One request, fenced, retried while the failure is transient; a record's fault goes to
+   * `rejected`. True when Qdrant applied the request.
+   */
   private async send(
     method: string,
     path: string,
     body: Body,
-    keepAlive: KeepAlive,
+    ctx: BatchContext,
     rejected: (err: QdrantError) => Promise<void>,
-  ) {
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
+      await ctx.fence();
       try {
-        await this.http.write(method, this.collection, path, body);
-        return;
+        await this.http.write(method, this.collection, path, body, ctx.signal);
+        return true;
       } catch (err) {
         if (!(err instanceof QdrantError)) throw err;
-        if (!err.retriable) return rejected(err);
+        switch (faultOf(err)) {
+          case 'record':
+            await rejected(err);
+            return false;
+          case 'fatal':
+            throw authError(err, this.options.apiKeyEnv);
+          case 'gone':
+            throw new TargetGone(this.collection, err.message);
+          case 'transient':
+            break;
+        }
+        if (ctx.signal.aborted) throw err;
         metrics.qdrantRetries.inc({ status: err.status === null ? 'network' : String(err.status) });
         const backoff = backoffDelay(attempt, { initialMs: 200, maxMs: this.options.retryMaxMs });
         const delay =
@@ -309,10 +326,10 @@ export class CollectionWriter {
           'Qdrant write failed; retrying',
         );
         // Sleep in slices, telling the group this member is alive (a long Retry-After or backoff
-        // must not cost the partition).
+        // must not cost the partition) and stopping as soon as the batch is stale.
         for (let left = delay; left > 0; left -= 3000) {
-          await keepAlive();
-          await sleep(Math.min(left, 3000), this.signal);
+          await ctx.fence();
+          await sleep(Math.min(left, 3000), ctx.signal);
         }
       }
     }

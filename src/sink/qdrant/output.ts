@@ -1,0 +1,124 @@
+// The Qdrant target (../output.ts): one collection per table, created from the table's
+// descriptor when missing (collections.ts), written by a CollectionWriter (writer.ts).
+//
+// At start it asks Qdrant its version: from 1.16 on, writes are conditional on the stored source
+// position (fence.ts, `update_filter`); an older server gets unconditional writes and one warning.
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { backoffDelay, sleep } from '../../shared/backoff.js';
+import { ConfigError, messageOf } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { Output, OutputTable, TableOutput } from '../output.js';
+import { collectionName, ensureCollection } from './collections.js';
+import { authError, isAuthStatus, isRetriableStatus, QdrantError } from './errors.js';
+import { QdrantHttp } from './http.js';
+import { CollectionWriter } from './writer.js';
+
+export interface QdrantOutputOptions {
+  url: string;
+  apiKey: string | undefined;
+  /** qdrant.apiKeyEnv: named in errors, never its value. */
+  apiKeyEnv: string | undefined;
+  collectionPrefix: string;
+  /** The pipeline's namespace for derived point ids (point-id.ts). */
+  namespace: string;
+  batchSize: number;
+  requestMaxBytes: number;
+  retryMaxMs: number;
+}
+
+/** update_filter on upsert and update_vectors: Qdrant 1.16.0. */
+const CONDITIONAL_SINCE = [1, 16];
+
+export function supportsConditional(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map((n) => Number.parseInt(n, 10));
+  return major > CONDITIONAL_SINCE[0]! || (major === CONDITIONAL_SINCE[0] && minor >= CONDITIONAL_SINCE[1]!);
+}
+
+export class QdrantOutput implements Output {
+  private constructor(
+    private readonly options: QdrantOutputOptions,
+    private readonly http: QdrantHttp,
+    private readonly client: QdrantClient,
+    private readonly conditional: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** Waits for Qdrant (retrying while it is unreachable) and learns what it supports. */
+  static async connect(
+    options: QdrantOutputOptions,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<QdrantOutput> {
+    if (options.apiKeyEnv && !options.apiKey)
+      throw new ConfigError(
+        `qdrant.apiKeyEnv names ${options.apiKeyEnv}, which is not set: export it with the Qdrant API key, or remove qdrant.apiKeyEnv`,
+      );
+    const http = new QdrantHttp({ url: options.url, apiKey: options.apiKey });
+    const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
+    const version = await retryQdrant(log, options, signal, 'its version', () => http.version());
+    const conditional = supportsConditional(version);
+    if (!conditional)
+      log.warn(
+        { version },
+        'Qdrant before 1.16 has no conditional upsert (update_filter): writes are unconditional, so a sink ' +
+          'that lost its partition in a rebalance may land an older version of a point; upgrade Qdrant',
+      );
+    return new QdrantOutput(options, http, client, conditional, log);
+  }
+
+  async open({ descriptor, config }: OutputTable, signal: AbortSignal): Promise<TableOutput> {
+    const { options, log } = this;
+    const collection = collectionName(options.collectionPrefix, config, descriptor.schema, descriptor.table);
+    const ensure = () =>
+      retryQdrant(log, options, signal, `collection ${collection}`, () =>
+        ensureCollection(this.client, collection, descriptor, config, log),
+      );
+    await ensure();
+    return new CollectionWriter(
+      this.http,
+      collection,
+      descriptor,
+      options.namespace,
+      {
+        batchSize: options.batchSize,
+        requestMaxBytes: options.requestMaxBytes,
+        retryMaxMs: options.retryMaxMs,
+        conditional: this.conditional,
+        apiKeyEnv: options.apiKeyEnv,
+      },
+      log.child({ component: 'writer', collection }),
+      ensure,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
+  }
+}
+
+/** Qdrant may be down when the sink starts: wait for it like the write path does. */
+async function retryQdrant<T>(
+  log: Logger,
+  options: QdrantOutputOptions,
+  signal: AbortSignal,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      // Only unreachable or overloaded servers are waited for; a 4xx is a real answer.
+      const status = (err as { status?: number | null }).status;
+      if (isAuthStatus(status)) throw authError(err as Error, options.apiKeyEnv);
+      const transient =
+        err instanceof QdrantError
+          ? err.retriable
+          : status === undefined || status === null || isRetriableStatus(status);
+      if (err instanceof ConfigError || signal.aborted || !transient) throw err;
+      const delay = backoffDelay(attempt, { initialMs: 500, maxMs: options.retryMaxMs });
+      log.warn({ err: messageOf(err), delayMs: delay }, `Qdrant not reachable for ${what}; retrying`);
+      await sleep(delay, signal);
+    }
+  }
+}

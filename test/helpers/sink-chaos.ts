@@ -1,0 +1,86 @@
+// What the sink's chaos tests (test/chaos/sink-*.test.ts) share: a pipeline whose sink writes to
+// a Qdrant test server of the test's own (qdrant-process.ts), rows with SQL-made vectors, the
+// full comparison of table and collection on that server, the dead-letter count and log lines.
+import { readFileSync } from 'node:fs';
+import { differences, waitInSync } from './collection-sync.js';
+import { endOffsets } from './kafka.js';
+import { startQdrantProcess, type QdrantProcess, type QdrantProcessOptions } from './qdrant-process.js';
+import type { SinkPipeline, SinkPipelineOptions, SinkPipelines } from './sink-pipeline.js';
+import { writeConfig, type RunningProcess } from './source-process.js';
+import { uniqueName } from './stack.js';
+
+export const DIM = 8;
+
+export interface ChaosPipeline extends SinkPipeline {
+  qdrant: QdrantProcess;
+}
+
+/** A table, its pipeline, and a Qdrant test server of its own that the config points at. */
+export async function chaosPipeline(
+  ctx: SinkPipelines,
+  prefix: string,
+  options: SinkPipelineOptions & { qdrant?: QdrantProcessOptions; apiKeyEnv?: string } = {},
+): Promise<ChaosPipeline> {
+  const table = uniqueName(prefix);
+  await ctx.createTable(table, DIM);
+  const qdrant = await startQdrantProcess(ctx.cleanup, options.qdrant);
+  const sp = ctx.pipeline(table, options);
+  const config = writeConfig(sp.p, {
+    qdrant: { url: qdrant.url, ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}) },
+    ...(options.sink ? { sink: options.sink } : {}),
+  });
+  return { ...sp, config, qdrant };
+}
+
+/** Inserts rows [from, to] in one transaction (no two vectors alike). */
+export async function insertRows(ctx: SinkPipelines, table: string, from: number, to: number): Promise<void> {
+  await ctx.sql.query(
+    `INSERT INTO ${table} SELECT i, 't' || i, i,
+       ARRAY[sin(i), cos(i), sin(2 * i), cos(2 * i), sin(3 * i), cos(3 * i), sin(5 * i), cos(5 * i)]::vector
+     FROM generate_series($1::int, $2::int) i`,
+    [from, to],
+  );
+}
+
+/** Waits until the collection equals the table: 0 missing, 0 extra, 0 mismatched. */
+export function waitCollectionEqualsTable(
+  ctx: SinkPipelines,
+  cp: ChaosPipeline,
+  timeoutMs = 60_000,
+): Promise<void> {
+  return waitInSync(
+    `collection ${cp.collection} = table ${cp.table}`,
+    async () => differences(await ctx.tableRows(cp.table), await cp.qdrant.scrollAll(cp.collection)),
+    timeoutMs,
+  );
+}
+
+/** The full comparison, now: the differences (empty when equal). */
+export async function collectionVsTable(ctx: SinkPipelines, cp: ChaosPipeline): Promise<string[]> {
+  return differences(await ctx.tableRows(cp.table), await cp.qdrant.scrollAll(cp.collection));
+}
+
+/** Records in the pipeline's dead-letter topic (0 when it does not exist). */
+export async function deadLetters(cp: SinkPipeline): Promise<bigint> {
+  try {
+    return [...(await endOffsets(cp.deadLetterTopic)).values()].reduce((a, b) => a + b, 0n);
+  } catch {
+    return 0n;
+  }
+}
+
+/** The pino lines of a process's log (a line still being written is left out). */
+export function logLines(proc: RunningProcess): Array<Record<string, unknown>> {
+  return readFileSync(proc.logFile, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+export const alive = (proc: RunningProcess): boolean =>
+  proc.child.exitCode === null && proc.child.signalCode === null;
