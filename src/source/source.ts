@@ -6,7 +6,6 @@
 // slot is created with an exported snapshot, "done" once every snapshot row is acknowledged. A
 // slot found with a pending snapshot was left by a crash mid-snapshot: it is dropped and the
 // snapshot starts over (the rows already published are replayed harmlessly: same keys, op=r).
-import pg from 'pg';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka } from '../kafka/client.js';
@@ -14,17 +13,19 @@ import { createEventProducer, loadEventProducerClient, type EventProducer } from
 import { StateStore } from '../kafka/state-store.js';
 import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
-import { ConfigError, messageOf } from '../shared/errors.js';
+import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { CellDecoders } from './changes.js';
 import { parseLsn } from './pgoutput/index.js';
 import type { TableInfo } from './postgres/catalog.js';
-import { pgClientConfig } from './postgres/connect.js';
+import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
+import { classifyPgError, isFatalPgError } from './postgres/errors.js';
+import { OutageLog, failedSystem } from './outage.js';
+import { preflight } from '../plan/preflight.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
 import { setReady } from '../shared/metrics.js';
-import { runWithRestarts } from '../shared/restart.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
@@ -39,6 +40,8 @@ interface SnapshotState {
 export interface SourceOptions {
   decoders: CellDecoders;
   onEvent?: (event: ChangeEvent) => void;
+  /** The caller ran preflight() already (`vecrelay run` does, before starting the sink too). */
+  preflighted?: boolean;
 }
 
 /** Tells sinks what each table looks like (src/event/table-descriptor.ts). */
@@ -73,11 +76,44 @@ export class Source {
     private readonly config: LoadedConfig,
     private readonly log: Logger,
     private readonly options: SourceOptions,
-  ) {}
+  ) {
+    this.outages = new OutageLog(log, config);
+  }
+
+  private readonly outages: OutageLog;
 
   /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
   async run(signal: AbortSignal): Promise<void> {
-    await runWithRestarts('the source', this.log, signal, () => this.runOnce(signal));
+    const { config, log } = this;
+    // Before anything is created: a failure retrying cannot fix stops here, leaving nothing behind.
+    if (!this.options.preflighted) await preflight(config, log, { signal });
+    // The runner owns reconnects (STYLE.md): anything but a misconfiguration is retried after a
+    // capped, jittered backoff. What was confirmed is safe (the slot), so a restart resumes.
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const started = Date.now();
+      try {
+        return await this.runOnce(signal);
+      } catch (caught) {
+        const err = this.classify(caught);
+        if (err instanceof ConfigError || signal.aborted) throw err;
+        // A run that lasted a while was healthy: start the backoff over.
+        if (Date.now() - started > 60_000) attempt = 0;
+        const delayMs = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
+        this.outages.failed(err, delayMs);
+        await sleep(delayMs, signal).catch(() => {});
+      }
+    }
+  }
+
+  /** A Postgres error retrying cannot fix (a revoked privilege, say) becomes a ConfigError. */
+  private classify(err: unknown): unknown {
+    const { config } = this;
+    if (failedSystem(err, config) !== 'PostgreSQL' || !isFatalPgError(err)) return err;
+    return classifyPgError(err, config.postgres, passwordSource(config));
+  }
+
+  private connect() {
+    return connectClient(pgClientConfig(this.config), { password: passwordSource(this.config) });
   }
 
   private async runOnce(signal: AbortSignal): Promise<void> {
@@ -115,6 +151,9 @@ export class Source {
       const state = new StateStore(kafka, admin, producer, stateTopic(config));
       await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
+      // Streaming writes through its own producers: these would only sit idle (and log about
+      // every broker restart) from here on.
+      await Promise.all([producer.disconnect(), admin.disconnect()]).catch(() => {});
       await this.stream(routed, textOnly.length === 0, signal);
     } finally {
       await producer.disconnect().catch(() => {});
@@ -125,8 +164,7 @@ export class Source {
   /** Preflight, publication and topics; returns the tables with their Kafka routes. */
   private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
     const { config, log } = this;
-    const client = new pg.Client(pgClientConfig(config));
-    await client.connect();
+    const client = await this.connect();
     try {
       await checkServer(client, config);
       const tables = await checkTables(client, config);
@@ -176,8 +214,7 @@ export class Source {
     signal: AbortSignal,
   ) {
     const { config, log } = this;
-    const client = new pg.Client(pgClientConfig(config));
-    await client.connect();
+    const client = await this.connect();
     try {
       let slot = await checkSlotUsable(client, config, log, signal);
       const recorded = slot.exists ? await state.read<SnapshotState>('snapshot') : undefined;
@@ -237,8 +274,7 @@ export class Source {
       let producers: EventProducer[] = [];
       try {
         producers = await createEventProducers(config);
-        const client = new pg.Client(pgClientConfig(config));
-        await client.connect();
+        const client = await this.connect();
         try {
           await checkSlotUsable(client, config, log, signal);
         } finally {
@@ -253,10 +289,12 @@ export class Source {
           deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
           binary,
           onEvent: this.options.onEvent,
+          onStreaming: () => this.outages.recovered(),
         }).run(signal);
         return;
-      } catch (err) {
+      } catch (caught) {
         if (signal.aborted) return;
+        const err = this.classify(caught);
         if (err instanceof ConfigError) throw err;
         if (binary && err instanceof UnsupportedTypeError) {
           // A column added while streaming (ALTER TABLE) has a type with no binary decoder: the
@@ -270,10 +308,8 @@ export class Source {
         }
         if (Date.now() - started > 60_000) attempt = 0;
         const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-        log.error(
-          { err, delayMs: delay },
-          `streaming session failed: ${messageOf(err)}; resuming from the slot`,
-        );
+        // One warning per outage naming the system (outage.ts); the session resumes from the slot.
+        this.outages.failed(err, delay);
         await sleep(delay, signal).catch(() => {});
       } finally {
         await closeAll(producers);

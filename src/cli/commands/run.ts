@@ -16,11 +16,15 @@ export function runCommand(): Command {
         const config = loadConfig(opts.config);
         if (config.metrics) startMetricsServer(config.metrics.port, log);
         // Imported here, not above: each command loads only its own stage (start-up time).
-        const [{ Source }, { cellDecoders }, { Sink }] = await Promise.all([
+        const [{ Source }, { cellDecoders }, { Sink }, { preflight }] = await Promise.all([
           import('../../source/source.js'),
           import('../../source/cell-decoders.js'),
           import('../../sink/sink.js'),
+          import('../../plan/preflight.js'),
         ]);
+        // PostgreSQL, Kafka and Qdrant checked before either part creates anything (slot,
+        // publication, topics, collections): a failure retrying cannot fix leaves nothing behind.
+        await preflight(config, log.child({ pipeline: config.name }), { signal });
         const both = new AbortController();
         const stopBoth = () => both.abort(signal.reason);
         signal.addEventListener('abort', stopBoth, { once: true });
@@ -33,6 +37,7 @@ export function runCommand(): Command {
           part(
             new Source(config, log.child({ component: 'source', pipeline: config.name }), {
               decoders: cellDecoders,
+              preflighted: true,
             }).run(both.signal),
           ),
           part(new Sink(config, log.child({ component: 'sink', pipeline: config.name })).run(both.signal)),
