@@ -37,10 +37,7 @@ export async function checkKafka(
     const cluster = await Promise.race([
       admin.connect().then(() => admin.describeCluster()),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${timeoutMs / 1000} s`)),
-          timeoutMs,
-        );
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
       }),
     ]);
     const n = cluster.brokers.length;

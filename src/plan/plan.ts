@@ -197,7 +197,11 @@ async function targetChecks(options: PlanOptions, tables: TableInfo[]): Promise<
     options.log,
   );
   const qdrant: QdrantTarget | undefined = config
-    ? config.qdrant && { url: config.qdrant.url, apiKey: config.qdrantApiKey, apiKeyEnv: config.qdrant.apiKeyEnv }
+    ? config.qdrant && {
+        url: config.qdrant.url,
+        apiKey: config.qdrantApiKey,
+        apiKeyEnv: config.qdrant.apiKeyEnv,
+      }
     : { url: options.qdrantUrl, apiKey: undefined, apiKeyEnv: undefined };
   const checks = [kafka.check];
   if (qdrant)
@@ -288,7 +292,12 @@ export async function runPlan(options: PlanOptions): Promise<PlanReport> {
         fix: 'point plan at the database that holds the embeddings',
       });
     checks.push(...tableChecksList);
-    checks.push(...(await targetChecks(options, inspected.map((t) => t.info))));
+    checks.push(
+      ...(await targetChecks(
+        options,
+        inspected.map((t) => t.info),
+      )),
+    );
     if (config) {
       const configured = new Set(config.tables.map((t) => t.table));
       for (const d of discovered) {

@@ -17,7 +17,7 @@ import { checkKafka } from './kafka.js';
 import { checkQdrant, qdrantTarget } from './qdrant.js';
 
 /** A server that is starting up (57P03) or briefly refusing gets this long at start-up. */
-const PG_CONNECT_MS = 5_000;
+const PG_CONNECT_MS = 3_000;
 
 async function connectPostgres(config: LoadedConfig, signal?: AbortSignal) {
   const deadline = Date.now() + PG_CONNECT_MS;

@@ -135,7 +135,9 @@ export async function checkQdrant(
   tables: TableInfo[],
 ): Promise<Array<{ check: Check; problem?: Problem }>> {
   const blocker = (problem: Problem) => ({ check: { level: 'blocker' as const, ...problem }, problem });
-  const ok = (object: string, message: string) => ({ check: { level: 'ok' as const, object, message, fix: '' } });
+  const ok = (object: string, message: string) => ({
+    check: { level: 'ok' as const, object, message, fix: '' },
+  });
   let list;
   try {
     list = await get(target, '/collections');
@@ -186,7 +188,13 @@ export async function checkQdrant(
       );
       continue;
     }
-    const problem = collectionProblem(collection, name, info.vectors, tableConfig, got.result as CollectionInfo);
+    const problem = collectionProblem(
+      collection,
+      name,
+      info.vectors,
+      tableConfig,
+      got.result as CollectionInfo,
+    );
     out.push(
       problem ? blocker(problem) : ok(`collection ${collection}`, `exists and matches ${name}: reused`),
     );

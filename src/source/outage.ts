@@ -23,7 +23,12 @@ function chain(err: unknown): unknown[] {
 
 export function failedSystem(err: unknown, config: LoadedConfig): FailedSystem {
   for (const e of chain(err)) {
-    const { name, code, port, severity } = e as { name?: unknown; code?: unknown; port?: unknown; severity?: unknown };
+    const { name, code, port, severity } = e as {
+      name?: unknown;
+      code?: unknown;
+      port?: unknown;
+      severity?: unknown;
+    };
     if (typeof name === 'string' && name.startsWith('KafkaJS')) return 'Kafka';
     if (typeof code === 'string' && code.startsWith('PLT_KFK')) return 'Kafka';
     if (/^Kafka /.test(messageOf(e))) return 'Kafka';

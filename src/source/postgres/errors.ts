@@ -85,7 +85,7 @@ export function classifyPgError(
       connecting
         ? cannotConnectMessage(target, err, password)
         : `PostgreSQL ${target.user}@${target.host}:${target.port}/${target.database} refused: ${messageOf(err)} (${FATAL[sqlstateOf(err)!]}): ` +
-          `grant what it names to ${target.user}, or fix the config`,
+            `grant what it names to ${target.user}, or fix the config`,
       { cause: err },
     );
   if (isConnectionLost(err))
