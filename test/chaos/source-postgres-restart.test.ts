@@ -1,0 +1,144 @@
+// PostgreSQL may restart under the source (issue 9): `pg_ctl restart -m fast` (every backend
+// terminated with 57P01) and `-m immediate` (no shutdown checkpoint, crash recovery), while
+// streaming and while the initial snapshot is read. The source must not die ("Unhandled 'error'
+// event"): it logs one warning naming PostgreSQL and where, backs off, reconnects and resumes from
+// the slot — an interrupted snapshot starts over — and in the end the topic holds exactly the
+// table: 0 missing, 0 extra, 0 mismatched (so nothing lost and nothing older applied last).
+// The cluster is a scratch one: the shared stack's must keep serving the other tests.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { changeTopic } from '../../src/kafka/topics.js';
+import { waitSlotStreaming } from '../helpers/pg.js';
+import { useSourcePipelines } from '../helpers/pipeline.js';
+import { startScratchCluster, type ScratchCluster } from '../helpers/scratch-cluster.js';
+import { writeConfig, type RunningProcess } from '../helpers/source-process.js';
+import { uniqueName, waitFor } from '../helpers/stack.js';
+import { readTopic } from '../helpers/kafka.js';
+import { assertTopicEqualsTable, createWorkloadTable, startWriter } from './source-workload.js';
+
+const ctx = useSourcePipelines({ prefix: 'pgrs' });
+let cluster: ScratchCluster;
+/** A superuser connection to the scratch cluster; replaced after each restart. */
+let db: pg.Client;
+
+before(async () => {
+  cluster = await startScratchCluster({
+    wal_level: 'logical',
+    max_wal_senders: 10,
+    max_replication_slots: 10,
+  });
+  db = await cluster.connect();
+  await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+});
+after(async () => {
+  await db?.end().catch(() => {});
+  await cluster?.stop();
+});
+
+async function reconnect() {
+  await db.end().catch(() => {});
+  db = await waitFor('the scratch cluster to accept connections', () => cluster.connect(), {
+    timeoutMs: 60_000,
+  });
+}
+
+function pipelineOn(table: string, snapshot: 'initial' | 'never') {
+  const p = ctx.pipeline(table, {
+    snapshot,
+    postgres: { host: cluster.host, port: cluster.port, user: cluster.user, database: cluster.database },
+  });
+  return { p, config: writeConfig(p), topic: changeTopic(p.topicPrefix, 'public', table) };
+}
+
+/** The source's log: alive, no unhandled error, one warning naming PostgreSQL and where. */
+function assertRecoveredLoudly(source: RunningProcess) {
+  assert.equal(source.child.exitCode, null, 'the source is still running');
+  const log = readFileSync(source.logFile, 'utf8');
+  assert.doesNotMatch(log, /Unhandled 'error' event|uncaught/i);
+  const where = new RegExp(
+    `PostgreSQL at 127\\.0\\.0\\.1:${cluster.port} \\(postgres\\.host, postgres\\.port\\)`,
+  );
+  const warnings = log.split('\n').filter((l) => l.includes('"level":40') && where.test(l));
+  assert.ok(warnings.length >= 1, `a warning naming PostgreSQL and where; log:\n${log.slice(-4000)}`);
+  assert.ok(
+    warnings.length <= 3,
+    `one warning per outage, not one per retry (${warnings.length}):\n${warnings.join('\n')}`,
+  );
+  assert.match(log, /PostgreSQL is back: resumed/);
+  assert.ok(
+    !log.split('\n').some((l) => l.includes('"level":50')),
+    `no error-level line:\n${log.slice(-4000)}`,
+  );
+}
+
+async function stopCleanly(source: RunningProcess) {
+  source.child.kill('SIGTERM');
+  const { code } = await source.exited;
+  assert.equal(
+    code,
+    0,
+    `the source stopped cleanly; log:\n${readFileSync(source.logFile, 'utf8').slice(-3000)}`,
+  );
+}
+
+for (const mode of ['fast', 'immediate'] as const) {
+  test(`pg_ctl restart -m ${mode} while streaming: the source reconnects and the topic equals the table`, async () => {
+    const table = uniqueName(`st${mode}`);
+    await createWorkloadTable(db, table);
+    const { config, topic, p } = pipelineOn(table, 'never');
+    const source = ctx.startSource(config);
+    await waitSlotStreaming(db, p.slot);
+    const writer = startWriter(() => cluster.connect(), table, { firstId: 1 });
+    try {
+      await waitFor('writes before the restart', () => writer.committed >= 20, { timeoutMs: 60_000 });
+      await readTopic(topic, (r) => r.length > 500, { timeoutMs: 60_000 });
+      await cluster.restart(mode);
+      await reconnect();
+      const before = writer.committed;
+      await waitFor('writes after the restart', () => writer.committed >= before + 20, { timeoutMs: 60_000 });
+    } finally {
+      await writer.stop();
+    }
+    assert.ok(writer.failed >= 1, 'the writer saw the restart too');
+    const { rows } = await assertTopicEqualsTable(db, table, topic);
+    assert.ok(rows > 1000, `a real workload (${rows} rows)`);
+    await waitSlotStreaming(db, p.slot);
+    assertRecoveredLoudly(source);
+    await stopCleanly(source);
+  });
+
+  test(`pg_ctl restart -m ${mode} during the initial snapshot: it starts over and ends complete`, async () => {
+    const table = uniqueName(`sn${mode}`);
+    const initial = 200_000;
+    await createWorkloadTable(db, table, initial);
+    const { config, topic, p } = pipelineOn(table, 'initial');
+    const source = ctx.startSource(config);
+    // Restart while the COPY of the snapshot runs.
+    await waitFor(
+      'the snapshot COPY to run',
+      async () => {
+        const { rows } = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND application_name = $1`,
+          [`vecrelay:${p.name}`],
+        );
+        return rows.length > 0;
+      },
+      { timeoutMs: 120_000, intervalMs: 20 },
+    );
+    const writer = startWriter(() => cluster.connect(), table, { firstId: initial + 1 });
+    try {
+      await cluster.restart(mode);
+      await reconnect();
+      const before = writer.committed;
+      await waitFor('writes after the restart', () => writer.committed >= before + 20, { timeoutMs: 60_000 });
+    } finally {
+      await writer.stop();
+    }
+    await assertTopicEqualsTable(db, table, topic, { timeoutMs: 240_000 });
+    await waitSlotStreaming(db, p.slot);
+    assertRecoveredLoudly(source);
+    await stopCleanly(source);
+  });
+}
