@@ -217,8 +217,12 @@ export class Source {
     const client = await this.connect();
     try {
       let slot = await checkSlotUsable(client, config, log, signal);
-      const recorded = slot.exists ? await state.read<SnapshotState>('snapshot') : undefined;
-      if (slot.exists && recorded?.slot === config.postgres.slot && recorded.status === 'pending') {
+      const recorded = await state.read<SnapshotState>('snapshot');
+      // A snapshot recorded as pending was interrupted (a crash, a server restart): its slot, if
+      // still there, is dropped and the snapshot starts over, behind a truncate marker per table
+      // (runSnapshot: rows it published may have been deleted since).
+      const startOver = recorded?.slot === config.postgres.slot && recorded.status === 'pending';
+      if (slot.exists && startOver) {
         log.warn(
           { slot: config.postgres.slot },
           'the previous snapshot did not finish: dropping the slot and starting over',
@@ -235,6 +239,10 @@ export class Source {
         return;
       }
       const wantSnapshot = config.snapshot !== 'never';
+      // Pending before the slot exists: a crash (or a server restart) right after creating it
+      // must not leave a slot that looks like a finished pipeline's and so is never snapshotted.
+      if (wantSnapshot)
+        await state.write('snapshot', { slot: config.postgres.slot, consistentPoint: '', status: 'pending' });
       const created = await createSlot(
         pgClientConfig(config, { replication: true }),
         config.postgres.slot,
@@ -255,6 +263,7 @@ export class Source {
           created.snapshotName,
           parseLsn(created.consistentPoint),
           tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
+          { startOver },
         ).finally(() => closeAll(producers));
         await state.write('snapshot', { ...snapshot, status: 'done', rows });
       } finally {

@@ -30,6 +30,7 @@ before(async () => {
     max_replication_slots: 10,
   });
   db = await cluster.connect();
+  db.on('error', () => {}); // the restarts end it: reconnect() replaces it
   await db.query('CREATE EXTENSION IF NOT EXISTS vector');
 });
 after(async () => {
@@ -42,6 +43,7 @@ async function reconnect() {
   db = await waitFor('the scratch cluster to accept connections', () => cluster.connect(), {
     timeoutMs: 60_000,
   });
+  db.on('error', () => {});
 }
 
 function pipelineOn(table: string, snapshot: 'initial' | 'never') {
@@ -107,6 +109,7 @@ for (const mode of ['fast', 'immediate'] as const) {
     await waitSlotStreaming(db, p.slot);
     assertRecoveredLoudly(source);
     await stopCleanly(source);
+    if (process.env.VECRELAY_SHOW_LOG) console.log(readFileSync(source.logFile, 'utf8'));
   });
 
   test(`pg_ctl restart -m ${mode} during the initial snapshot: it starts over and ends complete`, async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { canonicalKey } from '../../src/event/key.js';
+import type { ChangeEvent } from '../../src/event/change-event.js';
 import { finalState, readTopic, type TopicRecord } from '../helpers/kafka.js';
 
 export const DIM = 8;
@@ -109,9 +110,26 @@ async function tableState(db: pg.Client, table: string): Promise<Map<string, Row
   );
 }
 
+/**
+ * The state a sink reaches, partition by partition: a truncate marker (which every partition
+ * gets) clears the rows of its own partition only, as a consumer applying partitions
+ * independently sees it. (finalState clears every row read so far, whatever its partition.)
+ */
+function stateByPartition(records: TopicRecord[]): Map<string, ChangeEvent> {
+  const partitions = new Map<number, TopicRecord[]>();
+  for (const r of records) {
+    const list = partitions.get(r.partition);
+    if (list) list.push(r);
+    else partitions.set(r.partition, [r]);
+  }
+  const out = new Map<string, ChangeEvent>();
+  for (const list of partitions.values()) for (const [k, v] of finalState(list)) out.set(k, v);
+  return out;
+}
+
 /** Missing, extra and mismatched keys of the topic's final state against the table. */
 function differences(table: Map<string, Row>, records: TopicRecord[]) {
-  const topic = finalState(records);
+  const topic = stateByPartition(records);
   const missing: string[] = [];
   const mismatched: string[] = [];
   for (const [key, row] of table) {
