@@ -55,7 +55,10 @@ export interface SessionDeps {
   /** Ask pgoutput for binary columns (false when a captured type has no binary decoder here). */
   binary: boolean;
   onEvent?: (event: ChangeEvent) => void;
-  /** Called once the stream has started (the source logs that an outage is over). */
+  /**
+   * Called once the session has confirmed a new position: every system worked end to end (the
+   * source logs that an outage is over; merely starting the stream proves nothing about Kafka).
+   */
   onStreaming?: () => void;
 }
 
@@ -108,11 +111,17 @@ export class StreamSession {
         (err) => failure!(err),
       );
       let sent = start;
+      let working = false;
       const confirm = async (force: boolean) => {
         const position = tracker.confirmed();
         if (position > sent || force) {
-          sent = position > sent ? position : sent;
+          const moved = position > sent;
+          sent = moved ? position : sent;
           await stream.confirm(sent);
+          if (moved && !working) {
+            working = true;
+            this.deps.onStreaming?.();
+          }
         }
       };
       timers.push(setInterval(() => void confirm(false).catch((err: Error) => failure!(err)), 100));
@@ -130,7 +139,6 @@ export class StreamSession {
 
       log.info({ slot: config.postgres.slot, from: slot.confirmedFlushLsn }, 'streaming from the slot');
       setReady('source', true);
-      this.deps.onStreaming?.();
       const slotLabel = { slot: config.postgres.slot };
       timers.push(
         setInterval(() => {

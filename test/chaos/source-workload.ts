@@ -31,14 +31,14 @@ export interface Writer {
 }
 
 /**
- * Writes until stopped: each transaction inserts `batch` new rows, bumps version and vector of up
+ * Writes until stopped, a transaction every `paceMs` or so: each inserts `batch` new rows, bumps version and vector of up
  * to 50 existing ones and deletes one. A failure (the server restarting) is retried on a new
  * connection: an insert whose commit outcome is unknown is harmless to repeat (ON CONFLICT).
  */
 export function startWriter(
   connect: () => Promise<pg.Client>,
   table: string,
-  { firstId, batch = 50 }: { firstId: number; batch?: number },
+  { firstId, batch = 20, paceMs = 25 }: { firstId: number; batch?: number; paceMs?: number },
 ): Writer {
   let stopping = false;
   let committed = 0;
@@ -69,6 +69,9 @@ export function startWriter(
         await client.query('COMMIT');
         next += batch;
         committed++;
+        // A steady load, not a flood: the source must catch up within the test, and the
+        // machine (and the shared stack) serves other tests too.
+        await new Promise((r) => setTimeout(r, paceMs));
       } catch {
         failed++;
         await client?.end().catch(() => {});
