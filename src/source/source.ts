@@ -86,7 +86,13 @@ export class Source {
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
     // Before anything is created: a failure retrying cannot fix stops here, leaving nothing behind.
-    if (!this.options.preflighted) await preflight(config, log, { signal });
+    if (!this.options.preflighted)
+      try {
+        await preflight(config, log, { signal });
+      } catch (err) {
+        if (signal.aborted) return; // stopped while waiting for a server: nothing to report
+        throw err;
+      }
     // The runner owns reconnects (STYLE.md): anything but a misconfiguration is retried after a
     // capped, jittered backoff. What was confirmed is safe (the slot), so a restart resumes.
     for (let attempt = 0; !signal.aborted; attempt++) {

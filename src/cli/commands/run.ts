@@ -24,7 +24,12 @@ export function runCommand(): Command {
         ]);
         // PostgreSQL, Kafka and Qdrant checked before either part creates anything (slot,
         // publication, topics, collections): a failure retrying cannot fix leaves nothing behind.
-        await preflight(config, log.child({ pipeline: config.name }), { signal });
+        try {
+          await preflight(config, log.child({ pipeline: config.name }), { signal });
+        } catch (err) {
+          if (signal.aborted) return; // stopped while waiting for a server
+          throw err;
+        }
         const both = new AbortController();
         const stopBoth = () => both.abort(signal.reason);
         signal.addEventListener('abort', stopBoth, { once: true });
