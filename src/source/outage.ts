@@ -54,6 +54,11 @@ export class OutageLog {
     private readonly config: LoadedConfig,
   ) {}
 
+  /** True between a failure and the recovery. */
+  get active(): boolean {
+    return this.current !== undefined;
+  }
+
   /** A failure the source retries after `delayMs`. */
   failed(err: unknown, delayMs: number): void {
     const system = failedSystem(err, this.config);

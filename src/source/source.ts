@@ -305,6 +305,7 @@ export class Source {
           binary,
           onEvent: this.options.onEvent,
           onStreaming: () => this.outages.recovered(),
+          quiet: this.outages.active,
         }).run(signal);
         return;
       } catch (caught) {

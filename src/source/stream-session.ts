@@ -60,6 +60,8 @@ export interface SessionDeps {
    * source logs that an outage is over; merely starting the stream proves nothing about Kafka).
    */
   onStreaming?: () => void;
+  /** An outage is in progress (outage.ts): its retries do not each announce a new stream. */
+  quiet?: boolean;
 }
 
 export class StreamSession {
@@ -137,7 +139,10 @@ export class StreamSession {
         }, config.source.heartbeatIntervalMs),
       );
 
-      log.info({ slot: config.postgres.slot, from: slot.confirmedFlushLsn }, 'streaming from the slot');
+      log[this.deps.quiet ? 'debug' : 'info'](
+        { slot: config.postgres.slot, from: slot.confirmedFlushLsn },
+        'streaming from the slot',
+      );
       setReady('source', true);
       const slotLabel = { slot: config.postgres.slot };
       timers.push(
