@@ -43,7 +43,7 @@ import { describeTarget, type PlanTarget } from './target.js';
 import { cannotConnectMessage } from '../source/postgres/errors.js';
 import { newClient } from '../source/postgres/connect.js';
 import { checkKafka } from './kafka.js';
-import { checkQdrant, type QdrantTarget } from './qdrant.js';
+import { checkQdrant, qdrantTarget, type QdrantTarget } from './qdrant.js';
 import type { Check, PlanReport, TableReport, VectorReport } from './types.js';
 
 export interface PlanOptions {
@@ -197,11 +197,7 @@ async function targetChecks(options: PlanOptions, tables: TableInfo[]): Promise<
     options.log,
   );
   const qdrant: QdrantTarget | undefined = config
-    ? config.qdrant && {
-        url: config.qdrant.url,
-        apiKey: config.qdrantApiKey,
-        apiKeyEnv: config.qdrant.apiKeyEnv,
-      }
+    ? qdrantTarget(config)
     : { url: options.qdrantUrl, apiKey: undefined, apiKeyEnv: undefined };
   const checks = [kafka.check];
   if (qdrant)

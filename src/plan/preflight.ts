@@ -15,6 +15,7 @@ import { cannotConnectMessage } from '../source/postgres/errors.js';
 import { checkServer, checkTables } from '../source/postgres/preflight.js';
 import { checkKafka } from './kafka.js';
 import { checkQdrant, qdrantTarget } from './qdrant.js';
+import { dimensionProblem } from '../sink/collections.js';
 
 /** A server that is starting up (57P03) or briefly refusing gets this long at start-up. */
 const PG_CONNECT_MS = 3_000;
@@ -62,7 +63,11 @@ export async function preflight(
   const kafka = await checkKafka(config.kafka, log);
   if (kafka.problem) throw new ProblemError(kafka.problem);
   const target = qdrant ? qdrantTarget(config) : undefined;
-  if (target) throwFirst(...(await checkQdrant(target, config, tables)).map((c) => c.problem));
+  if (target) {
+    // A vector column without a dimension cannot have a collection (the sink would stop on it).
+    throwFirst(...tables.flatMap((t) => t.vectors.map((v) => dimensionProblem(`${t.schema}.${t.table}`, v))));
+    throwFirst(...(await checkQdrant(target, config, tables)).map((c) => c.problem));
+  }
   log.debug('preflight passed: PostgreSQL, Kafka' + (target ? ' and Qdrant' : ''));
   return tables;
 }

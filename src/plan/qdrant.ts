@@ -162,11 +162,8 @@ export async function checkQdrant(
     const name = `${info.schema}.${info.table}`;
     const tableConfig = config.tables.find((t) => t.table === name);
     const collection = collectionName(prefix, tableConfig, info.schema, info.table);
-    const dimension = info.vectors.map((v) => dimensionProblem(name, v)).find(Boolean);
-    if (dimension) {
-      out.push(blocker(dimension));
-      continue;
-    }
+    // No collection can be made for it: the table's own check says so (dimensionProblem).
+    if (info.vectors.some((v) => dimensionProblem(name, v))) continue;
     let got;
     try {
       got = await get(target, `/collections/${encodeURIComponent(collection)}`);
