@@ -19,6 +19,23 @@ export function kafkaUnreachableProblem(brokers: string[], err: unknown): Proble
   };
 }
 
+/** True when `err` (or its cause) is Kafka refusing our credentials: retrying cannot fix it. */
+export function isKafkaAuthError(err: unknown): boolean {
+  for (let e = err, n = 0; e && n < 8; e = (e as { cause?: unknown }).cause, n++) {
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    if (name === 'KafkaJSSASLAuthenticationError' || code === 'PLT_KFK_AUTHENTICATION') return true;
+  }
+  return false;
+}
+
+export function kafkaAuthProblem(brokers: string[], err: unknown): Problem {
+  return {
+    object: 'kafka.sasl',
+    message: `Kafka at ${brokers.join(', ')} refused the credentials: ${messageOf(err)}`,
+    fix: 'check the SASL mechanism, user and password of the kafka section (and that the user exists on the brokers)',
+  };
+}
+
 /** One check line: OK with the cluster's size, or a problem naming kafka.brokers. */
 export async function checkKafka(
   kafka: Pick<LoadedConfig['kafka'], 'brokers' | 'clientId'>,
@@ -50,7 +67,9 @@ export async function checkKafka(
       },
     };
   } catch (err) {
-    const problem = kafkaUnreachableProblem(kafka.brokers, err);
+    const problem = isKafkaAuthError(err)
+      ? kafkaAuthProblem(kafka.brokers, err)
+      : kafkaUnreachableProblem(kafka.brokers, err);
     return { check: { level: 'blocker', ...problem }, problem };
   } finally {
     clearTimeout(timer);

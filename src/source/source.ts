@@ -22,6 +22,8 @@ import { connectClient, passwordSource, pgClientConfig } from './postgres/connec
 import { classifyPgError, isFatalPgError } from './postgres/errors.js';
 import { OutageLog, failedSystem } from './outage.js';
 import { preflight } from '../plan/preflight.js';
+import { isKafkaAuthError, kafkaAuthProblem } from '../plan/kafka.js';
+import { ProblemError } from '../shared/problems.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
@@ -111,9 +113,14 @@ export class Source {
     }
   }
 
-  /** A Postgres error retrying cannot fix (a revoked privilege, say) becomes a ConfigError. */
+  /**
+   * An error retrying cannot fix becomes a ConfigError (the process stops, exit 2): Postgres
+   * refusing the role or a privilege (revoked while running, say), Kafka refusing the credentials.
+   */
   private classify(err: unknown): unknown {
     const { config } = this;
+    if (isKafkaAuthError(err))
+      return new ProblemError(kafkaAuthProblem(config.kafka.brokers, err), { cause: err });
     if (failedSystem(err, config) !== 'PostgreSQL' || !isFatalPgError(err)) return err;
     return classifyPgError(err, config.postgres, passwordSource(config));
   }

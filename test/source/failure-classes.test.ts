@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { parseConfig } from '../../src/config/load.js';
+import { isKafkaAuthError, kafkaAuthProblem } from '../../src/plan/kafka.js';
 import { ConfigError, RetriableError, VecrelayError } from '../../src/shared/errors.js';
 import type { Logger } from '../../src/shared/log.js';
 import { classifyPgError } from '../../src/source/postgres/errors.js';
@@ -105,4 +106,22 @@ test('one warning per outage naming the system and its config field; retries at 
   );
   assert.equal(lines[2]![1], 'PostgreSQL is back: resumed');
   assert.match(lines[3]![1], /^Kafka at k1:9092, k2:9092 \(kafka\.brokers\) is unavailable: /);
+});
+
+test('Kafka refusing the credentials is not an outage: named as kafka.sasl, not retried', () => {
+  // Its typings declare no arguments; the class takes the message like every KafkaJSError.
+  const SaslError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+  const sasl = new SaslError('SASL SCRAM SHA256 authentication failed');
+  const platformatic = new VecrelayError('Kafka did not store a batch: auth', {
+    cause: Object.assign(new Error('Authentication failed.'), { code: 'PLT_KFK_AUTHENTICATION' }),
+  });
+  assert.ok(isKafkaAuthError(sasl));
+  assert.ok(isKafkaAuthError(platformatic));
+  assert.ok(!isKafkaAuthError(new KafkaJSConnectionError('Connection error')));
+  const problem = kafkaAuthProblem(['k1:9092'], sasl);
+  assert.equal(problem.object, 'kafka.sasl');
+  assert.match(
+    problem.message,
+    /^Kafka at k1:9092 refused the credentials: SASL SCRAM SHA256 authentication failed/,
+  );
 });
