@@ -7,6 +7,8 @@ import type pg from 'pg';
 import { canonicalKey } from '../../src/event/key.js';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { finalState, readTopic, type TopicRecord } from '../helpers/kafka.js';
+import { scrollAll } from '../helpers/qdrant.js';
+import { waitFor } from '../helpers/stack.js';
 
 export const DIM = 8;
 
@@ -186,4 +188,45 @@ export async function assertTopicEqualsTable(
       `missing ${show(last.missing)}, extra ${show(last.extra)}, mismatched ${show(last.mismatched)}`,
   );
   return { rows: want.size, records: records.length };
+}
+
+/**
+ * Waits until the collection holds exactly the table's rows, each point at its row's version
+ * (the payload), then asserts 0 missing, 0 extra, 0 mismatched.
+ */
+export async function assertCollectionEqualsTable(
+  db: pg.Client,
+  table: string,
+  collection: string,
+  timeoutMs = 180_000,
+): Promise<void> {
+  const want = new Map(
+    (await db.query<{ id: number; version: number }>(`SELECT id, version FROM ${table}`)).rows.map((r) => [
+      r.id,
+      r.version,
+    ]),
+  );
+  let last = { missing: [] as number[], extra: [] as number[], mismatched: [] as string[], points: 0 };
+  const compare = async () => {
+    const points = await scrollAll(collection);
+    const have = new Map(points.map((p) => [Number(p.id), Number(p.payload.version)]));
+    last = {
+      missing: [...want.keys()].filter((id) => !have.has(id)),
+      extra: [...have.keys()].filter((id) => !want.has(id)),
+      mismatched: [...want]
+        .filter(([id, v]) => have.has(id) && have.get(id) !== v)
+        .map(([id, v]) => `${id}: v${v} in the table, v${have.get(id)} in Qdrant`),
+      points: points.length,
+    };
+    return last.missing.length + last.extra.length + last.mismatched.length === 0;
+  };
+  await waitFor(`collection ${collection} = table ${table}`, compare, { timeoutMs, intervalMs: 1000 }).catch(
+    () => {},
+  );
+  const show = (xs: unknown[]) => `${xs.length}${xs.length ? ` (${xs.slice(0, 5).join('; ')})` : ''}`;
+  assert.ok(
+    last.missing.length + last.extra.length + last.mismatched.length === 0,
+    `table ${table} (${want.size} rows) vs collection ${collection} (${last.points} points): ` +
+      `missing ${show(last.missing)}, extra ${show(last.extra)}, mismatched ${show(last.mismatched)}`,
+  );
 }
