@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type pg from 'pg';
 import { topicsWithPrefix } from '../helpers/kafka.js';
@@ -219,5 +221,33 @@ test('named vectors that disagree: the message names each side, never "size unde
     /has one unnamed vector \(size 3, Cosine\) instead of named vectors/,
   );
   assert.doesNotMatch(line2, /undefined/);
+  await assertNothingCreated(ctx.sql, p);
+});
+
+test('Qdrant refusing the API key: exit 2 within 10 s naming qdrant.apiKeyEnv, the key never shown', async () => {
+  // A Qdrant with an API key answers 401 without one and 403 for a wrong one (its auth
+  // middleware, before any route): that is all this stand-in does.
+  const server = createServer((req, res) => {
+    const key = req.headers['api-key'];
+    res.writeHead(key ? 403 : 401, { 'content-type': 'text/plain' });
+    res.end(key ? 'Invalid API key or JWT' : 'Must provide an API key or an Authorization bearer token');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  ctx.cleanup(() => new Promise((resolve) => server.close(resolve)));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const table = uniqueName('key');
+  await createTable(ctx.sql, table);
+  const p = ctx.pipeline(table);
+  const variable = `VECRELAY_KEY_${uniqueName('k').toUpperCase()}`;
+  const key = `key-${uniqueName('secret')}`;
+  const run = await runToExit(writeConfig(p, { qdrant: { url, apiKeyEnv: variable } }), { [variable]: key });
+  assertFailsFast(
+    run,
+    new RegExp(
+      `Qdrant at ${url.replace(/[.]/g, '\\.')} refused the API key \\(403: Invalid API key or JWT\\)`,
+    ),
+    new RegExp(`put the right key in ${variable} \\(qdrant\\.apiKeyEnv\\)`),
+  );
+  assert.ok(!run.output.includes(key), 'the key never appears in the output');
   await assertNothingCreated(ctx.sql, p);
 });
