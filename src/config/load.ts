@@ -53,21 +53,33 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       );
   }
 
-  let postgresPassword: string | undefined;
-  const passwordEnv = config.postgres.passwordEnv;
-  if (passwordEnv) {
-    postgresPassword = env[passwordEnv];
-    if (postgresPassword === undefined)
+  // Every `*Env` field (postgres.passwordEnv, qdrant.apiKeyEnv, and any added later) names a
+  // variable that must be set: a secret silently missing would only show up later, as a refused
+  // connection blamed on something else.
+  for (const { path, variable } of envFields(config))
+    if (env[variable] === undefined)
       throw new ConfigError(
-        `${file}: postgres.passwordEnv names ${passwordEnv}, which is not set: export ${passwordEnv}=... before starting`,
+        `${file}: ${path} names ${variable}, which is not set: export ${variable}=... before starting`,
       );
-  }
+  const passwordEnv = config.postgres.passwordEnv;
+  let postgresPassword = passwordEnv ? env[passwordEnv] : undefined;
   const apiKeyEnv = config.qdrant?.apiKeyEnv;
   const qdrantApiKey = apiKeyEnv ? env[apiKeyEnv] : undefined;
   // TLS material and the Kafka and file-held passwords (secrets.ts).
   const { postgresPasswordFromFile, ...secrets } = readSecrets(config, file, env);
   postgresPassword ??= postgresPasswordFromFile;
   return { ...config, file, postgresPassword, qdrantApiKey, ...secrets };
+}
+
+/** Every string field whose name ends in `Env`, with its dotted path, in document order. */
+export function envFields(value: unknown, path: string[] = []): Array<{ path: string; variable: string }> {
+  if (Array.isArray(value)) return value.flatMap((v, i) => envFields(v, [...path, String(i)]));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, v]) =>
+    key.endsWith('Env') && typeof v === 'string'
+      ? [{ path: [...path, key].join('.'), variable: v }]
+      : envFields(v, [...path, key]),
+  );
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

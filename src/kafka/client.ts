@@ -1,6 +1,6 @@
 // The one place that knows kafkajs (it is in maintenance since 2023: keep it replaceable).
 // kafkajs logs through its own logger; this routes its lines into the component's pino logger.
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../shared/log.js';
 import { kafkajsSasl, type KafkaSecurity } from './security.js';
@@ -24,7 +24,12 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
+/** `tuning` overrides the defaults below (a bounded start-up check wants fewer, shorter retries). */
+export function createKafka(
+  settings: KafkaSettings,
+  log: Logger,
+  tuning: Pick<KafkaConfig, 'retry' | 'connectionTimeout' | 'requestTimeout'> = {},
+): Kafka {
   return new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,
@@ -43,5 +48,6 @@ export function createKafka(settings: KafkaSettings, log: Logger): Kafka {
         log[handled ? 'debug' : (LEVELS[level] ?? 'info')]({ kafka: label, ...rest }, String(message));
       },
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
+    ...tuning,
   });
 }

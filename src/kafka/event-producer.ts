@@ -57,6 +57,8 @@ export async function createEventProducer(settings: KafkaSettings): Promise<Even
     retries: 5,
     retryDelay: 500,
   });
+  // Failures reach us through send(); an 'error' event with no listener would kill the process.
+  producer.on('error', () => {});
   return {
     async send(messages) {
       // value null is written as a null record value: a tombstone.

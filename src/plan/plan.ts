@@ -4,7 +4,8 @@
 // start on (their own check functions are called); warnings are what works but deserves a look.
 import pg from 'pg';
 import type { TableConfig } from '../config/schema.js';
-import { ConfigError, messageOf } from '../shared/errors.js';
+import { ConfigError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import { ProblemError, type Problem } from '../shared/problems.js';
 import { dimensionProblem, resolveDistance } from '../sink/collections.js';
 import { listVectorIndexes, readTableInfo, type TableInfo } from '../source/postgres/catalog.js';
@@ -39,6 +40,11 @@ import {
   uniqueNotNullKey,
 } from './inspect.js';
 import { describeTarget, type PlanTarget } from './target.js';
+import { cannotConnectMessage } from '../source/postgres/errors.js';
+import { newClient } from '../source/postgres/connect.js';
+import { checkKafka } from './kafka.js';
+import { kafkaSettings } from '../kafka/client.js';
+import { checkQdrant, qdrantTarget, type QdrantTarget } from './qdrant.js';
 import type { Check, PlanReport, TableReport, VectorReport } from './types.js';
 
 export interface PlanOptions {
@@ -49,6 +55,8 @@ export interface PlanOptions {
   name?: string;
   brokers: string[];
   qdrantUrl: string;
+  /** Where kafkajs' lines go (silenced during the checks). */
+  log: Logger;
 }
 
 interface InspectedTable {
@@ -165,18 +173,52 @@ async function publicationChecks(
 }
 
 async function connect(target: PlanTarget): Promise<pg.Client> {
-  const client = new pg.Client(target.connection);
+  const client = newClient(target.connection);
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => {});
-    throw new ConfigError(
-      `cannot connect to ${describeTarget(target)}: ${messageOf(err)}: check the host, port, database, ` +
-        'user and PGPASSWORD, and that PostgreSQL accepts connections from here',
-      { cause: err },
-    );
+    const password = target.config?.postgres.passwordEnv
+      ? `the password in ${target.config.postgres.passwordEnv} (postgres.passwordEnv)`
+      : 'PGPASSWORD';
+    throw new ConfigError(cannotConnectMessage(target, err, password), { cause: err });
   }
   return client;
+}
+
+/**
+ * Kafka and Qdrant: with --config, the pipeline's own (a failure is a blocker); with --url, the
+ * addresses given for the generated config (a failure is a warning: plan may run elsewhere).
+ */
+async function targetChecks(options: PlanOptions, tables: TableInfo[]): Promise<Check[]> {
+  const config = options.target.config;
+  const level = config ? 'blocker' : 'warn';
+  const kafka = await checkKafka(
+    config ? kafkaSettings(config) : { brokers: options.brokers, clientId: 'vecrelay' },
+    options.log,
+  );
+  const qdrant: QdrantTarget | undefined = config
+    ? qdrantTarget(config)
+    : { url: options.qdrantUrl, apiKey: undefined, apiKeyEnv: undefined };
+  const checks = [kafka.check];
+  if (qdrant)
+    checks.push(
+      ...(
+        await checkQdrant(
+          qdrant,
+          config ?? { qdrant: { url: options.qdrantUrl, collectionPrefix: '' }, tables: [] },
+          tables,
+        )
+      ).map((c) => c.check),
+    );
+  else
+    checks.push({
+      level: 'info',
+      object: 'qdrant',
+      message: 'no qdrant section: only the source can run with this config',
+      fix: 'add qdrant.url to run the sink',
+    });
+  return checks.map((c) => (c.level === 'blocker' ? { ...c, level } : c));
 }
 
 export async function runPlan(options: PlanOptions): Promise<PlanReport> {
@@ -247,6 +289,12 @@ export async function runPlan(options: PlanOptions): Promise<PlanReport> {
         fix: 'point plan at the database that holds the embeddings',
       });
     checks.push(...tableChecksList);
+    checks.push(
+      ...(await targetChecks(
+        options,
+        inspected.map((t) => t.info),
+      )),
+    );
     if (config) {
       const configured = new Set(config.tables.map((t) => t.table));
       for (const d of discovered) {

@@ -6,7 +6,7 @@ import { Partitioners, type Kafka } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { splitTable } from '../config/load.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
-import { createKafka } from '../kafka/client.js';
+import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { readDescriptors } from '../kafka/descriptors.js';
 import { changeTopic, ensureTopics } from '../kafka/topics.js';
 import { sleep } from '../shared/backoff.js';
@@ -56,10 +56,7 @@ export class Sink {
       throw err;
     });
     if (!output) return;
-    const kafka = createKafka(
-      { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
-      log.child({ component: 'kafka' }),
-    );
+    const kafka = createKafka(kafkaSettings(config), log.child({ component: 'kafka' }));
     const admin = kafka.admin();
     const producer = kafka.producer({
       idempotent: true,

@@ -47,11 +47,20 @@ export function relationFromCatalog(t: TableInfo): ResolvedRelation {
   };
 }
 
+/**
+ * `startOver`: an earlier snapshot of this pipeline was interrupted (a crash, a server restart).
+ * The rows it published are in the topics already, and some may have been deleted since: the
+ * new snapshot, read later, does not have them and the stream from its consistent point carries
+ * no delete for them. So each table's rows are preceded by a truncate marker at the snapshot's
+ * position: a consumer drops everything older than it (the sink by source position, DESIGN.md),
+ * and the rows after it are the table as it is.
+ */
 export async function runSnapshot(
   deps: SnapshotPhaseDeps,
   snapshotName: string,
   consistentPoint: bigint,
   tables: Array<{ info: TableInfo; routed: RoutedTable }>,
+  { startOver = false }: { startOver?: boolean } = {},
 ): Promise<number> {
   const { config, log } = deps;
   let failure: Error | undefined;
@@ -81,6 +90,9 @@ export async function runSnapshot(
   try {
     for (const { info, routed } of tables) {
       const plan = new RelationPlan(relationFromCatalog(info), routed.table);
+      if (startOver)
+        for (const m of toMessages(builder.truncate(plan, tx), plan.keyNames, routed.route))
+          await publisher.publish(m, noop);
       const columns = info.columns.map((c) => c.name);
       const pages = readTableSnapshot(pgClientConfig(config), {
         snapshotName,

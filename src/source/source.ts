@@ -6,7 +6,6 @@
 // slot is created with an exported snapshot, "done" once every snapshot row is acknowledged. A
 // slot found with a pending snapshot was left by a crash mid-snapshot: it is dropped and the
 // snapshot starts over (the rows already published are replayed harmlessly: same keys, op=r).
-import pg from 'pg';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
@@ -15,17 +14,21 @@ import { createEventProducer, loadEventProducerClient, type EventProducer } from
 import { StateStore } from '../kafka/state-store.js';
 import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
-import { ConfigError, messageOf } from '../shared/errors.js';
+import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { CellDecoders } from './changes.js';
 import { parseLsn } from './pgoutput/index.js';
 import type { TableInfo } from './postgres/catalog.js';
-import { connectClient, pgClientConfig } from './postgres/connect.js';
+import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
+import { classifyPgError, isFatalPgError } from './postgres/errors.js';
+import { OutageLog, failedSystem } from './outage.js';
+import { preflight } from '../plan/preflight.js';
+import { isKafkaAuthError, kafkaAuthProblem } from '../plan/kafka.js';
+import { ProblemError } from '../shared/problems.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
 import { setReady } from '../shared/metrics.js';
-import { runWithRestarts } from '../shared/restart.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
@@ -40,6 +43,8 @@ interface SnapshotState {
 export interface SourceOptions {
   decoders: CellDecoders;
   onEvent?: (event: ChangeEvent) => void;
+  /** The caller ran preflight() already (`vecrelay run` does, before starting the sink too). */
+  preflighted?: boolean;
 }
 
 /** Tells sinks what each table looks like (src/event/table-descriptor.ts). */
@@ -74,11 +79,58 @@ export class Source {
     private readonly config: LoadedConfig,
     private readonly log: Logger,
     private readonly options: SourceOptions,
-  ) {}
+  ) {
+    this.outages = new OutageLog(log, config);
+  }
+
+  private readonly outages: OutageLog;
 
   /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
   async run(signal: AbortSignal): Promise<void> {
-    await runWithRestarts('the source', this.log, signal, () => this.runOnce(signal));
+    const { config, log } = this;
+    // Before anything is created: a failure retrying cannot fix stops here, leaving nothing behind.
+    if (!this.options.preflighted)
+      try {
+        await preflight(config, log, { signal });
+      } catch (err) {
+        if (signal.aborted) return; // stopped while waiting for a server: nothing to report
+        throw err;
+      }
+    // The runner owns reconnects (STYLE.md): anything but a misconfiguration is retried after a
+    // capped, jittered backoff. What was confirmed is safe (the slot), so a restart resumes.
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const started = Date.now();
+      try {
+        return await this.runOnce(signal);
+      } catch (caught) {
+        const err = this.classify(caught);
+        if (err instanceof ConfigError || signal.aborted) throw err;
+        // A run that lasted a while was healthy: start the backoff over.
+        if (Date.now() - started > 60_000) attempt = 0;
+        const delayMs = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
+        this.outages.failed(err, delayMs);
+        await sleep(delayMs, signal).catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * An error retrying cannot fix becomes a ConfigError (the process stops, exit 2): Postgres
+   * refusing the role or a privilege (revoked while running, say), Kafka refusing the credentials.
+   */
+  private classify(err: unknown): unknown {
+    const { config } = this;
+    if (isKafkaAuthError(err))
+      return new ProblemError(kafkaAuthProblem(config.kafka.brokers, err), { cause: err });
+    if (failedSystem(err, config) !== 'PostgreSQL' || !isFatalPgError(err)) return err;
+    return classifyPgError(err, config.postgres, passwordSource(config));
+  }
+
+  private connect() {
+    return connectClient(pgClientConfig(this.config), {
+      password: passwordSource(this.config),
+      config: this.config,
+    });
   }
 
   private async runOnce(signal: AbortSignal): Promise<void> {
@@ -115,6 +167,9 @@ export class Source {
       const state = new StateStore(kafka, admin, producer, stateTopic(config));
       await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
+      // Streaming writes through its own producers: these would only sit idle (and log about
+      // every broker restart) from here on.
+      await Promise.all([producer.disconnect(), admin.disconnect()]).catch(() => {});
       await this.stream(routed, textOnly.length === 0, signal);
     } finally {
       await producer.disconnect().catch(() => {});
@@ -125,7 +180,7 @@ export class Source {
   /** Preflight, publication and topics; returns the tables with their Kafka routes. */
   private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
     const { config, log } = this;
-    const client = await connectClient(config, new pg.Client(pgClientConfig(config)));
+    const client = await this.connect();
     try {
       await checkServer(client, config);
       const tables = await checkTables(client, config);
@@ -175,12 +230,15 @@ export class Source {
     signal: AbortSignal,
   ) {
     const { config, log } = this;
-    const client = new pg.Client(pgClientConfig(config));
-    await client.connect();
+    const client = await this.connect();
     try {
       let slot = await checkSlotUsable(client, config, log, signal);
-      const recorded = slot.exists ? await state.read<SnapshotState>('snapshot') : undefined;
-      if (slot.exists && recorded?.slot === config.postgres.slot && recorded.status === 'pending') {
+      const recorded = await state.read<SnapshotState>('snapshot');
+      // A snapshot recorded as pending was interrupted (a crash, a server restart): its slot, if
+      // still there, is dropped and the snapshot starts over, behind a truncate marker per table
+      // (runSnapshot: rows it published may have been deleted since).
+      const startOver = recorded?.slot === config.postgres.slot && recorded.status === 'pending';
+      if (slot.exists && startOver) {
         log.warn(
           { slot: config.postgres.slot },
           'the previous snapshot did not finish: dropping the slot and starting over',
@@ -197,6 +255,10 @@ export class Source {
         return;
       }
       const wantSnapshot = config.snapshot !== 'never';
+      // Pending before the slot exists: a crash (or a server restart) right after creating it
+      // must not leave a slot that looks like a finished pipeline's and so is never snapshotted.
+      if (wantSnapshot)
+        await state.write('snapshot', { slot: config.postgres.slot, consistentPoint: '', status: 'pending' });
       const created = await createSlot(
         pgClientConfig(config, { replication: true }),
         config.postgres.slot,
@@ -217,6 +279,7 @@ export class Source {
           created.snapshotName,
           parseLsn(created.consistentPoint),
           tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
+          { startOver },
         ).finally(() => closeAll(producers));
         await state.write('snapshot', { ...snapshot, status: 'done', rows });
       } finally {
@@ -236,8 +299,7 @@ export class Source {
       let producers: EventProducer[] = [];
       try {
         producers = await createEventProducers(config);
-        const client = new pg.Client(pgClientConfig(config));
-        await client.connect();
+        const client = await this.connect();
         try {
           await checkSlotUsable(client, config, log, signal);
         } finally {
@@ -252,10 +314,13 @@ export class Source {
           deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
           binary,
           onEvent: this.options.onEvent,
+          onStreaming: () => this.outages.recovered(),
+          quiet: this.outages.active,
         }).run(signal);
         return;
-      } catch (err) {
+      } catch (caught) {
         if (signal.aborted) return;
+        const err = this.classify(caught);
         if (err instanceof ConfigError) throw err;
         if (binary && err instanceof UnsupportedTypeError) {
           // A column added while streaming (ALTER TABLE) has a type with no binary decoder: the
@@ -269,10 +334,8 @@ export class Source {
         }
         if (Date.now() - started > 60_000) attempt = 0;
         const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-        log.error(
-          { err, delayMs: delay },
-          `streaming session failed: ${messageOf(err)}; resuming from the slot`,
-        );
+        // One warning per outage naming the system (outage.ts); the session resumes from the slot.
+        this.outages.failed(err, delay);
         await sleep(delay, signal).catch(() => {});
       } finally {
         await closeAll(producers);

@@ -6,7 +6,7 @@
 // the commit end LSN of the newest transaction whose every event Kafka stored; keepalives are
 // answered with that same position, and when nothing is outstanding the position follows the
 // server's keepalives and our heartbeat messages so the slot advances while the tables are quiet.
-import pg from 'pg';
+import type pg from 'pg';
 import type { EventProducer } from '../kafka/event-producer.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { TableConfig } from '../config/schema.js';
@@ -27,7 +27,7 @@ import {
 import { rowDeadLetter } from './dead-letter-row.js';
 import { hasUnsentColumns, reselectUnsent } from './reselect.js';
 import { isRowFailure } from './row-failure.js';
-import { pgClientConfig } from './postgres/connect.js';
+import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
 import { readSlot } from './postgres/preflight.js';
 import { ReplicationStream } from './postgres/replication.js';
 import { slotLag } from './postgres/slot-lag.js';
@@ -55,6 +55,13 @@ export interface SessionDeps {
   /** Ask pgoutput for binary columns (false when a captured type has no binary decoder here). */
   binary: boolean;
   onEvent?: (event: ChangeEvent) => void;
+  /**
+   * Called once the session has confirmed a new position: every system worked end to end (the
+   * source logs that an outage is over; merely starting the stream proves nothing about Kafka).
+   */
+  onStreaming?: () => void;
+  /** An outage is in progress (outage.ts): its retries do not each announce a new stream. */
+  quiet?: boolean;
 }
 
 export class StreamSession {
@@ -73,8 +80,14 @@ export class StreamSession {
   /** Streams until `signal` aborts (then drains, confirms and resolves) or an error (rejects). */
   async run(signal: AbortSignal): Promise<void> {
     const { config, log } = this.deps;
-    const admin = new pg.Client(pgClientConfig(config));
-    await admin.connect();
+    let failure: ((err: Error) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => (failure = reject));
+    failed.catch(() => {});
+    // Idle between heartbeats: its server going away (a restart) must end the session at once.
+    const admin = await connectClient(pgClientConfig(config), {
+      password: passwordSource(config),
+      onError: (err) => failure!(err),
+    });
     this.sql = admin;
     const stream = new ReplicationStream(
       pgClientConfig(config),
@@ -85,9 +98,6 @@ export class StreamSession {
       },
     );
     const timers: NodeJS.Timeout[] = [];
-    let failure: ((err: Error) => void) | undefined;
-    const failed = new Promise<never>((_, reject) => (failure = reject));
-    failed.catch(() => {});
     try {
       const slot = await readSlot(admin, config.postgres.slot);
       const start = parseLsn(slot.confirmedFlushLsn ?? '0/0');
@@ -103,11 +113,17 @@ export class StreamSession {
         (err) => failure!(err),
       );
       let sent = start;
+      let working = false;
       const confirm = async (force: boolean) => {
         const position = tracker.confirmed();
         if (position > sent || force) {
-          sent = position > sent ? position : sent;
+          const moved = position > sent;
+          sent = moved ? position : sent;
           await stream.confirm(sent);
+          if (moved && !working) {
+            working = true;
+            this.deps.onStreaming?.();
+          }
         }
       };
       timers.push(setInterval(() => void confirm(false).catch((err: Error) => failure!(err)), 100));
@@ -123,7 +139,10 @@ export class StreamSession {
         }, config.source.heartbeatIntervalMs),
       );
 
-      log.info({ slot: config.postgres.slot, from: slot.confirmedFlushLsn }, 'streaming from the slot');
+      log[this.deps.quiet ? 'debug' : 'info'](
+        { slot: config.postgres.slot, from: slot.confirmedFlushLsn },
+        'streaming from the slot',
+      );
       setReady('source', true);
       const slotLabel = { slot: config.postgres.slot };
       timers.push(

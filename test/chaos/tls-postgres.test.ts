@@ -100,7 +100,7 @@ function loaded(postgres: Record<string, unknown>) {
 /** Connects as the config says; returns whether the session is encrypted, and its client DN. */
 async function sessionTls(postgres: Record<string, unknown>) {
   const config = loaded(postgres);
-  const c = await connectClient(config, new pg.Client(pgClientConfig(config)));
+  const c = await connectClient(pgClientConfig(config), { config });
   try {
     const { rows } = await c.query<{ ssl: boolean; client_dn: string | null }>(
       'SELECT ssl, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()',

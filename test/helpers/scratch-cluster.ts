@@ -26,6 +26,12 @@ export interface ScratchCluster {
   connect(): Promise<pg.Client>;
   /** The server log so far, for failure messages. */
   log(): string;
+  /**
+   * pg_ctl restart -m `mode` (fast: a clean shutdown that terminates every backend with 57P01;
+   * immediate: no shutdown checkpoint, crash recovery at start). Resolves once it accepts
+   * connections again; every client's connection is gone.
+   */
+  restart(mode: 'fast' | 'immediate'): Promise<void>;
   /** pg_ctl -m immediate stop, then removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -121,6 +127,9 @@ export async function startScratchCluster(
         return client;
       },
       log,
+      async restart(mode) {
+        await asPg('pg_ctl', ['-D', data, '-l', logFile, '-m', mode, '-w', '-t', '60', 'restart']);
+      },
       stop,
     };
     return cluster;

@@ -2,7 +2,8 @@
 // stack's broker must not do to the tests running beside them. Same jars and settings as
 // scripts/stack/up.sh, in a temp dir on free ports; `pause()` / `resume()` freeze and thaw the
 // JVM (SIGSTOP / SIGCONT: connections stay open and nothing answers, like a broker stuck in GC or
-// behind a dead network), `stop()` kills it and removes the dir.
+// behind a dead network), `kill()` / `start()` SIGKILL it and start it again on the same ports and
+// data (a broker crash), `stop()` kills it and removes the dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,10 @@ export interface ScratchKafka {
   listeners: Record<string, string[]>;
   pause(): void;
   resume(): void;
+  /** SIGKILL: the broker dies with its connections (acknowledged records are on disk). */
+  kill(): Promise<void>;
+  /** Starts the killed broker again (same ports, same data); resolves once it answers. */
+  start(): Promise<void>;
   /** The broker's log so far, for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -90,24 +95,6 @@ export async function startScratchKafka(options: ScratchKafkaOptions = {}): Prom
     '-c',
     properties,
   ]);
-  // A small JVM that starts fast: this broker carries one test's few megabytes.
-  const child: ChildProcess = spawn(
-    'java',
-    [
-      '-Xms128m',
-      '-Xmx512m',
-      '-XX:+UseSerialGC',
-      '-XX:TieredStopAtLevel=1',
-      '-XX:+ExitOnOutOfMemoryError',
-      log4j,
-      `-Dkafka.log.file=${logFile}`,
-      '-cp',
-      classpath,
-      'kafka.Kafka',
-      properties,
-    ],
-    { stdio: 'ignore' },
-  );
   const brokers = [`127.0.0.1:${port}`];
   const readLog = () => {
     try {
@@ -116,31 +103,61 @@ export async function startScratchKafka(options: ScratchKafkaOptions = {}): Prom
       return '(no log yet)';
     }
   };
+  let child: ChildProcess | undefined;
+  const kill = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  const launch = async () => {
+    // A small JVM that starts fast: this broker carries one test's few megabytes.
+    const proc: ChildProcess = spawn(
+      'java',
+      [
+        '-Xms128m',
+        '-Xmx512m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        '-XX:+ExitOnOutOfMemoryError',
+        log4j,
+        `-Dkafka.log.file=${logFile}`,
+        '-cp',
+        classpath,
+        'kafka.Kafka',
+        properties,
+      ],
+      { stdio: 'ignore' },
+    );
+    child = proc;
+    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    try {
+      const state = await waitFor(
+        `the scratch Kafka broker on ${brokers[0]}`,
+        async () => {
+          if (proc.exitCode !== null) return 'exited';
+          await admin.connect();
+          await admin.listTopics();
+          return 'ready';
+        },
+        { timeoutMs: 90_000, intervalMs: 250 },
+      );
+      if (state === 'exited') throw new Error(`the scratch Kafka broker exited:\n${readLog()}`);
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  };
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    if (child.exitCode === null) {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
+    await kill();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-    const state = await waitFor(
-      `the scratch Kafka broker on ${brokers[0]}`,
-      async () => {
-        if (child.exitCode !== null) return 'exited';
-        await admin.connect();
-        await admin.listTopics();
-        return 'ready';
-      },
-      { timeoutMs: 90_000, intervalMs: 250 },
-    );
-    await admin.disconnect();
-    if (state === 'exited') throw new Error(`the scratch Kafka broker exited:\n${readLog()}`);
+    await launch();
   } catch (err) {
     await stop();
     throw err;
@@ -148,8 +165,10 @@ export async function startScratchKafka(options: ScratchKafkaOptions = {}): Prom
   return {
     brokers,
     listeners: Object.fromEntries(extra.map((l) => [l.name, [l.address]])),
-    pause: () => child.kill('SIGSTOP'),
-    resume: () => child.kill('SIGCONT'),
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+    kill,
+    start: launch,
     log: readLog,
     stop,
   };

@@ -6,7 +6,7 @@ import { canonicalKey } from '../../src/event/key.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
 import { readTopic, type TopicRecord } from '../helpers/kafka.js';
-import { currentLsn, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
+import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
@@ -82,7 +82,11 @@ test('idle pipeline: with no table changes but other WAL traffic, confirmed_flus
   const start = (await slotInfo(sql, p.slot))!.confirmed!;
   // Traffic on a table the pipeline does not capture.
   for (let i = 0; i < 20; i++) await sql.query(`INSERT INTO ${other} SELECT generate_series(1, 100)`);
-  const target = parseLsn(await currentLsn(sql));
+  // The insert position: with synchronous_commit = off (the stack's), pg_current_wal_lsn() is the
+  // WAL writer's position and may not have moved yet, which would make the wait below vacuous.
+  const { rows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+  const target = parseLsn(rows[0]!.lsn);
+  assert.ok(target > parseLsn(start), 'the other traffic wrote WAL');
   await waitFor(
     'the slot to confirm past the other traffic',
     async () => parseLsn((await slotInfo(sql, p.slot))!.confirmed!) >= target,

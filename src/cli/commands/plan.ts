@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, messageOf } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
 
 interface PlanOpts {
   config?: string;
@@ -83,6 +84,7 @@ export function planCommand(): Command {
           name: opts.name,
           brokers: opts.brokers,
           qdrantUrl: opts.qdrantUrl,
+          log: createLogger({ stderr: true }),
         });
         if (opts.write && report.config) writeFileSync(opts.write, report.config);
         process.stdout.write(

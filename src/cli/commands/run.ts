@@ -17,11 +17,20 @@ export function runCommand(): Command {
         const config = loadConfig(opts.config);
         await serveMetrics(config, opts, log);
         // Imported here, not above: each command loads only its own stage (start-up time).
-        const [{ Source }, { cellDecoders }, { Sink }] = await Promise.all([
+        const [{ Source }, { cellDecoders }, { Sink }, { preflight }] = await Promise.all([
           import('../../source/source.js'),
           import('../../source/cell-decoders.js'),
           import('../../sink/sink.js'),
+          import('../../plan/preflight.js'),
         ]);
+        // PostgreSQL, Kafka and Qdrant checked before either part creates anything (slot,
+        // publication, topics, collections): a failure retrying cannot fix leaves nothing behind.
+        try {
+          await preflight(config, log.child({ pipeline: config.name }), { signal });
+        } catch (err) {
+          if (signal.aborted) return; // stopped while waiting for a server
+          throw err;
+        }
         // The first part to fail stops the other, which drains (commits what it applied) before
         // the command ends with the first failure.
         const both = new AbortController();
@@ -41,6 +50,7 @@ export function runCommand(): Command {
           part(
             new Source(config, log.child({ stage: 'source', pipeline: config.name }), {
               decoders: cellDecoders,
+              preflighted: true,
             }).run(both.signal),
           ),
           part(new Sink(config, log.child({ stage: 'sink', pipeline: config.name })).run(both.signal)),

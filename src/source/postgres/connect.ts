@@ -2,8 +2,14 @@
 // connection vecrelay opens (admin, snapshot COPY, replication, status, plan) is built here, so
 // postgres.ssl applies to all of them. The password comes from postgres.passwordEnv or
 // passwordFile and never appears in logs or errors.
+//
+// Every pg.Client is made here, with an 'error' listener: pg emits 'error' on a client whose
+// server went away (a restart terminates every backend: 57P01), and an EventEmitter's 'error'
+// with no listener kills the process. The error also fails the client's next query, which is
+// where callers see it; those that hold a client idle pass `onError` to hear of it at once.
 import pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
+import { classifyPgError, type PgTarget } from './errors.js';
 import { tlsConnectProblem } from './tls-errors.js';
 
 export type PgConfig = pg.ClientConfig & { replication?: 'database' };
@@ -20,29 +26,63 @@ export function pgClientConfig(config: LoadedConfig, options: { replication?: bo
     ...(config.postgresSsl === undefined
       ? {}
       : { ssl: config.postgresSsl === false ? false : { ...config.postgresSsl } }),
+    // A dead address must not hang start-up or a reconnect.
+    connectionTimeoutMillis: 10_000,
     ...(options.replication ? { replication: 'database' as const } : {}),
   };
 }
 
+/** Where the password of `config` comes from, for messages. */
+export function passwordSource(config: LoadedConfig): string {
+  if (config.postgres.passwordEnv)
+    return `the password in ${config.postgres.passwordEnv} (postgres.passwordEnv)`;
+  if (config.postgres.passwordFile)
+    return `the password in ${config.postgres.passwordFile} (postgres.passwordFile)`;
+  return 'the password (postgres.passwordEnv or postgres.passwordFile)';
+}
+
+function targetOf(pgConfig: PgConfig): PgTarget {
+  return {
+    host: String(pgConfig.host ?? 'localhost'),
+    port: Number(pgConfig.port ?? 5432),
+    database: String(pgConfig.database ?? ''),
+    user: String(pgConfig.user ?? ''),
+  };
+}
+
+/** A client (not connected) with an 'error' listener; see the top of this file. */
+export function newClient(pgConfig: PgConfig, onError: (err: Error) => void = () => {}): pg.Client {
+  const client = new pg.Client(pgConfig);
+  client.on('error', onError);
+  return client;
+}
+
 /**
- * Connects a client built by pgClientConfig; a TLS mismatch (the server requires TLS and
- * postgres.ssl is off, the certificate does not verify...) becomes a ConfigError naming
- * postgres.ssl, since retrying cannot fix it.
+ * A connected client. A failure to connect is classified (errors.ts): a wrong password or a
+ * missing database is a ConfigError with plan's message, a refused connection a RetriableError.
  */
-export async function connectClient(config: LoadedConfig, client: pg.Client): Promise<pg.Client> {
+export async function connectClient(
+  pgConfig: PgConfig,
+  options: { password?: string; onError?: (err: Error) => void; config?: LoadedConfig } = {},
+): Promise<pg.Client> {
+  const client = newClient(pgConfig, options.onError);
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => {});
-    throw tlsConnectProblem(err, config) ?? err;
+    // A TLS mismatch (the server requires TLS and postgres.ssl is off, the certificate does not
+    // verify...) names postgres.ssl: retrying cannot fix it either.
+    throw (
+      (options.config && tlsConnectProblem(err, options.config)) ??
+      classifyPgError(err, targetOf(pgConfig), options.password ?? 'the password', true)
+    );
   }
   return client;
 }
 
 /** Opens a client, runs `fn`, always closes it. */
 export async function withClient<T>(config: PgConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
-  await client.connect();
+  const client = await connectClient(config);
   try {
     return await fn(client);
   } finally {

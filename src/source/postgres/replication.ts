@@ -135,6 +135,8 @@ export class ReplicationStream {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.service.destroy().catch(() => {});
+    // stop(), not destroy(): destroy() also removes our 'error' listener, and the service emits
+    // 'error' (an EventEmitter2: thrown when nobody listens) from a subscribe() still connecting.
+    await this.service.stop().catch(() => {});
   }
 }

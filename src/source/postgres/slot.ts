@@ -1,10 +1,10 @@
 // The publication and the replication slot: created when missing (identifiers quoted), reused
 // when present and matching, refused when present but different. `dropSlotAndPublication` is
 // teardown: a forgotten slot retains WAL forever.
-import pg from 'pg';
+import type pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
 import type { Logger } from '../../shared/log.js';
-import { quoteIdent, quoteTable, type PgConfig } from './connect.js';
+import { newClient, quoteIdent, quoteTable, type PgConfig } from './connect.js';
 import type { TableInfo } from './catalog.js';
 import { ProblemError, throwFirst, type Problem } from '../../shared/problems.js';
 
@@ -138,7 +138,8 @@ export async function createSlot(
   exportSnapshot: boolean,
   log: Logger,
 ): Promise<CreatedSlot> {
-  const connection = new pg.Client(replicationConfig);
+  // Held idle while the snapshot is read: a server restart reaches it as an 'error' event.
+  const connection = newClient(replicationConfig);
   await connection.connect();
   try {
     const { rows } = await connection.query<{ consistent_point: string; snapshot_name: string | null }>(

@@ -2,10 +2,9 @@
 // SET TRANSACTION SNAPSHOT, then COPY (SELECT ...) TO STDOUT (FORMAT binary) streamed with
 // backpressure (copy-out.ts) — never the whole table in memory. Cells are the types' send
 // formats, the same bytes pgoutput sends in binary mode, so the stream's decoders read them too.
-import pg from 'pg';
 import type { BinaryCell, NullCell, TextCell } from '../pgoutput/index.js';
 import { CopyOut } from './copy-out.js';
-import { quoteIdent, quoteTable, type PgConfig } from './connect.js';
+import { newClient, quoteIdent, quoteTable, type PgConfig } from './connect.js';
 
 export type SnapshotRow = Array<BinaryCell | TextCell | NullCell>;
 
@@ -23,7 +22,7 @@ export async function* readTableSnapshot(
   pgConfig: PgConfig,
   opts: SnapshotReadOptions,
 ): AsyncGenerator<SnapshotRow[]> {
-  const client = new pg.Client(pgConfig);
+  const client = newClient(pgConfig);
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

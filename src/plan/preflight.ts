@@ -1,0 +1,74 @@
+// The start-up preflight of `vecrelay run` and `vecrelay source`: PostgreSQL, Kafka and Qdrant
+// are each checked, read-only, before anything is created (slot, publication, topics), so a
+// failure that retrying cannot fix stops the start (ConfigError: exit 2) and leaves nothing
+// behind. The checks are the ones `vecrelay plan` reports; each failure names its system and
+// the config field to look at. Order matters for the message: a dead Postgres stops before
+// Kafka is contacted, so it is never reported as a Kafka problem.
+import type { LoadedConfig } from '../config/load.js';
+import { ConfigError, RetriableError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { ProblemError, throwFirst } from '../shared/problems.js';
+import { backoffDelay, sleep } from '../shared/backoff.js';
+import type { TableInfo } from '../source/postgres/catalog.js';
+import { connectClient, passwordSource, pgClientConfig } from '../source/postgres/connect.js';
+import { cannotConnectMessage } from '../source/postgres/errors.js';
+import { checkServer, checkTables } from '../source/postgres/preflight.js';
+import { checkKafka } from './kafka.js';
+import { kafkaSettings } from '../kafka/client.js';
+import { checkQdrant, qdrantTarget } from './qdrant.js';
+import { dimensionProblem } from '../sink/collections.js';
+
+/** A server that is starting up (57P03) or briefly refusing gets this long at start-up. */
+const PG_CONNECT_MS = 3_000;
+
+async function connectPostgres(config: LoadedConfig, signal?: AbortSignal) {
+  const deadline = Date.now() + PG_CONNECT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connectClient(pgClientConfig(config), { password: passwordSource(config) });
+    } catch (err) {
+      if (!(err instanceof RetriableError)) throw err;
+      if (Date.now() > deadline || signal?.aborted) {
+        const { host, port, database, user } = config.postgres;
+        throw new ConfigError(
+          cannotConnectMessage({ host, port, database, user }, err.cause ?? err, passwordSource(config)),
+          { cause: err },
+        );
+      }
+      await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 1_000 }), signal);
+    }
+  }
+}
+
+/** PostgreSQL's checks: the server, then every table. Returns the tables as the catalog reads them. */
+export async function preflightPostgres(config: LoadedConfig, signal?: AbortSignal): Promise<TableInfo[]> {
+  const client = await connectPostgres(config, signal);
+  try {
+    await checkServer(client, config);
+    return await checkTables(client, config);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * All three systems, in order; throws the first blocker (a ProblemError: exit 2). `qdrant`:
+ * check Qdrant too (when the config has a qdrant section).
+ */
+export async function preflight(
+  config: LoadedConfig,
+  log: Logger,
+  { qdrant = true, signal }: { qdrant?: boolean; signal?: AbortSignal } = {},
+): Promise<TableInfo[]> {
+  const tables = await preflightPostgres(config, signal);
+  const kafka = await checkKafka(kafkaSettings(config), log);
+  if (kafka.problem) throw new ProblemError(kafka.problem);
+  const target = qdrant ? qdrantTarget(config) : undefined;
+  if (target) {
+    // A vector column without a dimension cannot have a collection (the sink would stop on it).
+    throwFirst(...tables.flatMap((t) => t.vectors.map((v) => dimensionProblem(`${t.schema}.${t.table}`, v))));
+    throwFirst(...(await checkQdrant(target, config, tables)).map((c) => c.problem));
+  }
+  log.debug('preflight passed: PostgreSQL, Kafka' + (target ? ' and Qdrant' : ''));
+  return tables;
+}
