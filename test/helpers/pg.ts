@@ -17,9 +17,13 @@ export async function slotInfo(sql: pg.Client, slot: string) {
   return rows[0];
 }
 
-/** Current WAL position as a bigint-comparable pg_lsn text. */
+/**
+ * Current WAL position as a bigint-comparable pg_lsn text: the insert position, which every
+ * commit that has returned lies below. The stack runs with synchronous_commit = off, so
+ * pg_current_wal_lsn() (the write position) may still be short of a returned commit's end.
+ */
 export async function currentLsn(sql: pg.Client): Promise<string> {
-  const { rows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  const { rows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
   return rows[0]!.lsn;
 }
 
