@@ -15,6 +15,7 @@ import { cannotConnectMessage } from '../source/postgres/errors.js';
 import { checkServer, checkTables } from '../source/postgres/preflight.js';
 import { checkKafka } from './kafka.js';
 import { kafkaSettings } from '../kafka/client.js';
+import { kafkaSecurityProblem } from '../kafka/security.js';
 import { checkQdrant, qdrantTarget } from './qdrant.js';
 import { dimensionProblem } from '../sink/collections.js';
 
@@ -25,7 +26,7 @@ async function connectPostgres(config: LoadedConfig, signal?: AbortSignal) {
   const deadline = Date.now() + PG_CONNECT_MS;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await connectClient(pgClientConfig(config), { password: passwordSource(config) });
+      return await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
     } catch (err) {
       if (!(err instanceof RetriableError)) throw err;
       if (Date.now() > deadline || signal?.aborted) {
@@ -62,7 +63,9 @@ export async function preflight(
 ): Promise<TableInfo[]> {
   const tables = await preflightPostgres(config, signal);
   const kafka = await checkKafka(kafkaSettings(config), log);
-  if (kafka.problem) throw new ProblemError(kafka.problem);
+  // kafka.sasl or kafka.ssl at fault (a refused login, a certificate that does not verify) is
+  // named as such; anything else is kafka.brokers not answering.
+  if (kafka.problem) throw kafkaSecurityProblem(kafka.error, config) ?? new ProblemError(kafka.problem);
   const target = qdrant ? qdrantTarget(config) : undefined;
   if (target) {
     // A vector column without a dimension cannot have a collection (the sink would stop on it).

@@ -20,7 +20,10 @@ export async function runWithRestarts(
       // A run that lasted a while was healthy: start the backoff over.
       if (Date.now() - started > 60_000) attempt = 0;
       const delayMs = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-      log.error({ err, delayMs }, `${what} failed: ${messageOf(err)}; restarting`);
+      // A passing fault (a broker moving a partition's leadership, a connection reset) is a
+      // warning: error level is for what a person has to act on.
+      const passing = (err as { retriable?: unknown } | null)?.retriable === true;
+      log[passing ? 'warn' : 'error']({ err, delayMs }, `${what} failed: ${messageOf(err)}; restarting`);
       await sleep(delayMs, signal).catch(() => {});
     }
   }

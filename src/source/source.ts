@@ -23,8 +23,6 @@ import { connectClient, passwordSource, pgClientConfig } from './postgres/connec
 import { classifyPgError, isFatalPgError } from './postgres/errors.js';
 import { OutageLog, failedSystem } from './outage.js';
 import { preflight } from '../plan/preflight.js';
-import { isKafkaAuthError, kafkaAuthProblem } from '../plan/kafka.js';
-import { ProblemError } from '../shared/problems.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
@@ -120,8 +118,8 @@ export class Source {
    */
   private classify(err: unknown): unknown {
     const { config } = this;
-    if (isKafkaAuthError(err))
-      return new ProblemError(kafkaAuthProblem(config.kafka.brokers, err), { cause: err });
+    const kafkaProblem = kafkaSecurityProblem(err, config); // kafka.sasl / kafka.ssl refused
+    if (kafkaProblem) return kafkaProblem;
     if (failedSystem(err, config) !== 'PostgreSQL' || !isFatalPgError(err)) return err;
     return classifyPgError(err, config.postgres, passwordSource(config));
   }
