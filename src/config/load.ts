@@ -7,7 +7,8 @@ import { ConfigError } from '../shared/errors.js';
 import { configSchema, type PipelineConfig } from './schema.js';
 import { readSecrets, trustQdrantCa, type Secrets } from './secrets.js';
 
-export interface LoadedConfig extends PipelineConfig, Pick<Secrets, 'postgresSsl' | 'kafkaSecurity' | 'qdrantCa'> {
+export interface LoadedConfig
+  extends PipelineConfig, Pick<Secrets, 'postgresSsl' | 'kafkaSecurity' | 'qdrantCa'> {
   /** Where it came from, for messages. */
   file: string;
   /** The Postgres password from postgres.passwordEnv or passwordFile, if any. Never logged. */

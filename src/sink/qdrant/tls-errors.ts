@@ -42,7 +42,9 @@ export function qdrantTlsProblem(err: unknown, { url, caFile }: QdrantTls): Prob
       return {
         object: 'qdrant.caFile',
         message: `${where} sent a certificate that does not verify (${why}) against ${
-          caFile ? `qdrant.caFile (${caFile}) and the system's CAs` : "the system's CAs (qdrant.caFile is not set)"
+          caFile
+            ? `qdrant.caFile (${caFile}) and the system's CAs`
+            : "the system's CAs (qdrant.caFile is not set)"
         }`,
         fix: caFile
           ? `set qdrant.caFile to the PEM file of the CA that signed Qdrant's certificate: ${caFile} did not sign it`
