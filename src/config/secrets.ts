@@ -210,8 +210,11 @@ function qdrantCa(config: PipelineConfig, read: Reader, configFile: string): str
  */
 export function trustQdrantCa(pems: string[] | undefined, configFile: string): void {
   if (!pems?.length) return;
+  // Node re-encodes the certificates it returns: compare them by fingerprint, not by text.
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
   const current = tls.getCACertificates('default');
-  const missing = pems.filter((pem) => !current.includes(pem));
+  const have = new Set(current.map(fingerprint));
+  const missing = pems.filter((pem) => !have.has(fingerprint(pem)));
   if (!missing.length) return;
   try {
     tls.setDefaultCACertificates([...current, ...missing]);
