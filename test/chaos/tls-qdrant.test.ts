@@ -119,6 +119,12 @@ test("without qdrant.caFile, or with a CA that did not sign the server's certifi
     assert.equal(pubs.rowCount, 0, `${label}: no publication ${cp.p.publication}`);
     assert.deepEqual(await topicsWithPrefix(cp.p.topicPrefix), [], `${label}: no topics`);
     assert.equal((await qdrant.request('GET', `/collections/${cp.collection}`)).status, 404, 'no collection');
+
+    // status says the same of Qdrant (exit 2: a system did not answer as it should).
+    const status = await execVecrelay(['status', '--config', cp.config], { timeoutMs: 60_000 });
+    assert.equal(status.code, 2, `${label}: status exits 2; output:\n${status.stdout}\n${status.stderr}`);
+    assert.match(status.stdout, /\(qdrant\.url\) sent a certificate that does not verify/);
+    assert.match(status.stdout, /set qdrant\.caFile/);
   }
 });
 
