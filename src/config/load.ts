@@ -5,9 +5,10 @@ import { parse as parseYaml } from 'yaml';
 import type { ZodError } from 'zod';
 import { ConfigError } from '../shared/errors.js';
 import { configSchema, type PipelineConfig } from './schema.js';
-import { readSecrets, type Secrets } from './secrets.js';
+import { readSecrets, trustQdrantCa, type Secrets } from './secrets.js';
 
-export interface LoadedConfig extends PipelineConfig, Pick<Secrets, 'postgresSsl' | 'kafkaSecurity'> {
+export interface LoadedConfig
+  extends PipelineConfig, Pick<Secrets, 'postgresSsl' | 'kafkaSecurity' | 'qdrantCa'> {
   /** Where it came from, for messages. */
   file: string;
   /** The Postgres password from postgres.passwordEnv or passwordFile, if any. Never logged. */
@@ -89,7 +90,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     throw new ConfigError(`cannot read the config ${file}: ${(err as Error).message}`);
   }
-  return parseConfig(text, file, env);
+  const config = parseConfig(text, file, env);
+  // The process is starting with this config: trust its Qdrant CA from here on (secrets.ts).
+  trustQdrantCa(config.qdrantCa, file);
+  return config;
 }
 
 /** Splits "schema.table". */

@@ -123,6 +123,12 @@ export const configSchema = z
         url: z.string().url(),
         apiKeyEnv: z.string().optional().describe('environment variable holding the API key'),
         collectionPrefix: z.string().default(''),
+        caFile: z
+          .string()
+          .optional()
+          .describe(
+            "PEM CA bundle that signed Qdrant's certificate (https url); trusted besides the system CAs",
+          ),
       })
       .strict()
       .optional(),

@@ -2,8 +2,9 @@
 // the TLS material (CA, client certificate and key) its `*File` fields name. Read once at start-up,
 // so a missing file stops the process before it connects anywhere, naming the field. The values
 // live only in LoadedConfig's secret fields (postgresSsl, kafkaSecurity...), which nothing logs.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import tls, { type ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../shared/errors.js';
 import type { PipelineConfig } from './schema.js';
 
@@ -29,6 +30,8 @@ export interface Secrets {
    */
   postgresSsl: ConnectionOptions | false | undefined;
   kafkaSecurity: KafkaSecurity;
+  /** qdrant.caFile's certificates (PEM, one per entry), checked; trusted by trustQdrantCa. */
+  qdrantCa: string[] | undefined;
 }
 
 type Reader = (field: string, path: string) => string;
@@ -168,6 +171,60 @@ function kafkaSecurity(
   return hidden(security);
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * qdrant.caFile: a PEM bundle of one or more CA certificates, each checked here, so a wrong file
+ * (a key, DER, a truncated copy) is named at start-up rather than surfacing as an untrusted
+ * server certificate later.
+ */
+function qdrantCa(config: PipelineConfig, read: Reader, configFile: string): string[] | undefined {
+  const caFile = config.qdrant?.caFile;
+  if (!caFile) return undefined;
+  const text = read('qdrant.caFile', caFile);
+  const pems = text.match(PEM_CERTIFICATE) ?? [];
+  const bad = (why: string) =>
+    new ConfigError(
+      `${configFile}: qdrant.caFile: ${caFile}${why}: give the PEM file (-----BEGIN CERTIFICATE-----) of the CA that signed Qdrant's certificate`,
+    );
+  if (pems.length === 0) throw bad(' holds no PEM certificate');
+  for (const [i, pem] of pems.entries()) {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw bad(`: certificate ${i + 1} of ${pems.length} cannot be read (${(err as Error).message})`);
+    }
+  }
+  return pems;
+}
+
+/**
+ * Trusts qdrant.caFile's certificates, besides the CAs Node trusts by default, for every TLS
+ * connection made from now on. Process-wide on purpose: vecrelay talks to Qdrant through three
+ * clients — node:https (the sink's writes), @qdrant/js-client-rest (its own undici dispatcher,
+ * which takes no CA option) and the global fetch (plan, preflight, status) — and all three verify
+ * against Node's default CA store. Called once at start-up (loadConfig), not by parseConfig, so
+ * parsing a config (tests, tools) changes nothing global. Kafka and PostgreSQL connections with
+ * their own `ca` are unaffected; those without one would trust this CA too, which only widens
+ * trust to a CA the operator named.
+ */
+export function trustQdrantCa(pems: string[] | undefined, configFile: string): void {
+  if (!pems?.length) return;
+  // Node re-encodes the certificates it returns: compare them by fingerprint, not by text.
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+  const current = tls.getCACertificates('default');
+  const have = new Set(current.map(fingerprint));
+  const missing = pems.filter((pem) => !have.has(fingerprint(pem)));
+  if (!missing.length) return;
+  try {
+    tls.setDefaultCACertificates([...current, ...missing]);
+  } catch (err) {
+    throw new ConfigError(
+      `${configFile}: qdrant.caFile: Node refused its certificates (${(err as Error).message}): give the PEM file of the CA that signed Qdrant's certificate`,
+    );
+  }
+}
+
 export function readSecrets(config: PipelineConfig, configFile: string, env: NodeJS.ProcessEnv): Secrets {
   const read = fileReader(configFile);
   const { passwordEnv, passwordFile } = config.postgres;
@@ -181,5 +238,6 @@ export function readSecrets(config: PipelineConfig, configFile: string, env: Nod
       : undefined,
     postgresSsl: postgresTls(config, read, configFile),
     kafkaSecurity: kafkaSecurity(config, read, configFile, env),
+    qdrantCa: qdrantCa(config, read, configFile),
   };
 }

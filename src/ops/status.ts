@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { splitTable, type LoadedConfig } from '../config/load.js';
 import { quoteTable } from '../source/postgres/connect.js';
 import { collectionName } from '../sink/collections.js';
+import { qdrantTlsProblem } from '../sink/qdrant/tls-errors.js';
 import { changeTopic, deadLetterTopic } from '../kafka/topics.js';
 import { sinkGroupId } from '../sink/sink.js';
 import type { Logger } from '../shared/log.js';
@@ -106,6 +107,8 @@ async function countPoints(
       },
     );
   } catch (err) {
+    const tls = qdrantTlsProblem(err, { url, caFile: config.qdrant?.caFile });
+    if (tls) throw new Unreachable(`${tls.message}: ${tls.fix}`);
     const cause = (err as { cause?: unknown }).cause;
     throw new Unreachable(
       (err as Error).name === 'TimeoutError'

@@ -199,7 +199,7 @@ async function targetChecks(options: PlanOptions, tables: TableInfo[]): Promise<
   );
   const qdrant: QdrantTarget | undefined = config
     ? qdrantTarget(config)
-    : { url: options.qdrantUrl, apiKey: undefined, apiKeyEnv: undefined };
+    : { url: options.qdrantUrl, apiKey: undefined, apiKeyEnv: undefined, caFile: undefined };
   const checks = [kafka.check];
   if (qdrant)
     checks.push(

@@ -8,6 +8,7 @@ import type { TableConfig } from '../config/schema.js';
 import { messageOf } from '../shared/errors.js';
 import type { Problem } from '../shared/problems.js';
 import { collectionName, dimensionProblem, resolveDistance } from '../sink/collections.js';
+import { qdrantTlsProblem } from '../sink/qdrant/tls-errors.js';
 import type { TableInfo, VectorColumnInfo } from '../source/postgres/catalog.js';
 import type { Check } from './types.js';
 
@@ -26,11 +27,14 @@ export interface QdrantTarget {
   url: string;
   apiKey: string | undefined;
   apiKeyEnv: string | undefined;
+  /** qdrant.caFile (loadConfig made Node trust it): named when the certificate does not verify. */
+  caFile: string | undefined;
 }
 
 export function qdrantTarget(config: LoadedConfig): QdrantTarget | undefined {
   if (!config.qdrant) return undefined;
-  return { url: config.qdrant.url, apiKey: config.qdrantApiKey, apiKeyEnv: config.qdrant.apiKeyEnv };
+  const { url, apiKeyEnv, caFile } = config.qdrant;
+  return { url, apiKey: config.qdrantApiKey, apiKeyEnv, caFile };
 }
 
 async function get(target: QdrantTarget, path: string): Promise<{ status: number; result: unknown }> {
@@ -49,7 +53,13 @@ async function get(target: QdrantTarget, path: string): Promise<{ status: number
   return { status: res.status, result };
 }
 
-export function qdrantUnreachableProblem(url: string, err: unknown): Problem {
+/**
+ * Qdrant did not answer. A certificate that does not verify (qdrant.caFile) is said as such: it
+ * will not verify on the next try either.
+ */
+export function qdrantUnreachableProblem(url: string, err: unknown, caFile?: string): Problem {
+  const tls = qdrantTlsProblem(err, { url, caFile });
+  if (tls) return tls;
   const cause = (err as { cause?: unknown }).cause;
   return {
     object: 'qdrant.url',
@@ -142,7 +152,7 @@ export async function checkQdrant(
   try {
     list = await get(target, '/collections');
   } catch (err) {
-    return [blocker(qdrantUnreachableProblem(target.url, err))];
+    return [blocker(qdrantUnreachableProblem(target.url, err, target.caFile))];
   }
   if (list.status === 401 || list.status === 403)
     return [blocker(qdrantAuthProblem(target, list.status, list.result))];
@@ -168,7 +178,7 @@ export async function checkQdrant(
     try {
       got = await get(target, `/collections/${encodeURIComponent(collection)}`);
     } catch (err) {
-      out.push(blocker(qdrantUnreachableProblem(target.url, err)));
+      out.push(blocker(qdrantUnreachableProblem(target.url, err, target.caFile)));
       continue;
     }
     if (got.status === 404) {

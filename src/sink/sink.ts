@@ -43,6 +43,7 @@ export class Sink {
         url: config.qdrant.url,
         apiKey: config.qdrantApiKey,
         apiKeyEnv: config.qdrant.apiKeyEnv,
+        caFile: config.qdrant.caFile,
         collectionPrefix: config.qdrant.collectionPrefix,
         namespace: pipelineNamespace(config.name),
         batchSize: config.sink.batchSize,

@@ -1,9 +1,11 @@
 // A Qdrant test server of a test's own, as a child process on a free port (test/qdrant-server/
 // main.ts), so the test can stop and start it, give it an API key, or inject faults without
 // touching the shared stack's server. With `state`, its collections survive a stop, as a real
-// Qdrant's storage does.
+// Qdrant's storage does. With `tls`, it serves https; this helper's own requests trust its CA
+// (and only them: the test process's default CAs are left alone).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './free-port.js';
@@ -29,6 +31,8 @@ export interface QdrantProcessOptions {
   state?: boolean;
   /** Answer as this Qdrant version (an older one ignores the write fields it does not know). */
   version?: string;
+  /** Serve https with this certificate (test/helpers/tls-certs.ts); `url` is then https. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** Starts one; `cleanup` registers its end (the test hooks' cleanup). */
@@ -40,11 +44,12 @@ export async function startQdrantProcess(
   const stateFile = options.state
     ? path.join(mkdtempSync(path.join(tmpdir(), 'qdrant-state-')), 'state.json')
     : undefined;
+  const ca = options.tls ? readFileSync(options.tls.caFile, 'utf8') : undefined;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
   const qp: QdrantProcess = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     apiKey: options.apiKey,
     async start() {
       const args = [
@@ -57,6 +62,7 @@ export async function startQdrantProcess(
       if (options.apiKey) args.push('--api-key', options.apiKey);
       if (stateFile) args.push('--state', stateFile);
       if (options.version) args.push('--version', options.version);
+      if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
       const c = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       child = c;
       exited = new Promise((resolve) => c.on('exit', () => resolve()));
@@ -77,19 +83,21 @@ export async function startQdrantProcess(
       await exited;
     },
     async request<T>(method: string, p: string, body?: unknown) {
-      const res = await fetch(`${qp.url}${p}`, {
-        method,
-        headers: { 'content-type': 'application/json', ...(qp.apiKey ? { 'api-key': qp.apiKey } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
+      const headers = { 'content-type': 'application/json', ...(qp.apiKey ? { 'api-key': qp.apiKey } : {}) };
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const { status, text } = ca
+        ? await httpsRequest(`${qp.url}${p}`, method, headers, payload, ca)
+        : await fetch(`${qp.url}${p}`, { method, headers, body: payload }).then(async (res) => ({
+            status: res.status,
+            text: await res.text(),
+          }));
       let result: T;
       try {
         result = (JSON.parse(text) as { result: T }).result;
       } catch {
         result = text as T;
       }
-      return { status: res.status, result };
+      return { status, result };
     },
     async scrollAll(collection) {
       const out: StoredPoint[] = [];
@@ -114,4 +122,26 @@ export async function startQdrantProcess(
   });
   await qp.start();
   return qp;
+}
+
+/** One https request trusting `ca` (fetch has no per-request CA option). */
+function httpsRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  ca: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

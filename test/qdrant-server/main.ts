@@ -1,8 +1,11 @@
 // CLI: node --import tsx test/qdrant-server/main.ts [--port 6333] [--host 127.0.0.1]
 //        [--api-key KEY] [--read-only-api-key KEY] [--state FILE] [--version X.Y.Z]
+//        [--tls-cert FILE --tls-key FILE]
 // The keys may also come from QDRANT__SERVICE__API_KEY / QDRANT__SERVICE__READ_ONLY_API_KEY, as
-// for Qdrant; --state keeps the collections across a restart (written on SIGTERM/SIGINT).
+// for Qdrant; --state keeps the collections across a restart (written on SIGTERM/SIGINT);
+// --tls-cert and --tls-key (PEM) serve https, as Qdrant's service.enable_tls with tls.cert/tls.key.
 // Prints "qdrant-test-server listening on http://HOST:PORT" once ready; exits on SIGTERM/SIGINT.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startQdrantTestServer } from './server.js';
 
@@ -14,12 +17,21 @@ const { values } = parseArgs({
     'read-only-api-key': { type: 'string' },
     state: { type: 'string' },
     version: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`qdrant-test-server: invalid --port ${values.port}`);
+  process.exit(2);
+}
+
+const certFile = values['tls-cert'];
+const keyFile = values['tls-key'];
+if (Boolean(certFile) !== Boolean(keyFile)) {
+  console.error('qdrant-test-server: --tls-cert and --tls-key come together');
   process.exit(2);
 }
 
@@ -32,6 +44,10 @@ const server = await startQdrantTestServer({
   },
   stateFile: values.state,
   version: values.version,
+  tls:
+    certFile && keyFile
+      ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }
+      : undefined,
 });
 console.log(`qdrant-test-server listening on ${server.url}`);
 

@@ -2,8 +2,10 @@
 // 1.19 (read from its source; the project's docs describe what the sink relies on): the
 // {result, status, time} envelope, the
 // error statuses and messages, point id forms, whole-point upserts, exact queries. On top it has
-// test-only endpoints under /__test/ (fault injection, reset).
+// test-only endpoints under /__test/ (fault injection, reset). With `tls` it serves https, as
+// Qdrant does with service.enable_tls (tls.cert, tls.key).
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Auth, AuthError, type ApiKeys } from './auth.js';
 import { Store } from './collections.js';
@@ -26,6 +28,8 @@ export interface QdrantTestServerOptions {
   version?: string;
   /** Collections kept in this file across restarts (state.ts): read at start, written at close. */
   stateFile?: string;
+  /** Serve https with this certificate and key (PEM), as Qdrant with service.enable_tls. */
+  tls?: { cert: string; key: string };
 }
 
 export interface QdrantTestServer {
@@ -141,13 +145,16 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
     }
   }
 
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       console.error('qdrant-test-server: request failed', err);
       if (!res.headersSent) send(res, 500, '');
       else res.destroy();
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, listener)
+    : http.createServer(listener);
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 65_000;
 
@@ -158,7 +165,7 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
       const { port: actual } = server.address() as AddressInfo;
       const shownHost = host.includes(':') ? `[${host}]` : host;
       resolve({
-        url: `http://${shownHost}:${actual}`,
+        url: `${options.tls ? 'https' : 'http'}://${shownHost}:${actual}`,
         port: actual,
         close: () =>
           new Promise<void>((done, fail) => {

@@ -1,18 +1,22 @@
 // postgres.ssl, kafka.ssl, kafka.sasl and the *File fields: files are read at load time (a missing
 // one names its field), each sslmode maps to the checks libpq makes, passwords come from exactly
 // one of *Env or *File, and nothing secret is left in the parsed config's printable part.
-import { test } from 'node:test';
+// qdrant.caFile: its certificates checked when parsed, trusted by Node once loadConfig runs.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { inspect } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { parse as parseYaml, stringify } from 'yaml';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { kafkajsSasl } from '../../src/kafka/security.js';
 import { targetFromUrl } from '../../src/plan/target.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { pgClientConfig } from '../../src/source/postgres/connect.js';
+import { makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 
 const FILE = '/etc/vecrelay/items.yaml';
 const dir = mkdtempSync(path.join(tmpdir(), 'vecrelay-secrets-'));
@@ -212,4 +216,56 @@ test('TLS material and the Kafka password print as [redacted] (JSON, pino, inspe
   assert.equal(kafkaSecurity.sasl?.password, 's3cret');
   assert.deepEqual({ ...kafkaSecurity.tls }, { cert: 'CERT PEM\n', key: 'KEY PEM\n' });
   assert.equal((pgClientConfig(loaded).ssl as { key?: string }).key, 'KEY PEM\n');
+});
+
+describe('qdrant.caFile', () => {
+  let ca: TestCa;
+  let other: TestCa;
+  before(async () => {
+    [ca, other] = await Promise.all([makeTestCa('qdrant CA'), makeTestCa('another CA')]);
+  });
+  after(() => {
+    ca?.remove();
+    other?.remove();
+  });
+  const withCa = (caFile: string) =>
+    stringify({
+      ...(parseYaml(config()) as object),
+      qdrant: { url: 'https://qdrant.example:6333', caFile },
+    });
+
+  test('a missing file, or one without a readable PEM certificate, names qdrant.caFile', () => {
+    rejects(withCa(MISSING), {}, /items\.yaml: qdrant\.caFile: cannot read .*missing\.pem: ENOENT/);
+    rejects(withCa(CA), {}, /qdrant\.caFile: .*ca\.crt holds no PEM certificate: give the PEM file/);
+    const pem = readFileSync(ca.caFile, 'utf8');
+    const garbled = write('garbled.crt', pem.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!'));
+    rejects(withCa(garbled), {}, /qdrant\.caFile: .*garbled\.crt: certificate 1 of 1 cannot be read/);
+  });
+
+  test('a bundle is read whole; parsing trusts nothing, loadConfig trusts every certificate of it', () => {
+    const bundle = write('bundle.crt', readFileSync(ca.caFile, 'utf8') + readFileSync(other.caFile, 'utf8'));
+    // Node re-encodes the certificates it lists: compare fingerprints.
+    const trusted = () =>
+      new Set(tls.getCACertificates('default').map((p) => new X509Certificate(p).fingerprint256));
+    const defaults = tls.getCACertificates('default');
+    const before = trusted();
+    try {
+      const parsed = parseConfig(withCa(bundle), FILE, {});
+      assert.equal(parsed.qdrantCa?.length, 2);
+      const mine = parsed.qdrantCa!.map((p) => new X509Certificate(p).fingerprint256);
+      assert.deepEqual(trusted(), before, 'parseConfig changes nothing global');
+      assert.ok(!mine.some((f) => before.has(f)));
+
+      const file = write('qdrant.yaml', withCa(bundle));
+      loadConfig(file, {});
+      const after = trusted();
+      for (const f of mine) assert.ok(after.has(f), 'each certificate of the bundle is a default CA now');
+      for (const f of before) assert.ok(after.has(f), "added to the system's CAs, not instead of them");
+      assert.equal(after.size, before.size + 2);
+      loadConfig(file, {});
+      assert.deepEqual(trusted(), after, 'loading again adds nothing');
+    } finally {
+      tls.setDefaultCACertificates(defaults);
+    }
+  });
 });

@@ -1,10 +1,11 @@
 // How the sink classifies Qdrant's answers (src/sink/qdrant/errors.ts) and which servers get
-// conditional writes (src/sink/qdrant/output.ts).
+// conditional writes (src/sink/qdrant/output.ts), and which TLS failures stop it (tls-errors.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/shared/errors.js';
 import { authError, faultOf, QdrantError } from '../../src/sink/qdrant/errors.js';
 import { supportsConditional } from '../../src/sink/qdrant/output.js';
+import { qdrantTlsError, qdrantTlsProblem } from '../../src/sink/qdrant/tls-errors.js';
 
 const err = (status: number | null, message = 'x', retriable = status === null || status >= 500) =>
   new QdrantError(`Qdrant PUT /collections/c/points answered ${status}: ${message}`, status, retriable);
@@ -34,4 +35,50 @@ test('conditional writes from Qdrant 1.16 on', () => {
   assert.equal(supportsConditional('1.19.0'), true);
   assert.equal(supportsConditional('2.0.0'), true);
   assert.equal(supportsConditional(''), false);
+});
+
+/** A TLS failure as fetch reports it ("fetch failed", Node's error as its cause) or wrapped by http.ts. */
+const tlsFailure = (code: string, message = code) => {
+  const cause = Object.assign(new Error(message), { code });
+  return [
+    new TypeError('fetch failed', { cause }),
+    new QdrantError(`Qdrant GET /: ${message}`, null, true, null, cause),
+  ];
+};
+const URL_ = 'https://qdrant.example:6333';
+
+test('TLS: a certificate that does not verify names qdrant.caFile (and the file that did not sign it)', () => {
+  for (const err of tlsFailure('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate')) {
+    const problem = qdrantTlsProblem(err, { url: URL_, caFile: undefined });
+    assert.equal(problem?.object, 'qdrant.caFile');
+    assert.match(
+      problem!.message,
+      /Qdrant at https:\/\/qdrant\.example:6333 \(qdrant\.url\) sent a certificate that does not verify \(self-signed certificate\) against the system's CAs \(qdrant\.caFile is not set\)/,
+    );
+    assert.match(problem!.fix, /set qdrant\.caFile to the PEM file of the CA/);
+    const wrongCa = qdrantTlsProblem(err, { url: URL_, caFile: '/etc/ca.pem' });
+    assert.match(wrongCa!.fix, /\/etc\/ca\.pem did not sign it/);
+    assert.ok(qdrantTlsError(err, { url: URL_, caFile: undefined }) instanceof ConfigError, 'fatal: exit 2');
+  }
+});
+
+test('TLS: another host name, an expired certificate, plain http on an https url: fatal, naming qdrant.url', () => {
+  const [altname] = tlsFailure('ERR_TLS_CERT_ALTNAME_INVALID');
+  assert.equal(qdrantTlsProblem(altname, { url: URL_, caFile: '/etc/ca.pem' })?.object, 'qdrant.url');
+  const [expired] = tlsFailure('CERT_HAS_EXPIRED');
+  assert.match(
+    qdrantTlsProblem(expired, { url: URL_, caFile: undefined })!.fix,
+    /renew Qdrant's certificate/,
+  );
+  const [plain] = tlsFailure('ERR_SSL_WRONG_VERSION_NUMBER');
+  assert.match(
+    qdrantTlsProblem(plain, { url: URL_, caFile: undefined })!.fix,
+    /use http:\/\/ in qdrant\.url/,
+  );
+});
+
+test('TLS: a refused connection or a timeout is not a TLS problem (retried as before)', () => {
+  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT'])
+    for (const err of tlsFailure(code))
+      assert.equal(qdrantTlsError(err, { url: URL_, caFile: undefined }), undefined);
 });

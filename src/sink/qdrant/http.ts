@@ -8,14 +8,21 @@
 //
 // Every write is sent with wait=true; a result whose status is not "completed" (e.g.
 // "wait_timeout") is not an acknowledgement and is retried like a 5xx.
+//
+// https verifies against Node's default CA store, to which loadConfig adds qdrant.caFile
+// (config/secrets.ts trustQdrantCa); a certificate that does not verify is a ConfigError
+// (tls-errors.ts), never retried.
 import http from 'node:http';
 import https from 'node:https';
 import { QdrantError, isRetriableStatus, parseRetryAfter } from './errors.js';
+import { qdrantTlsError } from './tls-errors.js';
 import { metrics } from '../../shared/metrics.js';
 
 export interface QdrantHttpOptions {
   url: string;
   apiKey?: string | undefined;
+  /** qdrant.caFile, named in TLS errors (its certificates are trusted process-wide). */
+  caFile?: string | undefined;
   timeoutMs?: number;
 }
 
@@ -28,6 +35,7 @@ export class QdrantHttp {
   private readonly timeoutMs: number;
   private readonly transport: typeof http | typeof https;
   private readonly agent: http.Agent;
+  private readonly caFile: string | undefined;
 
   constructor(options: QdrantHttpOptions) {
     this.base = options.url.replace(/\/+$/, '');
@@ -36,6 +44,7 @@ export class QdrantHttp {
       ...(options.apiKey ? { 'api-key': options.apiKey } : {}),
     };
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.caFile = options.caFile;
     this.transport = new URL(this.base).protocol === 'https:' ? https : http;
     // Keep-alive, closing a connection idle for 4 s (as fetch does) so that one the server is
     // closing is not reused; a server's Keep-Alive timeout hint shortens that.
@@ -79,9 +88,13 @@ export class QdrantHttp {
     let length = 0;
     for (const part of parts) length += Buffer.byteLength(part);
     return new Promise((resolve, reject) => {
-      // Network errors, timeouts, a connection closed mid-response: retriable.
+      // Network errors, timeouts, a connection closed mid-response: retriable. A certificate
+      // that does not verify: fatal.
       const failed = (err: Error) =>
-        reject(new QdrantError(`Qdrant ${method} ${path}: ${err.message}`, null, true, null, err));
+        reject(
+          qdrantTlsError(err, { url: this.base, caFile: this.caFile }) ??
+            new QdrantError(`Qdrant ${method} ${path}: ${err.message}`, null, true, null, err),
+        );
       const req = this.transport.request(
         `${this.base}${path}`,
         {

@@ -11,6 +11,7 @@ import type { Output, OutputTable, TableOutput } from '../output.js';
 import { collectionName, ensureCollection } from './collections.js';
 import { authError, isAuthStatus, isRetriableStatus, QdrantError } from './errors.js';
 import { QdrantHttp } from './http.js';
+import { qdrantTlsError } from './tls-errors.js';
 import { CollectionWriter } from './writer.js';
 
 export interface QdrantOutputOptions {
@@ -18,6 +19,8 @@ export interface QdrantOutputOptions {
   apiKey: string | undefined;
   /** qdrant.apiKeyEnv: named in errors, never its value. */
   apiKeyEnv: string | undefined;
+  /** qdrant.caFile: named in TLS errors; loadConfig made Node trust its certificates. */
+  caFile: string | undefined;
   collectionPrefix: string;
   /** The pipeline's namespace for derived point ids (point-id.ts). */
   namespace: string;
@@ -53,7 +56,7 @@ export class QdrantOutput implements Output {
       throw new ConfigError(
         `qdrant.apiKeyEnv names ${options.apiKeyEnv}, which is not set: export it with the Qdrant API key, or remove qdrant.apiKeyEnv`,
       );
-    const http = new QdrantHttp({ url: options.url, apiKey: options.apiKey });
+    const http = new QdrantHttp({ url: options.url, apiKey: options.apiKey, caFile: options.caFile });
     const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
     const version = await retryQdrant(log, options, signal, 'its version', () => http.version());
     const conditional = supportsConditional(version);
@@ -111,6 +114,9 @@ async function retryQdrant<T>(
       // Only unreachable or overloaded servers are waited for; a 4xx is a real answer.
       const status = (err as { status?: number | null }).status;
       if (isAuthStatus(status)) throw authError(err as Error, options.apiKeyEnv);
+      // A certificate that does not verify stays so: stop rather than wait forever.
+      const tls = qdrantTlsError(err, options);
+      if (tls) throw tls;
       const transient =
         err instanceof QdrantError
           ? err.retriable
