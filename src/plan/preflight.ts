@@ -8,7 +8,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, RetriableError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { ProblemError, throwFirst } from '../shared/problems.js';
-import { backoffDelay, sleep } from '../shared/backoff.js';
+import { retry } from '../shared/retry.js';
 import type { TableInfo } from '../source/postgres/catalog.js';
 import { connectClient, passwordSource, pgClientConfig } from '../source/postgres/connect.js';
 import { cannotConnectMessage } from '../source/postgres/errors.js';
@@ -23,20 +23,19 @@ const PG_CONNECT_MS = 3_000;
 
 async function connectPostgres(config: LoadedConfig, signal?: AbortSignal) {
   const deadline = Date.now() + PG_CONNECT_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await connectClient(pgClientConfig(config), { password: passwordSource(config) });
-    } catch (err) {
-      if (!(err instanceof RetriableError)) throw err;
-      if (Date.now() > deadline || signal?.aborted) {
-        const { host, port, database, user } = config.postgres;
-        throw new ConfigError(
-          cannotConnectMessage({ host, port, database, user }, err.cause ?? err, passwordSource(config)),
-          { cause: err },
-        );
-      }
-      await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 1_000 }), signal);
-    }
+  try {
+    return await retry(() => connectClient(pgClientConfig(config), { password: passwordSource(config) }), {
+      signal,
+      backoff: { initialMs: 250, maxMs: 1_000 },
+      retriable: (err) => err instanceof RetriableError && Date.now() <= deadline,
+    });
+  } catch (err) {
+    if (!(err instanceof RetriableError)) throw err;
+    const { host, port, database, user } = config.postgres;
+    throw new ConfigError(
+      cannotConnectMessage({ host, port, database, user }, err.cause ?? err, passwordSource(config)),
+      { cause: err },
+    );
   }
 }
 

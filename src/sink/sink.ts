@@ -10,10 +10,10 @@ import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { readDescriptors } from '../kafka/descriptors.js';
 import { changeTopic, ensureTopics } from '../kafka/topics.js';
 import { sleep } from '../shared/backoff.js';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { setReady } from '../shared/metrics.js';
-import { runWithRestarts } from '../shared/restart.js';
+import { runWithRestarts } from '../shared/retry.js';
 import { SinkConsumer } from './consumer.js';
 import { DeadLetterWriter, deadLetterTopic } from './dead-letter.js';
 import type { Output, TableOutput } from './output.js';
@@ -31,7 +31,12 @@ export class Sink {
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
-    await runWithRestarts('the sink', this.log, signal, () => this.runOnce(signal));
+    // A broker or Qdrant that went away ends the run; the sink starts again from its committed
+    // offsets. A misconfiguration (a refused API key, say) stops it.
+    await runWithRestarts(signal, () => this.runOnce(signal), {
+      onRetry: (err, { delayMs }) =>
+        this.log.error({ err, delayMs }, `the sink failed: ${messageOf(err)}; restarting`),
+    });
   }
 
   private async runOnce(signal: AbortSignal): Promise<void> {
