@@ -63,8 +63,15 @@ export class Sink {
     if (!output) return;
     const kafka = createKafka(kafkaSettings(config), log.child({ component: 'kafka' }));
     const admin = kafka.admin();
+    // The dead-letter producer is not idempotent. Idempotence would drop the duplicate a retried
+    // send can leave and keep sends in order, but neither matters here: a dead letter is written
+    // (acks=all) before its offset is committed, so a sink that restarts before the commit writes
+    // it again anyway (dead letters are at least once), and each names its origin (topic,
+    // partition, offset) instead of relying on its place in the topic. kafkajs' idempotence also
+    // wants unlimited retries (else it warns "Limiting retries for the idempotent producer may
+    // invalidate EoS guarantees" at every start), and a send retrying without end while the
+    // broker is away would hold up the batch, and a stop, instead of failing it for a redelivery.
     const producer = kafka.producer({
-      idempotent: true,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner, // silences kafkajs' v2 partitioner notice
     });
