@@ -32,10 +32,17 @@ export class Sink {
 
   async run(signal: AbortSignal): Promise<void> {
     // A broker or Qdrant that went away ends the run; the sink starts again from its committed
-    // offsets. A misconfiguration (a refused API key, say) stops it.
+    // offsets. A misconfiguration (a refused API key, say) stops it. A failure its library marks
+    // retriable (kafkajs' "not the leader" while a new topic's leader is elected, a broker
+    // restarting) is an ordinary event: a warning; anything else is unexpected: an error.
     await runWithRestarts(signal, () => this.runOnce(signal), {
-      onRetry: (err, { delayMs }) =>
-        this.log.error({ err, delayMs }, `the sink failed: ${messageOf(err)}; restarting`),
+      onRetry: (err, { delayMs }) => {
+        const passing = (err as { retriable?: unknown } | undefined)?.retriable === true;
+        this.log[passing ? 'warn' : 'error'](
+          { err, delayMs },
+          `the sink failed: ${messageOf(err)}; restarting`,
+        );
+      },
     });
   }
 
