@@ -1,8 +1,8 @@
-// The one retry loop every stage uses (STYLE.md: the runner owns reconnects and backoff): run an
-// attempt; on a failure, decide whether another attempt can help; wait a capped, jittered backoff
-// (backoff.ts) that the signal cuts short; try again. A caller brings only what is its own: how
-// its failures are classified, how a retry is logged, how to wait (the sink's writer heartbeats
-// its consumer group while it waits).
+// The one retry loop every stage uses (the runner owns reconnects and backoff, not each client):
+// run an attempt; on a failure, decide whether another attempt can help; wait a capped, jittered
+// backoff (backoff.ts) that the signal cuts short; try again. A caller brings only what is its
+// own: how its failures are classified, how a retry is logged, how to wait (the sink's writer
+// heartbeats its consumer group while it waits).
 //
 //   retry               one operation: a request, a connection, a check that may be briefly busy;
 //   runWithRestarts     a whole stage (the source, its stream, the sink) until the signal stops it.

@@ -95,8 +95,9 @@ export class Source {
         if (signal.aborted) return; // stopped while waiting for a server: nothing to report
         throw err;
       }
-    // The runner owns reconnects (STYLE.md): anything but a misconfiguration is retried after a
-    // capped, jittered backoff. What was confirmed is safe (the slot), so a restart resumes.
+    // The runner owns reconnects (src/shared/retry.ts): anything but a misconfiguration is
+    // retried after a capped, jittered backoff. What was confirmed is safe (the slot), so a
+    // restart resumes.
     await runWithRestarts(signal, () => this.runOnce(signal), {
       classify: (err) => this.classify(err),
       onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
