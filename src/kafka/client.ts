@@ -33,11 +33,16 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * - a consumer whose member the coordinator expired (its session timed out during a rebalance,
  *   or a heartbeat of the sink's fence found it gone: sink/consumer.ts abandons the batch and
  *   says so) rejoins the group: an ordinary event of a consumer group, a warning like kafkajs'
- *   own "The group is rebalancing, re-joining".
+ *   own "The group is rebalancing, re-joining";
+ * - a failure kafkajs is about to retry (its entry carries `retryCount`: "Failed to send messages:
+ *   This server is not the leader for that topic-partition" while a restarted broker's leaders
+ *   move, "Restarting the consumer in ... ms"): a warning. If the retries run out, the call fails
+ *   and its caller reports it.
  */
-function handledLevel(message: string): 'error' | 'warn' | 'debug' {
+function handledLevel(message: string, retryCount: unknown): 'error' | 'warn' | 'debug' {
   if (message.startsWith('Response ')) return 'debug';
   if (message.startsWith('The coordinator is not aware of this member')) return 'warn';
+  if (typeof retryCount === 'number') return 'warn';
   return 'error';
 }
 
@@ -58,7 +63,7 @@ export function createKafka(
       ({ namespace, level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
         const text = String(message);
-        log[level === logLevel.ERROR ? handledLevel(text) : (LEVELS[level] ?? 'info')](
+        log[level === logLevel.ERROR ? handledLevel(text, rest.retryCount) : (LEVELS[level] ?? 'info')](
           { kafka: namespace, ...rest }, // kafkajs' part (Runner, Connection...): its level is pino's
           text,
         );

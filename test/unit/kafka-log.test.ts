@@ -24,6 +24,18 @@ test('kafkajs: a member the coordinator expired rejoins with a warning, not an e
   assert.equal(lines[0]!.kafka, 'Runner');
 });
 
+test('kafkajs: a failure it is about to retry is a warning', () => {
+  const { lines, logger } = kafkaLogging();
+  logger.error('Failed to send messages: This server is not the leader for that topic-partition', {
+    retryCount: 0,
+    retryTime: 238,
+  });
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.msg]),
+    [[40, 'Failed to send messages: This server is not the leader for that topic-partition']],
+  );
+});
+
 test("kafkajs: a broker's error answer the caller handles is debug; other errors stay errors", () => {
   const { lines, logger } = kafkaLogging();
   logger.error('Response CreateTopics(key: 19, version: 3)', { error: 'Topic already exists' });
