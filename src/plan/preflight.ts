@@ -15,6 +15,7 @@ import { cannotConnectMessage } from '../source/postgres/errors.js';
 import { checkServer, checkTables } from '../source/postgres/preflight.js';
 import { checkKafka } from './kafka.js';
 import { kafkaSettings } from '../kafka/client.js';
+import { kafkaSecurityProblem } from '../kafka/security.js';
 import { checkQdrant, qdrantTarget } from './qdrant.js';
 import { dimensionProblem } from '../sink/collections.js';
 
@@ -24,11 +25,15 @@ const PG_CONNECT_MS = 3_000;
 async function connectPostgres(config: LoadedConfig, signal?: AbortSignal) {
   const deadline = Date.now() + PG_CONNECT_MS;
   try {
-    return await retry(() => connectClient(pgClientConfig(config), { password: passwordSource(config) }), {
-      signal,
-      backoff: { initialMs: 250, maxMs: 1_000 },
-      retriable: (err) => err instanceof RetriableError && Date.now() <= deadline,
-    });
+    // With `config`: a TLS mismatch is named (postgres.ssl), not reported as a failed connection.
+    return await retry(
+      () => connectClient(pgClientConfig(config), { password: passwordSource(config), config }),
+      {
+        signal,
+        backoff: { initialMs: 250, maxMs: 1_000 },
+        retriable: (err) => err instanceof RetriableError && Date.now() <= deadline,
+      },
+    );
   } catch (err) {
     if (!(err instanceof RetriableError)) throw err;
     const { host, port, database, user } = config.postgres;
@@ -61,7 +66,9 @@ export async function preflight(
 ): Promise<TableInfo[]> {
   const tables = await preflightPostgres(config, signal);
   const kafka = await checkKafka(kafkaSettings(config), log);
-  if (kafka.problem) throw new ProblemError(kafka.problem);
+  // A refused SASL login or a certificate that does not verify: named by its field (kafka.sasl,
+  // kafka.ssl) and where the password came from, as the source names it once running.
+  if (kafka.problem) throw kafkaSecurityProblem(kafka.err, config) ?? new ProblemError(kafka.problem);
   const target = qdrant ? qdrantTarget(config) : undefined;
   if (target) {
     // A vector column without a dimension cannot have a collection (the sink would stop on it).

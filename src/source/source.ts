@@ -111,7 +111,10 @@ export class Source {
   private classify(err: unknown): unknown {
     const { config } = this;
     if (isKafkaAuthError(err))
-      return new ProblemError(kafkaAuthProblem(config.kafka.brokers, err), { cause: err });
+      return (
+        kafkaSecurityProblem(err, config) ??
+        new ProblemError(kafkaAuthProblem(config.kafka.brokers, err), { cause: err })
+      );
     if (failedSystem(err, config) !== 'PostgreSQL' || !isFatalPgError(err)) return err;
     return classifyPgError(err, config.postgres, passwordSource(config));
   }
