@@ -24,6 +24,28 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * The level for what kafkajs logs as an error but handles itself, or leaves to a caller that does:
+ * - the connection logs each error answer of the broker ("Response CreateTopics(...)": a topic
+ *   that exists already; "does not host this topic-partition" while metadata settles) before
+ *   its caller, which retries or handles it, has seen it: debug (what the caller cannot handle,
+ *   it reports);
+ * - a consumer whose member the coordinator expired (its session timed out during a rebalance,
+ *   or a heartbeat of the sink's fence found it gone: sink/consumer.ts abandons the batch and
+ *   says so) rejoins the group: an ordinary event of a consumer group, a warning like kafkajs'
+ *   own "The group is rebalancing, re-joining";
+ * - a failure kafkajs is about to retry (its entry carries `retryCount`: "Failed to send messages:
+ *   This server is not the leader for that topic-partition" while a restarted broker's leaders
+ *   move, "Restarting the consumer in ... ms"): a warning. If the retries run out, the call fails
+ *   and its caller reports it.
+ */
+function handledLevel(message: string, retryCount: unknown): 'error' | 'warn' | 'debug' {
+  if (message.startsWith('Response ')) return 'debug';
+  if (message.startsWith('The coordinator is not aware of this member')) return 'warn';
+  if (typeof retryCount === 'number') return 'warn';
+  return 'error';
+}
+
 /** `tuning` overrides the defaults below (a bounded start-up check wants fewer, shorter retries). */
 export function createKafka(
   settings: KafkaSettings,
@@ -38,14 +60,13 @@ export function createKafka(
     logLevel: logLevel.WARN,
     logCreator:
       () =>
-      ({ level, label, log: entry }: LogEntry) => {
+      ({ namespace, level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        // kafkajs' connection logs each error answer of the broker ("Response CreateTopics(...)":
-        // a topic that exists already; "does not host this topic-partition" while metadata
-        // settles) at error level before its caller, which retries or handles it, has seen it.
-        // Those are debug; what the caller cannot handle, it reports.
-        const handled = level === logLevel.ERROR && String(message).startsWith('Response ');
-        log[handled ? 'debug' : (LEVELS[level] ?? 'info')]({ kafka: label, ...rest }, String(message));
+        const text = String(message);
+        log[level === logLevel.ERROR ? handledLevel(text, rest.retryCount) : (LEVELS[level] ?? 'info')](
+          { kafka: namespace, ...rest }, // kafkajs' part (Runner, Connection...): its level is pino's
+          text,
+        );
       },
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
     ...tuning,

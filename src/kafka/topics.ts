@@ -2,7 +2,7 @@
 // errors and the wrong cleanup policy): change topics compacted, so a topic is a replayable copy
 // of its table.
 import type { Admin } from 'kafkajs';
-import { backoffDelay, sleep } from '../shared/backoff.js';
+import { retry } from '../shared/retry.js';
 
 export function changeTopic(prefix: string, schema: string, table: string): string {
   // Kafka topic names allow [a-zA-Z0-9._-]; anything else in a Postgres name becomes '_'.
@@ -27,19 +27,19 @@ export interface TopicSpec {
  * pipeline may create the same topics at once, and a just-created topic can briefly answer "does
  * not host this topic-partition": both are retried until every topic exists.
  */
-export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await createMissing(admin, specs);
-    } catch (err) {
-      const existing = new Set(await admin.listTopics());
-      if (specs.every((s) => existing.has(s.topic)) || attempt >= 5) {
-        if (attempt >= 5) throw err;
-        return [];
+export function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  return retry(
+    async () => {
+      try {
+        return await createMissing(admin, specs);
+      } catch (err) {
+        const existing = new Set(await admin.listTopics());
+        if (specs.every((s) => existing.has(s.topic))) return []; // another process created them
+        throw err;
       }
-      await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 2000 }));
-    }
-  }
+    },
+    { backoff: { initialMs: 200, maxMs: 2000 }, retriable: (_err, attempt) => attempt < 5 },
+  );
 }
 
 async function createMissing(admin: Admin, specs: TopicSpec[]): Promise<string[]> {

@@ -2,13 +2,13 @@
 // on every call they make. An operator command answers within seconds or says which system did
 // not answer and which config field points at it; it never waits on a client's own retries
 // (kafkajs retries a missing topic or an unreachable broker for minutes).
-import pg from 'pg';
+import type pg from 'pg';
 import type { Admin } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
-import { ConfigError, messageOf } from '../shared/errors.js';
+import { ConfigError, RetriableError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { pgClientConfig } from '../source/postgres/connect.js';
+import { connectClient, passwordSource, pgClientConfig } from '../source/postgres/connect.js';
 
 /** How long any one call of an operator command may take. */
 export const OPS_CALL_TIMEOUT_MS = 10_000;
@@ -42,21 +42,31 @@ export const kafkaWhere = (config: LoadedConfig) =>
   `Kafka at ${config.kafka.brokers.join(',')} (kafka.brokers)`;
 
 export async function connectPostgres(config: LoadedConfig, log: Logger): Promise<pg.Client> {
-  const sql = new pg.Client({
-    ...pgClientConfig(config),
-    connectionTimeoutMillis: OPS_CALL_TIMEOUT_MS,
-    query_timeout: OPS_CALL_TIMEOUT_MS,
+  // connectClient: the client has its 'error' listener (a server that goes away between two
+  // queries fails the next query, which says so; the event itself must not end the process), and
+  // a failure that names its own fix (a wrong password, postgres.ssl) is reported as it is.
+  const connecting = connectClient(
+    {
+      ...pgClientConfig(config),
+      connectionTimeoutMillis: OPS_CALL_TIMEOUT_MS,
+      query_timeout: OPS_CALL_TIMEOUT_MS,
+    },
+    {
+      password: passwordSource(config),
+      config,
+      onError: (err) => log.debug({ err }, 'ops: Postgres connection lost'),
+    },
+  ).catch((err: unknown) => {
+    if (err instanceof ConfigError) throw new Unreachable(err.message, { cause: err });
+    // A refused or lost connection: bounded() says where, before the driver's own words.
+    throw err instanceof RetriableError && err.cause !== undefined ? err.cause : err;
   });
-  // A server that goes away between two queries emits 'error' on the idle client: the next query
-  // fails and says so; the event itself must not end the process.
-  sql.on('error', (err) => log.debug({ err }, 'ops: Postgres connection lost'));
   try {
-    await bounded(postgresWhere(config), sql.connect());
+    return await bounded(postgresWhere(config), connecting);
   } catch (err) {
-    await sql.end().catch(() => {});
+    void connecting.then((client) => client.end()).catch(() => {}); // one that answers too late
     throw err;
   }
-  return sql;
 }
 
 export async function connectKafka(config: LoadedConfig, log: Logger): Promise<Admin> {
@@ -83,10 +93,13 @@ export interface OpsClients {
  * is a ConfigError naming it and its config field (exit 2).
  */
 export async function openOps(config: LoadedConfig, log: Logger): Promise<OpsClients> {
-  const unreachable = (err: unknown) =>
-    err instanceof Unreachable
-      ? new ConfigError(`${err.message}: check its address and credentials, and that it runs`, { cause: err })
-      : err;
+  const unreachable = (err: unknown) => {
+    if (!(err instanceof Unreachable)) return err;
+    if (err.cause instanceof ConfigError) return err.cause; // it names its fix already
+    return new ConfigError(`${err.message}: check its address and credentials, and that it runs`, {
+      cause: err,
+    });
+  };
   const sql = await connectPostgres(config, log).catch((err: unknown) => {
     throw unreachable(err);
   });

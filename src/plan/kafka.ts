@@ -40,7 +40,7 @@ export async function checkKafka(
   kafka: KafkaSettings, // kafkaSettings(config): with kafka.ssl and kafka.sasl
   log: Logger,
   timeoutMs = KAFKA_CHECK_MS,
-): Promise<{ check: Check; problem?: Problem; error?: unknown }> {
+): Promise<{ check: Check; problem?: Problem; err?: unknown }> {
   // kafkajs' own lines would repeat what the problem says, once per retry: silenced here.
   const client = createKafka(kafka, log.child({}, { level: 'silent' }), {
     retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_500 },
@@ -69,7 +69,7 @@ export async function checkKafka(
     const problem = isKafkaAuthError(err)
       ? kafkaAuthProblem(kafka.brokers, err)
       : kafkaUnreachableProblem(kafka.brokers, err);
-    return { check: { level: 'blocker', ...problem }, problem, error: err };
+    return { check: { level: 'blocker', ...problem }, problem, err };
   } finally {
     clearTimeout(timer);
     await admin.disconnect().catch(() => {});

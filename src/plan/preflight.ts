@@ -8,7 +8,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, RetriableError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { ProblemError, throwFirst } from '../shared/problems.js';
-import { backoffDelay, sleep } from '../shared/backoff.js';
+import { retry } from '../shared/retry.js';
 import type { TableInfo } from '../source/postgres/catalog.js';
 import { connectClient, passwordSource, pgClientConfig } from '../source/postgres/connect.js';
 import { cannotConnectMessage } from '../source/postgres/errors.js';
@@ -24,20 +24,23 @@ const PG_CONNECT_MS = 3_000;
 
 async function connectPostgres(config: LoadedConfig, signal?: AbortSignal) {
   const deadline = Date.now() + PG_CONNECT_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
-    } catch (err) {
-      if (!(err instanceof RetriableError)) throw err;
-      if (Date.now() > deadline || signal?.aborted) {
-        const { host, port, database, user } = config.postgres;
-        throw new ConfigError(
-          cannotConnectMessage({ host, port, database, user }, err.cause ?? err, passwordSource(config)),
-          { cause: err },
-        );
-      }
-      await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 1_000 }), signal);
-    }
+  try {
+    // With `config`: a TLS mismatch is named (postgres.ssl), not reported as a failed connection.
+    return await retry(
+      () => connectClient(pgClientConfig(config), { password: passwordSource(config), config }),
+      {
+        signal,
+        backoff: { initialMs: 250, maxMs: 1_000 },
+        retriable: (err) => err instanceof RetriableError && Date.now() <= deadline,
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof RetriableError)) throw err;
+    const { host, port, database, user } = config.postgres;
+    throw new ConfigError(
+      cannotConnectMessage({ host, port, database, user }, err.cause ?? err, passwordSource(config)),
+      { cause: err },
+    );
   }
 }
 
@@ -63,9 +66,9 @@ export async function preflight(
 ): Promise<TableInfo[]> {
   const tables = await preflightPostgres(config, signal);
   const kafka = await checkKafka(kafkaSettings(config), log);
-  // kafka.sasl or kafka.ssl at fault (a refused login, a certificate that does not verify) is
-  // named as such; anything else is kafka.brokers not answering.
-  if (kafka.problem) throw kafkaSecurityProblem(kafka.error, config) ?? new ProblemError(kafka.problem);
+  // A refused SASL login or a certificate that does not verify: named by its field (kafka.sasl,
+  // kafka.ssl) and where the password came from, as the source names it once running.
+  if (kafka.problem) throw kafkaSecurityProblem(kafka.err, config) ?? new ProblemError(kafka.problem);
   const target = qdrant ? qdrantTarget(config) : undefined;
   if (target) {
     // A vector column without a dimension cannot have a collection (the sink would stop on it).

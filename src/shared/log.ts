@@ -13,10 +13,18 @@ import pretty from 'pino-pretty';
 
 export type { Logger };
 
+// pino's paths name keys at a fixed depth ('*' is one level). They cover the config as loaded
+// (config/load.ts) logged whole or under one key, node-postgres' client config (password, ssl.key)
+// and the Kafka settings (security.sasl, security.tls.key) under one or two keys. The objects
+// that hold TLS keys and SASL passwords also redact themselves (config/secrets.ts `hidden`).
 const REDACT = [
   'password',
   '*.password',
   '*.*.password',
+  'postgresPassword',
+  '*.postgresPassword',
+  'qdrantApiKey',
+  '*.qdrantApiKey',
   'connectionString',
   '*.connectionString',
   'apiKey',
@@ -24,6 +32,15 @@ const REDACT = [
   '*.*.apiKey',
   'sasl',
   '*.sasl',
+  '*.*.sasl',
+  'ssl.key',
+  '*.ssl.key',
+  '*.*.ssl.key',
+  'tls.key',
+  '*.tls.key',
+  '*.*.tls.key',
+  'postgresSsl.key',
+  '*.postgresSsl.key',
 ];
 
 export type LogFormat = 'json' | 'pretty';
@@ -68,7 +85,9 @@ function prettyStream(fd: number): DestinationStream {
   });
 }
 
-export function createLogger(options: { level?: string; name?: string; stderr?: boolean } = {}): Logger {
+export function createLogger(
+  options: { level?: string; name?: string; stderr?: boolean; stream?: DestinationStream } = {},
+): Logger {
   const fd = options.stderr ? 2 : 1;
   return pino(
     {
@@ -77,7 +96,7 @@ export function createLogger(options: { level?: string; name?: string; stderr?: 
       redact: { paths: REDACT, censor: '[redacted]' },
       serializers: { err: stdSerializers.err },
     },
-    logFormat(fd) === 'pretty' ? prettyStream(fd) : destination({ fd, sync: true }),
+    options.stream ?? (logFormat(fd) === 'pretty' ? prettyStream(fd) : destination({ fd, sync: true })),
   );
 }
 

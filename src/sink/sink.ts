@@ -10,10 +10,10 @@ import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { readDescriptors } from '../kafka/descriptors.js';
 import { changeTopic, ensureTopics } from '../kafka/topics.js';
 import { sleep } from '../shared/backoff.js';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { setReady } from '../shared/metrics.js';
-import { runWithRestarts } from '../shared/restart.js';
+import { runWithRestarts } from '../shared/retry.js';
 import { SinkConsumer } from './consumer.js';
 import { DeadLetterWriter, deadLetterTopic } from './dead-letter.js';
 import type { Output, TableOutput } from './output.js';
@@ -31,7 +31,19 @@ export class Sink {
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
-    await runWithRestarts('the sink', this.log, signal, () => this.runOnce(signal));
+    // A broker or Qdrant that went away ends the run; the sink starts again from its committed
+    // offsets. A misconfiguration (a refused API key, say) stops it. A failure its library marks
+    // retriable (kafkajs' "not the leader" while a new topic's leader is elected, a broker
+    // restarting) is an ordinary event: a warning; anything else is unexpected: an error.
+    await runWithRestarts(signal, () => this.runOnce(signal), {
+      onRetry: (err, { delayMs }) => {
+        const passing = (err as { retriable?: unknown } | undefined)?.retriable === true;
+        this.log[passing ? 'warn' : 'error'](
+          { err, delayMs },
+          `the sink failed: ${messageOf(err)}; restarting`,
+        );
+      },
+    });
   }
 
   private async runOnce(signal: AbortSignal): Promise<void> {
@@ -59,8 +71,15 @@ export class Sink {
     if (!output) return;
     const kafka = createKafka(kafkaSettings(config), log.child({ component: 'kafka' }));
     const admin = kafka.admin();
+    // The dead-letter producer is not idempotent. Idempotence would drop the duplicate a retried
+    // send can leave and keep sends in order, but neither matters here: a dead letter is written
+    // (acks=all) before its offset is committed, so a sink that restarts before the commit writes
+    // it again anyway (dead letters are at least once), and each names its origin (topic,
+    // partition, offset) instead of relying on its place in the topic. kafkajs' idempotence also
+    // wants unlimited retries (else it warns "Limiting retries for the idempotent producer may
+    // invalidate EoS guarantees" at every start), and a send retrying without end while the
+    // broker is away would hold up the batch, and a stop, instead of failing it for a redelivery.
     const producer = kafka.producer({
-      idempotent: true,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner, // silences kafkajs' v2 partitioner notice
     });

@@ -13,9 +13,8 @@ import { kafkaSecurityProblem } from '../kafka/security.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
 import { StateStore } from '../kafka/state-store.js';
 import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
-import { backoffDelay, sleep } from '../shared/backoff.js';
-import { ConfigError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { HEALTHY_RUN_MS, RESTART_BACKOFF, retry, runWithRestarts } from '../shared/retry.js';
 import type { CellDecoders } from './changes.js';
 import { parseLsn } from './pgoutput/index.js';
 import type { TableInfo } from './postgres/catalog.js';
@@ -94,22 +93,13 @@ export class Source {
         if (signal.aborted) return; // stopped while waiting for a server: nothing to report
         throw err;
       }
-    // The runner owns reconnects (STYLE.md): anything but a misconfiguration is retried after a
-    // capped, jittered backoff. What was confirmed is safe (the slot), so a restart resumes.
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      const started = Date.now();
-      try {
-        return await this.runOnce(signal);
-      } catch (caught) {
-        const err = this.classify(caught);
-        if (err instanceof ConfigError || signal.aborted) throw err;
-        // A run that lasted a while was healthy: start the backoff over.
-        if (Date.now() - started > 60_000) attempt = 0;
-        const delayMs = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-        this.outages.failed(err, delayMs);
-        await sleep(delayMs, signal).catch(() => {});
-      }
-    }
+    // The runner owns reconnects (src/shared/retry.ts): anything but a misconfiguration is
+    // retried after a capped, jittered backoff. What was confirmed is safe (the slot), so a
+    // restart resumes.
+    await runWithRestarts(signal, () => this.runOnce(signal), {
+      classify: (err) => this.classify(err),
+      onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
+    });
   }
 
   /**
@@ -289,55 +279,65 @@ export class Source {
     }
   }
 
+  /** Streaming sessions, each resuming from the slot, until the signal stops them. */
   private async stream(routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
-    const { config, log } = this;
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      const started = Date.now();
-      // A producer per session: after a failed send its idempotence state is not to be trusted.
-      let producers: EventProducer[] = [];
-      try {
-        producers = await createEventProducers(config);
-        const client = await this.connect();
+    const { log } = this;
+    const session = async () => {
+      for (;;) {
         try {
-          await checkSlotUsable(client, config, log, signal);
-        } finally {
-          await client.end().catch(() => {});
-        }
-        await new StreamSession({
-          config,
-          log: log.child({ component: 'stream' }),
-          producers,
-          decoders: this.options.decoders,
-          tables: routed,
-          deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
-          binary,
-          onEvent: this.options.onEvent,
-          onStreaming: () => this.outages.recovered(),
-          quiet: this.outages.active,
-        }).run(signal);
-        return;
-      } catch (caught) {
-        if (signal.aborted) return;
-        const err = this.classify(caught);
-        if (err instanceof ConfigError) throw err;
-        if (binary && err instanceof UnsupportedTypeError) {
+          return await this.session(routed, binary, signal);
+        } catch (err) {
+          if (signal.aborted || !binary || !(err instanceof UnsupportedTypeError)) throw err;
           // A column added while streaming (ALTER TABLE) has a type with no binary decoder: the
-          // next session resumes from the slot in text mode, which every type has.
+          // next session resumes from the slot at once, in text mode, which every type has.
           binary = false;
           log.warn(
             { column: err.column, type: err.typeName },
             'a column type has no binary decoder: streaming in text mode (slower) from now on',
           );
-          continue;
         }
-        if (Date.now() - started > 60_000) attempt = 0;
-        const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 30_000 });
-        // One warning per outage naming the system (outage.ts); the session resumes from the slot.
-        this.outages.failed(err, delay);
-        await sleep(delay, signal).catch(() => {});
-      } finally {
-        await closeAll(producers);
       }
+    };
+    await retry(session, {
+      signal,
+      backoff: RESTART_BACKOFF,
+      resetAfterMs: HEALTHY_RUN_MS,
+      classify: (err) => this.classify(err),
+      // One warning per outage naming the system (outage.ts); the session resumes from the slot.
+      onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
+      stopped: () => undefined,
+    }).catch((err: unknown) => {
+      if (!signal.aborted) throw err; // a session that fails as it is stopped has nothing to report
+    });
+  }
+
+  /** One streaming session, with producers of its own. */
+  private async session(routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
+    const { config, log } = this;
+    // A producer per session: after a failed send its idempotence state is not to be trusted.
+    let producers: EventProducer[] = [];
+    try {
+      producers = await createEventProducers(config);
+      const client = await this.connect();
+      try {
+        await checkSlotUsable(client, config, log, signal);
+      } finally {
+        await client.end().catch(() => {});
+      }
+      await new StreamSession({
+        config,
+        log: log.child({ component: 'stream' }),
+        producers,
+        decoders: this.options.decoders,
+        tables: routed,
+        deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
+        binary,
+        onEvent: this.options.onEvent,
+        onStreaming: () => this.outages.recovered(),
+        quiet: this.outages.active,
+      }).run(signal);
+    } finally {
+      await closeAll(producers);
     }
   }
 }

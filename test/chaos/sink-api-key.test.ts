@@ -24,7 +24,7 @@ test('API key rotated under a running sink: it stops with exit 2 naming qdrant.a
   const NEW = 'new-key-8b2d4e';
   const cp = await chaosPipeline(ctx, 'apikey', { qdrant: { apiKey: OLD }, apiKeyEnv: 'CHAOS_QDRANT_KEY' });
   await insertRows(ctx, cp.table, 1, 30);
-  // The source checks Qdrant too before it creates anything (with the key of the day).
+  // The source's preflight checks Qdrant too, with the key the config names.
   ctx.startSource(cp.config, { CHAOS_QDRANT_KEY: OLD });
   await waitSlotActive(ctx.sql, cp.p.slot);
   const sink = ctx.start(['sink', '--config', cp.config], { CHAOS_QDRANT_KEY: OLD });

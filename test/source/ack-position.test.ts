@@ -1,5 +1,6 @@
-// The position vecrelay reports to Postgres is exactly the commit end LSN it means (facts/
-// postgres.md "+1 on ack"): T2 begins and writes, T1 writes and commits, T2 commits. Confirming
+// The position vecrelay reports to Postgres is exactly the commit end LSN it means, not the
+// lsn + 1 that pg-logical-replication's acknowledge(lsn) sends (src/source/postgres/
+// replication.ts): T2 begins and writes, T1 writes and commits, T2 commits. Confirming
 // T1's end exactly keeps T2 — whose commit record starts there — deliverable after a restart;
 // pg-logical-replication's acknowledge(lsn) would have confirmed lsn + 1 and lost T2.
 import { after, before, test } from 'node:test';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { logFormat } from '../../src/shared/log.js';
+import { createLogger, logFormat } from '../../src/shared/log.js';
 import { repoRoot } from '../helpers/stack.js';
 
 test('the format follows VECRELAY_LOG_FORMAT, else the terminal: pretty on a TTY, JSON on a pipe', () => {
@@ -53,4 +53,31 @@ test('json: one object per line, stage and component once each, secrets redacted
     assert.equal(line.match(/"component":/g)!.length, 1);
   }
   assert.doesNotMatch(lines[2]!, /hunter2/);
+});
+
+test('json: a loaded config, a Postgres client config and Kafka settings log none of their secrets', () => {
+  const lines: string[] = [];
+  const log = createLogger({ stream: { write: (line: string) => void lines.push(line) } });
+  // Plain objects, as a LoadedConfig (config/load.ts) would look without secrets.ts' own marks.
+  const config = {
+    name: 'orders',
+    postgres: { host: 'db', passwordEnv: 'PGPASSWORD', ssl: { mode: 'verify-full', keyFile: '/k.pem' } },
+    postgresPassword: 'pg-secret-1',
+    qdrantApiKey: 'qdrant-secret-2',
+    postgresSsl: { rejectUnauthorized: true, cert: 'CERT', key: 'pg-tls-key-3' },
+    kafkaSecurity: {
+      tls: { key: 'kafka-tls-key-4' },
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'relay', password: 'sasl-secret-5' },
+    },
+  };
+  const secrets = /pg-secret-1|qdrant-secret-2|pg-tls-key-3|kafka-tls-key-4|sasl-secret-5/;
+  log.info(config, 'the config itself');
+  log.info({ config }, 'the config under a key');
+  log.info({ client: { user: 'relay', password: 'pg-secret-1', ssl: { key: 'pg-tls-key-3' } } }, 'pg');
+  log.info({ settings: { security: config.kafkaSecurity } }, 'kafka settings');
+  assert.equal(lines.length, 4);
+  for (const line of lines) assert.doesNotMatch(line, secrets, line);
+  // What is not secret stays readable.
+  assert.match(lines[0]!, /"keyFile":"\/k.pem"/);
+  assert.match(lines[1]!, /"name":"orders"/);
 });

@@ -5,7 +5,6 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { TableConfig } from '../../config/schema.js';
 import type { TableDescriptor } from '../../event/table-descriptor.js';
-import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { throwFirst, type Problem } from '../../shared/problems.js';
 import { vectorLayout } from './points.js';
@@ -68,8 +67,67 @@ export function denseSpecs(
 }
 
 interface ExistingVectorParams {
-  size?: number;
-  distance?: string;
+  size?: unknown;
+  distance?: unknown;
+}
+
+/** An existing collection's `config.params`, as Qdrant's GET /collections/{name} returns it. */
+export interface ExistingParams {
+  vectors?: ExistingVectorParams | Record<string, ExistingVectorParams> | null;
+  sparse_vectors?: Record<string, unknown> | null;
+}
+
+const describe = (p: ExistingVectorParams | undefined) =>
+  p && typeof p.size === 'number' ? `size ${p.size}, ${String(p.distance)}` : 'missing';
+
+/**
+ * What keeps an existing collection from serving `descriptor`'s table, or undefined. Both
+ * layouts: one unnamed dense vector, or named ones (a collection of the other layout is named as
+ * such). Worded as `vecrelay plan` words it (src/plan/qdrant.ts collectionProblem).
+ */
+export function existingCollectionProblem(
+  collection: string,
+  descriptor: TableDescriptor,
+  dense: DenseSpec[],
+  params: ExistingParams,
+): Problem | undefined {
+  const { unnamed, sparse } = vectorLayout(descriptor);
+  const table = `${descriptor.schema}.${descriptor.table}`;
+  const have = params.vectors ?? undefined;
+  const haveUnnamed = have !== undefined && typeof (have as ExistingVectorParams).size === 'number';
+  const fix =
+    'drop or rename the collection, or set tables[].collection (another collection) / tables[].distance';
+  for (const d of dense) {
+    const needs = `${table}.${d.name} needs ${unnamed ? 'one unnamed vector of ' : `vector "${d.name}" of `}size ${d.size}, ${d.distance}`;
+    let found: ExistingVectorParams | undefined;
+    let as: string;
+    if (unnamed) {
+      found = haveUnnamed ? (have as ExistingVectorParams) : undefined;
+      as = haveUnnamed
+        ? `its vector as ${describe(found)}`
+        : `named vectors (${Object.keys(have ?? {}).join(', ') || 'none'}) instead of one unnamed vector`;
+    } else {
+      found = haveUnnamed ? undefined : (have as Record<string, ExistingVectorParams> | undefined)?.[d.name];
+      as = haveUnnamed
+        ? `one unnamed vector (${describe(have as ExistingVectorParams)}) instead of named vectors`
+        : `vector "${d.name}" as ${describe(found)}`;
+    }
+    if (!found || found.size !== d.size || found.distance !== d.distance)
+      return {
+        object: `collection ${collection}`,
+        message: `Qdrant collection ${collection} has ${as}, but ${needs}`,
+        fix,
+      };
+  }
+  const haveSparse = params.sparse_vectors ?? {};
+  const missing = sparse.filter((name) => !(name in haveSparse));
+  if (missing.length)
+    return {
+      object: `collection ${collection}`,
+      message: `Qdrant collection ${collection} has no sparse vector ${missing.join(', ')}, which ${table} needs`,
+      fix,
+    };
+  return undefined;
 }
 
 export async function ensureCollection(
@@ -89,19 +147,9 @@ export async function ensureCollection(
   const { exists } = await client.collectionExists(collection);
   if (exists) {
     const info = await client.getCollection(collection);
-    const vectors = info.config.params.vectors as
-      ExistingVectorParams | Record<string, ExistingVectorParams> | undefined;
-    for (const d of dense) {
-      const have: ExistingVectorParams | undefined = layout.unnamed
-        ? (vectors as ExistingVectorParams | undefined)
-        : (vectors as Record<string, ExistingVectorParams> | undefined)?.[d.name];
-      if (!have || have.size !== d.size || have.distance !== d.distance)
-        throw new ConfigError(
-          `Qdrant collection ${collection} has ${layout.unnamed ? 'its vector' : `vector "${d.name}"`} as ` +
-            `${have ? `size ${have.size}, ${have.distance}` : 'missing'}, but ${descriptor.schema}.${descriptor.table}.${d.name} ` +
-            `needs size ${d.size}, ${d.distance}: drop or rename the collection, or set tables[].collection / tables[].distance`,
-        );
-    }
+    throwFirst(
+      existingCollectionProblem(collection, descriptor, dense, info.config.params as ExistingParams),
+    );
     return;
   }
   try {

@@ -4,9 +4,9 @@
 // At start it asks Qdrant its version: from 1.16 on, writes are conditional on the stored source
 // position (fence.ts, `update_filter`); an older server gets unconditional writes and one warning.
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { backoffDelay, sleep } from '../../shared/backoff.js';
 import { ConfigError, messageOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import { retry } from '../../shared/retry.js';
 import type { Output, OutputTable, TableOutput } from '../output.js';
 import { collectionName, ensureCollection } from './collections.js';
 import { authError, isAuthStatus, isRetriableStatus, QdrantError } from './errors.js';
@@ -100,31 +100,30 @@ export class QdrantOutput implements Output {
 }
 
 /** Qdrant may be down when the sink starts: wait for it like the write path does. */
-async function retryQdrant<T>(
+function retryQdrant<T>(
   log: Logger,
   options: QdrantOutputOptions,
   signal: AbortSignal,
   what: string,
   fn: () => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      // Only unreachable or overloaded servers are waited for; a 4xx is a real answer.
-      const status = (err as { status?: number | null }).status;
-      if (isAuthStatus(status)) throw authError(err as Error, options.apiKeyEnv);
-      // A certificate that does not verify stays so: stop rather than wait forever.
-      const tls = qdrantTlsError(err, options);
-      if (tls) throw tls;
-      const transient =
-        err instanceof QdrantError
-          ? err.retriable
-          : status === undefined || status === null || isRetriableStatus(status);
-      if (err instanceof ConfigError || signal.aborted || !transient) throw err;
-      const delay = backoffDelay(attempt, { initialMs: 500, maxMs: options.retryMaxMs });
-      log.warn({ err: messageOf(err), delayMs: delay }, `Qdrant not reachable for ${what}; retrying`);
-      await sleep(delay, signal);
-    }
-  }
+  const statusOf = (err: unknown) => (err as { status?: number | null } | undefined)?.status;
+  return retry(fn, {
+    signal,
+    backoff: { initialMs: 500, maxMs: options.retryMaxMs },
+    // A refused key, or a certificate that does not verify, stays so: stop rather than wait.
+    classify: (err) =>
+      isAuthStatus(statusOf(err))
+        ? authError(err as Error, options.apiKeyEnv)
+        : (qdrantTlsError(err, options) ?? err),
+    // Only unreachable or overloaded servers are waited for; a 4xx is a real answer.
+    retriable: (err) => {
+      if (err instanceof ConfigError) return false;
+      if (err instanceof QdrantError) return err.retriable;
+      const status = statusOf(err); // the REST client's errors
+      return status === undefined || status === null || isRetriableStatus(status);
+    },
+    onRetry: (err, { delayMs }) =>
+      log.warn({ err: messageOf(err), delayMs }, `Qdrant not reachable for ${what}; retrying`),
+  });
 }

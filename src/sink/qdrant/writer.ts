@@ -13,9 +13,11 @@
 // `conditional`, every write carries its guard (fence.ts) so a stale one cannot land on a newer
 // point.
 import type { TableDescriptor } from '../../event/table-descriptor.js';
-import { backoffDelay, sleep } from '../../shared/backoff.js';
+import { sleep } from '../../shared/backoff.js';
+import { isRetriable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { metrics } from '../../shared/metrics.js';
+import { retry } from '../../shared/retry.js';
 import type { BatchContext, TableOutput } from '../output.js';
 import { TargetGone } from '../output.js';
 import type { PointChange, Step } from '../plan.js';
@@ -298,40 +300,56 @@ export class CollectionWriter implements TableOutput {
     ctx: BatchContext,
     rejected: (err: QdrantError) => Promise<void>,
   ): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      await ctx.fence();
-      try {
-        await this.http.write(method, this.collection, path, body, ctx.signal);
-        return true;
-      } catch (err) {
-        if (!(err instanceof QdrantError)) throw err;
-        switch (faultOf(err)) {
-          case 'record':
-            await rejected(err);
-            return false;
-          case 'fatal':
-            throw authError(err, this.options.apiKeyEnv);
-          case 'gone':
-            throw new TargetGone(this.collection, err.message);
-          case 'transient':
-            break;
-        }
-        if (ctx.signal.aborted) throw err;
-        metrics.qdrantRetries.inc({ status: err.status === null ? 'network' : String(err.status) });
-        const backoff = backoffDelay(attempt, { initialMs: 200, maxMs: this.options.retryMaxMs });
-        const delay =
-          err.retryAfterSeconds !== null ? Math.max(err.retryAfterSeconds * 1000, backoff) : backoff;
-        this.log.warn(
-          { collection: this.collection, err: err.message, attempt, delayMs: delay },
-          'Qdrant write failed; retrying',
-        );
-        // Sleep in slices, telling the group this member is alive (a long Retry-After or backoff
-        // must not cost the partition) and stopping as soon as the batch is stale.
-        for (let left = delay; left > 0; left -= 3000) {
+    try {
+      await retry(
+        async () => {
           await ctx.fence();
-          await sleep(Math.min(left, 3000), ctx.signal);
-        }
+          await this.http.write(method, this.collection, path, body, ctx.signal);
+        },
+        {
+          signal: ctx.signal,
+          backoff: { initialMs: 200, maxMs: this.options.retryMaxMs },
+          retriable: isRetriable, // transient: network, 5xx, 408, 429 (faultOf)
+          delay: (err, backoff) => {
+            const { retryAfterSeconds } = err as QdrantError;
+            return retryAfterSeconds !== null ? Math.max(retryAfterSeconds * 1000, backoff) : backoff;
+          },
+          onRetry: (caught, { attempt, delayMs }) => {
+            const err = caught as QdrantError;
+            metrics.qdrantRetries.inc({ status: err.status === null ? 'network' : String(err.status) });
+            this.log.warn(
+              { collection: this.collection, err: err.message, attempt, delayMs },
+              'Qdrant write failed; retrying',
+            );
+          },
+          wait: (ms) => this.waitFenced(ms, ctx),
+        },
+      );
+      return true;
+    } catch (err) {
+      if (!(err instanceof QdrantError)) throw err;
+      switch (faultOf(err)) {
+        case 'record':
+          await rejected(err);
+          return false;
+        case 'fatal':
+          throw authError(err, this.options.apiKeyEnv);
+        case 'gone':
+          throw new TargetGone(this.collection, err.message);
+        case 'transient':
+          throw err; // the batch was stopped while retrying
       }
+    }
+  }
+
+  /**
+   * Waits in slices, telling the group this member is alive (a long Retry-After or backoff must
+   * not cost the partition) and stopping as soon as the batch is stale.
+   */
+  private async waitFenced(ms: number, ctx: BatchContext): Promise<void> {
+    for (let left = ms; left > 0; left -= 3000) {
+      await ctx.fence();
+      await sleep(Math.min(left, 3000), ctx.signal);
     }
   }
 }

@@ -1,5 +1,6 @@
-// What a Postgres failure means for the pipeline (STYLE.md: each adapter maps its own failures to
-// "retrying can help" or not, where they arise).
+// What a Postgres failure means for the pipeline: like every adapter, this one maps its own
+// failures to "retrying can help" or not where they arise (src/shared/errors.ts), so the retry
+// loops read only that.
 //
 // Retrying cannot fix a wrong password, a missing database or a missing privilege: those stop
 // the process with the same message `vecrelay plan` gives. A connection that is refused, reset or

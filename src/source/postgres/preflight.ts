@@ -3,7 +3,8 @@
 import type pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
 import type { Logger } from '../../shared/log.js';
-import { backoffDelay, sleep } from '../../shared/backoff.js';
+import { RetriableError } from '../../shared/errors.js';
+import { retry } from '../../shared/retry.js';
 import { readTableInfo, type TableInfo } from './catalog.js';
 import { throwFirst, type Problem } from '../../shared/problems.js';
 
@@ -276,6 +277,13 @@ export function slotBusyProblem(name: string, slot: SlotState): Problem | undefi
   };
 }
 
+/** A slot another process is streaming from: waited for a while (checkSlotUsable). */
+class SlotBusy extends RetriableError {
+  constructor(readonly slot: SlotState) {
+    super(`replication slot is in use by pid ${slot.activePid}`);
+  }
+}
+
 /**
  * The slot, when it exists, must be ours to use: pgoutput, this database, WAL not lost, and not
  * streaming to another process — a busy slot is waited for with backoff (a previous instance may
@@ -288,16 +296,23 @@ export async function checkSlotUsable(
   signal?: AbortSignal,
 ): Promise<SlotState> {
   const name = config.postgres.slot;
-  for (let attempt = 0; ; attempt++) {
-    const slot = await readSlot(client, name);
-    throwFirst(slotProblem(name, config.postgres.database, slot));
-    if (!slot.active) return slot;
-    if (attempt >= config.source.slotBusyRetries) throwFirst(slotBusyProblem(name, slot));
-    const delay = backoffDelay(attempt, { initialMs: 250, maxMs: 5_000 });
-    log.warn(
-      { slot: name, activePid: slot.activePid, attempt, delayMs: delay },
-      'replication slot busy; waiting',
-    );
-    await sleep(delay, signal);
-  }
+  return retry(
+    async (attempt) => {
+      const slot = await readSlot(client, name);
+      throwFirst(slotProblem(name, config.postgres.database, slot));
+      if (!slot.active) return slot;
+      if (attempt >= config.source.slotBusyRetries) throwFirst(slotBusyProblem(name, slot));
+      throw new SlotBusy(slot);
+    },
+    {
+      signal,
+      backoff: { initialMs: 250, maxMs: 5_000 },
+      retriable: (err) => err instanceof SlotBusy, // anything else is an answer, or a lost connection
+      onRetry: (err, { attempt, delayMs }) =>
+        log.warn(
+          { slot: name, activePid: (err as SlotBusy).slot.activePid, attempt, delayMs },
+          'replication slot busy; waiting',
+        ),
+    },
+  );
 }

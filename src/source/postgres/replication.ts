@@ -1,9 +1,14 @@
 // The replication connection: START_REPLICATION with pgoutput in binary mode, every message
 // parsed by vecrelay's own parser, and every status update sent by vecrelay itself.
 //
-// pg-logical-replication 2.5.0 is used for the connection only (facts/postgres.md):
-// - its timer acknowledges the last *received* LSN: disabled (timeoutSeconds: 0, auto: false);
-// - its acknowledge(lsn) reports lsn + 1: we pass lsn - 1 so the server receives exactly lsn;
+// pg-logical-replication 2.5.0 is used for the connection only; it has traps that lose data:
+// - its timer acknowledges the last *received* LSN (even with acknowledge.auto: false), moving
+//   confirmed_flush_lsn past changes Kafka never stored: disabled (timeoutSeconds: 0, auto: false),
+//   every status update is ours;
+// - its acknowledge(lsn) reports lsn + 1, while the server must receive exactly the stored
+//   transaction's commit end LSN (as PostgreSQL's own subscriber reports it; a transaction that
+//   commits later can start its commit record right there, test/source/ack-position.test.ts):
+//   we pass lsn - 1 so the server receives exactly lsn;
 // - its PgoutputPlugin sends no `binary` option: subclassed here;
 // - after any error the service is not reused: a new ReplicationStream resumes from the slot.
 import type pg from 'pg';
