@@ -208,7 +208,7 @@ export function tableKeyProblem(
         : `table ${name} has REPLICA IDENTITY USING INDEX, but that index is gone, so deletes carry no key`;
   return {
     object: name,
-    message: `${message} (they would be dead-lettered, leaving their points in Qdrant)`,
+    message: `${message}; they would be dead-lettered, leaving their points in Qdrant`,
     fix: identityFix(name, info),
   };
 }
@@ -232,12 +232,13 @@ function identityFix(
     fixes.push(
       index
         ? `ALTER TABLE ${name} REPLICA IDENTITY USING INDEX ${index.name}`
-        : `CREATE UNIQUE INDEX ON ${name} (${info.key.join(', ')}) (its columns NOT NULL), then ` +
+        : `CREATE UNIQUE INDEX ON ${name} (${info.key.join(', ')}) with ${info.key.join(', ')} NOT NULL, then ` +
             `ALTER TABLE ${name} REPLICA IDENTITY USING INDEX <that index>`,
     );
   }
   fixes.push(`ALTER TABLE ${name} REPLICA IDENTITY FULL (logs every old row whole, vectors included)`);
-  if (pk && !covers(pk.columns)) fixes.push(`key the table by its primary key (${pk.columns.join(', ')})`);
+  if (pk && !covers(pk.columns))
+    fixes.push(`key the table by its primary key (${pk.columns.join(', ')}): drop tables[].key`);
   return fixes.join(', or ');
 }
 
