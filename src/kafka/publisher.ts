@@ -35,6 +35,28 @@ export interface PublisherOptions {
 /** Per-record overhead in a Kafka record batch (varints, headers, attributes), generously. */
 const RECORD_OVERHEAD = 64;
 
+/** The bytes a message counts for against batchMaxBytes (what the publisher sizes batches by). */
+export function messageSize(msg: OutMessage): number {
+  return msg.key.length + (msg.value?.length ?? 0) + msg.topic.length + RECORD_OVERHEAD;
+}
+
+/**
+ * A message that no batch can hold. The source checks for it before publishing and dead-letters
+ * the row instead (src/source/dead-letter-row.ts); publish() refusing it is the last guard.
+ */
+export class OversizedMessageError extends VecrelayError {
+  constructor(
+    readonly msg: OutMessage,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `a message for ${msg.topic} (key ${msg.key.toString('utf8').slice(0, 200)}) is ${size} bytes, over ` +
+        `source.batchMaxBytes = ${limit}: raise it (and the broker's message.max.bytes / the topic's max.message.bytes)`,
+    );
+  }
+}
+
 interface Queued {
   msg: OutMessage;
   size: number;
@@ -87,12 +109,9 @@ export class Publisher {
    * queued, after waiting for room if too much is in flight.
    */
   async publish(msg: OutMessage, onAck: () => void): Promise<void> {
-    const size = msg.key.length + (msg.value?.length ?? 0) + msg.topic.length + RECORD_OVERHEAD;
+    const size = messageSize(msg);
     if (size > this.options.batchMaxBytes)
-      throw new VecrelayError(
-        `a message for ${msg.topic} (key ${msg.key.toString('utf8').slice(0, 200)}) is ${size} bytes, over ` +
-          `source.batchMaxBytes = ${this.options.batchMaxBytes}: raise it (and the broker's message.max.bytes / the topic's max.message.bytes)`,
-      );
+      throw new OversizedMessageError(msg, size, this.options.batchMaxBytes);
     while (!this.error && this.pendingBytes + size > this.options.maxInFlightBytes && this.pendingBytes > 0) {
       this.flush();
       await new Promise<void>((resolve) => this.waiters.push(resolve));

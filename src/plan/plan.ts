@@ -83,8 +83,12 @@ async function inspectTable(
     // No primary key, but every old row is logged: a unique NOT NULL index can key it.
     configuredKey = await uniqueNotNullKey(client, info.oid);
     if (configuredKey) info = { ...info, key: configuredKey };
+  } else if (discovered && pk.length === 0 && info.replicaIdentity === 'index') {
+    // No primary key, but deletes carry the replica identity index: it keys the table.
+    const identity = info.uniqueIndexes.find((i) => i.replicaIdentity && i.columns.length);
+    if (identity) info = { ...info, key: (configuredKey = identity.columns) };
   }
-  const keyProblem = tableKeyProblem(name, info, configuredKey, pk);
+  const keyProblem = tableKeyProblem(name, info, configuredKey);
   const selectable = await canSelect(client, info.oid);
   const stats = await readTableStats(client, info.oid);
   const indexes = await listVectorIndexes(client, info.oid);

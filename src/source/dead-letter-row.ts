@@ -1,7 +1,15 @@
 // A row the source cannot turn into an event (a value its decoders reject, a key that is null)
 // goes to the pipeline's dead-letter topic instead of stopping the stream (DESIGN.md guarantee
 // 7): JSON with the table, position, reason and every cell as it arrived.
-import type { OutMessage } from '../kafka/publisher.js';
+//
+// A dead letter must itself fit in a batch (source.batchMaxBytes), or publishing it fails the same
+// way and the session restarts on the same row forever. So:
+// - a row whose event is over the limit (oversizedDeadLetter) is recorded by key, table, position
+//   and size only — never its cells;
+// - a failed row's cells are left out (their kinds and sizes kept) when they would not fit.
+import type { ChangeEvent } from '../event/change-event.js';
+import { messageSize, type OutMessage } from '../kafka/publisher.js';
+import type { Logger } from '../shared/log.js';
 import { formatLsn, type Cell } from './pgoutput/index.js';
 
 export interface RowOrigin {
@@ -13,15 +21,20 @@ export interface RowOrigin {
   cells: Cell[];
 }
 
-export function rowDeadLetter(topic: string, origin: RowOrigin, err: Error): OutMessage {
-  const value = JSON.stringify({
-    from: 'source',
-    table: origin.table,
-    op: origin.op,
-    lsn: formatLsn(origin.lsn),
-    xid: origin.xid,
-    error: err.message,
-    cells: origin.cells.map((cell, i) => ({
+export function rowDeadLetter(topic: string, origin: RowOrigin, err: Error, maxBytes: number): OutMessage {
+  const record = (cells: unknown[], omitted?: string) =>
+    deadLetter(topic, origin.table, {
+      from: 'source',
+      table: origin.table,
+      op: origin.op,
+      lsn: formatLsn(origin.lsn),
+      xid: origin.xid,
+      error: err.message,
+      ...(omitted ? { cellsOmitted: omitted } : {}),
+      cells,
+    });
+  const whole = record(
+    origin.cells.map((cell, i) => ({
       column: origin.columns[i],
       kind: cell.kind,
       ...(cell.kind === 'binary'
@@ -30,6 +43,81 @@ export function rowDeadLetter(topic: string, origin: RowOrigin, err: Error): Out
           ? { text: cell.text }
           : {}),
     })),
+  );
+  if (messageSize(whole) <= maxBytes) return whole;
+  return record(
+    origin.cells.map((cell, i) => ({
+      column: origin.columns[i],
+      kind: cell.kind,
+      ...(cell.kind === 'binary'
+        ? { bytes: cell.bytes.length }
+        : cell.kind === 'text'
+          ? { bytes: Buffer.byteLength(cell.text) }
+          : {}),
+    })),
+    `the row's cells would exceed source.batchMaxBytes = ${maxBytes}`,
+  );
+}
+
+/** Longest key text a dead letter quotes: a key is normally short, but nothing bounds a text key. */
+const KEY_CHARS = 1024;
+
+const OPS: Record<string, string> = { c: 'insert', u: 'update', d: 'delete', r: 'snapshot', t: 'truncate' };
+
+/**
+ * The first of an event's messages no batch can hold (over `maxBytes` as the publisher counts),
+ * if any.
+ */
+export function oversizedMessage(messages: OutMessage[], maxBytes: number): OutMessage | undefined {
+  return messages.find((m) => messageSize(m) > maxBytes);
+}
+
+/**
+ * The bounded dead letter of a row whose event is too large for Kafka: which row (table, key),
+ * where (LSN, transaction, seq), how large, and why — not the row, which is what did not fit.
+ */
+export function oversizedDeadLetter(
+  topic: string,
+  event: ChangeEvent,
+  message: OutMessage,
+  maxBytes: number,
+): OutMessage {
+  const table = `${event.source.schema}.${event.source.table}`;
+  const key = message.key.toString('utf8');
+  const size = messageSize(message);
+  return deadLetter(topic, table, {
+    from: 'source',
+    reason: 'oversized',
+    table,
+    op: OPS[event.op] ?? event.op,
+    key: key.length > KEY_CHARS ? `${key.slice(0, KEY_CHARS)}…` : key,
+    lsn: formatLsn(event.source.lsn),
+    xid: event.source.xid,
+    seq: event.source.seq,
+    size,
+    limit: maxBytes,
+    error:
+      `the row's event is ${size} bytes, over source.batchMaxBytes = ${maxBytes}: it is not in Kafka. ` +
+      `To carry such rows raise source.batchMaxBytes (and the broker's message.max.bytes / the topic's ` +
+      `max.message.bytes), then re-sync the table or update the row again`,
   });
-  return { topic, key: Buffer.from(origin.table), value: Buffer.from(value), partition: 0 };
+}
+
+/** One warning per oversized row: table, key, position and size — never the row. */
+export function logOversized(log: Logger, event: ChangeEvent, message: OutMessage, maxBytes: number): void {
+  const key = message.key.toString('utf8');
+  log.warn(
+    {
+      table: `${event.source.schema}.${event.source.table}`,
+      key: key.length > KEY_CHARS ? `${key.slice(0, KEY_CHARS)}…` : key,
+      lsn: formatLsn(event.source.lsn),
+      bytes: messageSize(message),
+      batchMaxBytes: maxBytes,
+    },
+    'row larger than source.batchMaxBytes dead-lettered (not in Kafka)',
+  );
+}
+
+function deadLetter(topic: string, table: string, record: Record<string, unknown>): OutMessage {
+  return { topic, key: Buffer.from(table), value: Buffer.from(JSON.stringify(record)), partition: 0 };
 }

@@ -14,7 +14,7 @@ import { readTableSnapshot } from './postgres/snapshot.js';
 import type { RoutedTable } from './stream-session.js';
 import { toMessages } from './to-kafka.js';
 import { decodesBinary } from './decode/index.js';
-import { rowDeadLetter } from './dead-letter-row.js';
+import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
 import { isRowFailure } from './row-failure.js';
 import { deadLetterTopic } from '../kafka/topics.js';
 import { metrics } from '../shared/metrics.js';
@@ -104,15 +104,24 @@ export async function runSnapshot(
       for await (const page of pages) {
         for (const row of page) {
           let messages;
+          let event;
           try {
-            messages = toMessages(builder.row('r', plan, tx, row), plan.keyNames, routed.route);
+            event = builder.row('r', plan, tx, row);
+            messages = toMessages(event, plan.keyNames, routed.route);
           } catch (err) {
             if (!isRowFailure(err)) throw err;
             const table = `${info.schema}.${info.table}`;
             log.warn({ table, err: err.message }, 'snapshot row dead-lettered');
             metrics.deadLetters.inc({ topic: dlqTopic });
             const origin = { table, op: 'snapshot', lsn: consistentPoint, xid: 0, columns, cells: row };
-            messages = [rowDeadLetter(dlqTopic, origin, err)];
+            messages = [rowDeadLetter(dlqTopic, origin, err, config.source.batchMaxBytes)];
+          }
+          const oversized = event && oversizedMessage(messages, config.source.batchMaxBytes);
+          if (event && oversized) {
+            // No batch can hold it: a bounded dead letter takes its place, and the snapshot goes on.
+            logOversized(log, event, oversized, config.source.batchMaxBytes);
+            metrics.deadLetters.inc({ topic: dlqTopic });
+            messages = [oversizedDeadLetter(dlqTopic, event, oversized, config.source.batchMaxBytes)];
           }
           for (const m of messages) await publisher.publish(m, noop);
         }

@@ -24,7 +24,7 @@ import {
   type PgoutputMessage,
   type UpdateMessage,
 } from './pgoutput/index.js';
-import { rowDeadLetter } from './dead-letter-row.js';
+import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
 import { hasUnsentColumns, reselectUnsent } from './reselect.js';
 import { isRowFailure } from './row-failure.js';
 import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
@@ -308,7 +308,12 @@ export class StreamSession {
     const cells = msg.tag === 'delete' ? msg.old : msg.new;
     const columns = relation.columns.map((c) => c.name);
     await publisher.publish(
-      rowDeadLetter(this.deps.deadLetterTopic, { table, op: msg.tag, lsn, xid, columns, cells }, err),
+      rowDeadLetter(
+        this.deps.deadLetterTopic,
+        { table, op: msg.tag, lsn, xid, columns, cells },
+        err,
+        this.deps.config.source.batchMaxBytes,
+      ),
       tracker.event(this.tx!.tracked),
     );
   }
@@ -325,9 +330,21 @@ export class StreamSession {
     tracker: AckTracker,
     publisher: Publisher,
   ): Promise<void> {
+    const messages = toMessages(event, target.plan.keyNames, target.routed.route);
+    const limit = this.deps.config.source.batchMaxBytes;
+    const oversized = oversizedMessage(messages, limit);
+    if (oversized) {
+      // No batch can hold it: a bounded dead letter takes its place, and the stream goes on.
+      const { deadLetterTopic, log } = this.deps;
+      const dead = oversizedDeadLetter(deadLetterTopic, event, oversized, limit);
+      logOversized(log, event, oversized, limit);
+      metrics.deadLetters.inc({ topic: deadLetterTopic });
+      await publisher.publish(dead, tracker.event(this.tx!.tracked));
+      return;
+    }
     this.deps.onEvent?.(event);
     metrics.sourceEvents.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
-    for (const m of toMessages(event, target.plan.keyNames, target.routed.route)) {
+    for (const m of messages) {
       await publisher.publish(m, tracker.event(this.tx!.tracked));
     }
   }

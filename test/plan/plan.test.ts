@@ -144,6 +144,32 @@ test('a table without a key and one with REPLICA IDENTITY NOTHING: BLOCKER each,
   assertLine(human, 'BLOCKER', `public.${nothing}`, /REPLICA IDENTITY NOTHING/, /REPLICA IDENTITY DEFAULT/);
 });
 
+test('a replica identity index that is not the key: BLOCKER naming the index and the fix; one on a table without primary key keys it', async () => {
+  const db = await createDatabase();
+  const wrong = uniqueName('wrongidx');
+  const nopk = uniqueName('identkey');
+  await db.client.query(
+    `CREATE TABLE ${wrong} (id int PRIMARY KEY, ext text NOT NULL UNIQUE, embedding vector(3))`,
+  );
+  await db.client.query(`ALTER TABLE ${wrong} REPLICA IDENTITY USING INDEX ${wrong}_ext_key`);
+  await db.client.query(`CREATE TABLE ${nopk} (ext text NOT NULL UNIQUE, embedding vector(3))`);
+  await db.client.query(`ALTER TABLE ${nopk} REPLICA IDENTITY USING INDEX ${nopk}_ext_key`);
+
+  const json = await plan(['--url', db.url(), '--json']);
+  assert.equal(json.code, 1, `exit 1 on a blocker; stderr: ${json.stderr}`);
+  const report = planJson(json);
+  const blockers = (table: string) =>
+    report.checks.filter((c) => c.object === `public.${table}` && c.level === 'blocker');
+  const [check] = blockers(wrong);
+  assert.match(
+    check?.message ?? '',
+    new RegExp(`REPLICA IDENTITY USING INDEX ${wrong}_ext_key \\(ext\\), which lacks id`),
+  );
+  assert.match(check?.fix ?? '', new RegExp(`ALTER TABLE public\\.${wrong} REPLICA IDENTITY DEFAULT`));
+  assert.deepEqual(blockers(nopk), [], 'the table keyed by its identity index has no blocker');
+  assert.deepEqual(report.tables.find((t) => t.table === `public.${nopk}`)?.key, ['ext']);
+});
+
 test('a role without REPLICATION: BLOCKER naming the role and ALTER ROLE, no password shown, exit 1', async () => {
   const { role, password } = await createLoginRole(ctx, 'NOREPLICATION', 'norepl');
   const db = await createDatabase(); // dropped before the role (cleanups run in reverse)

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { loadConfig } from '../../src/config/load.js';
+import { checkTables } from '../../src/source/postgres/preflight.js';
 import { topicsWithPrefix } from '../helpers/kafka.js';
 import { createLoginRole, slotInfo } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
@@ -128,6 +130,113 @@ test('REPLICA IDENTITY NOTHING: names the table and the fix', async () => {
     new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY DEFAULT`),
   );
   await assertNothingCreated(sql, p);
+});
+
+test('REPLICA IDENTITY USING INDEX on a unique index that is not the key: names the table, the index and the SQL; creates nothing', async () => {
+  const { sql } = ctx;
+  const table = uniqueName('ridx');
+  await createTable(sql, table, 'id int PRIMARY KEY, title text NOT NULL UNIQUE');
+  await sql.query(`ALTER TABLE ${table} REPLICA IDENTITY USING INDEX ${table}_title_key`);
+  const p = pipeline(table);
+  const run = await runToExit(writeConfig(p));
+  assertConfigFailure(
+    run,
+    new RegExp(
+      `table public\\.${table} has REPLICA IDENTITY USING INDEX ${table}_title_key \\(title\\), which lacks id`,
+    ),
+    new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY DEFAULT`),
+    new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY USING INDEX ${table}_pkey`),
+    new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY FULL`),
+  );
+  await assertNothingCreated(sql, p);
+});
+
+/** The preflight's table checks on the stack's database, as `vecrelay source` runs them. */
+async function checkIdentity(table: string, columns: string, setup: string[], key?: string[]) {
+  const { sql } = ctx;
+  await createTable(sql, table, columns);
+  for (const statement of setup) await sql.query(statement);
+  const p = pipeline(table, { tables: [{ table: `public.${table}`, ...(key ? { key } : {}) }] });
+  return checkTables(sql, loadConfig(writeConfig(p)));
+}
+
+test('a replica identity index without every key column is refused, naming the index and the fix', async () => {
+  const table = uniqueName('ridx');
+  await assert.rejects(
+    checkIdentity(
+      table,
+      'tenant int, id int, title text, PRIMARY KEY (tenant, id)',
+      [
+        `CREATE UNIQUE INDEX ${table}_id ON ${table} (id)`,
+        `ALTER TABLE ${table} REPLICA IDENTITY USING INDEX ${table}_id`,
+      ],
+      ['tenant', 'id'],
+    ),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        new RegExp(
+          `table public\\.${table} has REPLICA IDENTITY USING INDEX ${table}_id \\(id\\), which lacks tenant`,
+        ),
+      );
+      assert.match(err.message, new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY DEFAULT`));
+      assert.match(err.message, new RegExp(`REPLICA IDENTITY USING INDEX ${table}_pkey`));
+      return true;
+    },
+  );
+});
+
+test('REPLICA IDENTITY DEFAULT with a tables[].key that is not the primary key is refused, naming a unique index of the key', async () => {
+  const table = uniqueName('rdef');
+  await assert.rejects(
+    checkIdentity(
+      table,
+      'id int PRIMARY KEY, ext text NOT NULL, title text',
+      [`CREATE UNIQUE INDEX ${table}_ext ON ${table} (ext)`],
+      ['ext'],
+    ),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        new RegExp(
+          `table public\\.${table}: REPLICA IDENTITY DEFAULT logs its primary key \\(id\\), which lacks ext`,
+        ),
+      );
+      assert.match(
+        err.message,
+        new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY USING INDEX ${table}_ext`),
+      );
+      assert.match(err.message, new RegExp(`ALTER TABLE public\\.${table} REPLICA IDENTITY FULL`));
+      return true;
+    },
+  );
+});
+
+test('a replica identity index that carries the key passes: the primary key index, another over its columns, one over tables[].key', async () => {
+  const onPk = uniqueName('rok');
+  const [a] = await checkIdentity(onPk, 'id int PRIMARY KEY, title text', [
+    `ALTER TABLE ${onPk} REPLICA IDENTITY USING INDEX ${onPk}_pkey`,
+  ]);
+  assert.deepEqual([a!.key, a!.replicaIdentity], [['id'], 'index']);
+
+  const samePk = uniqueName('rok');
+  const [b] = await checkIdentity(samePk, 'id int PRIMARY KEY, title text', [
+    `CREATE UNIQUE INDEX ${samePk}_id ON ${samePk} (id)`,
+    `ALTER TABLE ${samePk} REPLICA IDENTITY USING INDEX ${samePk}_id`,
+  ]);
+  assert.deepEqual([b!.key, b!.replicaIdentity], [['id'], 'index']);
+
+  const onKey = uniqueName('rok');
+  const [c] = await checkIdentity(
+    onKey,
+    'id int PRIMARY KEY, ext text NOT NULL, title text',
+    [
+      `CREATE UNIQUE INDEX ${onKey}_ext ON ${onKey} (ext)`,
+      `ALTER TABLE ${onKey} REPLICA IDENTITY USING INDEX ${onKey}_ext`,
+    ],
+    ['ext'],
+  );
+  assert.deepEqual([c!.key, c!.replicaIdentity], [['ext'], 'index']);
 });
 
 test('a role without REPLICATION: names the role and ALTER ROLE ... REPLICATION; no password shown', async () => {

@@ -36,6 +36,11 @@ export interface TableInfo {
   columns: ColumnInfo[];
   key: string[];
   replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
+  /**
+   * The table's unique indexes: the primary key, the REPLICA IDENTITY USING INDEX one, and the
+   * candidates for it — what the key check (preflight.ts tableKeyProblem) and its fix look at.
+   */
+  uniqueIndexes: UniqueIndexInfo[];
   vectors: VectorColumnInfo[];
   payload: string[];
   estimatedRows: number;
@@ -65,6 +70,46 @@ const IDENTITY: Record<string, TableInfo['replicaIdentity']> = {
   f: 'full',
   i: 'index',
 };
+
+/** A unique index, as REPLICA IDENTITY USING INDEX sees it. */
+export interface UniqueIndexInfo {
+  name: string;
+  /** Key columns in index order; empty for an expression index. */
+  columns: string[];
+  primary: boolean;
+  /** The index REPLICA IDENTITY USING INDEX names (pg_index.indisreplident). */
+  replicaIdentity: boolean;
+  /**
+   * Whether ALTER TABLE … REPLICA IDENTITY USING INDEX accepts it: not partial, no expression,
+   * not deferrable, valid, every column NOT NULL.
+   */
+  usableAsIdentity: boolean;
+}
+
+/** Every unique index of the table, the primary key first, then oldest first. */
+export async function listUniqueIndexes(client: pg.Client, relOid: number): Promise<UniqueIndexInfo[]> {
+  const { rows } = await client.query<UniqueIndexInfo & { hasExpression: boolean }>(
+    `SELECT ic.relname AS name, i.indisprimary AS primary, i.indisreplident AS "replicaIdentity",
+            coalesce(array_agg(a.attname::text ORDER BY k.ord) FILTER (WHERE a.attname IS NOT NULL), '{}') AS columns,
+            bool_or(k.attnum = 0) AS "hasExpression",
+            i.indpred IS NULL AND i.indexprs IS NULL AND i.indimmediate AND i.indisvalid
+              AND coalesce(bool_and(a.attnotnull), false) AS "usableAsIdentity"
+       FROM pg_index i
+       JOIN pg_class ic ON ic.oid = i.indexrelid
+       JOIN LATERAL unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, ord) ON true
+       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND i.indisunique
+      GROUP BY ic.relname, i.indexrelid, i.indisprimary, i.indisreplident, i.indpred, i.indexprs,
+               i.indimmediate, i.indisvalid
+      ORDER BY i.indisprimary DESC, i.indexrelid`,
+    [relOid],
+  );
+  return rows.map(({ hasExpression, ...index }) => ({
+    ...index,
+    columns: hasExpression ? [] : index.columns,
+    usableAsIdentity: index.usableAsIdentity && !hasExpression,
+  }));
+}
 
 export async function readTableInfo(client: pg.Client, tableConfig: TableConfig): Promise<TableInfo> {
   const { schema, table } = splitTable(tableConfig.table);
@@ -162,6 +207,7 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
     columns,
     key,
     replicaIdentity: IDENTITY[r.relreplident] ?? 'default',
+    uniqueIndexes: await listUniqueIndexes(client, r.oid),
     vectors,
     payload,
     estimatedRows: Math.max(0, Math.round(r.reltuples)),

@@ -162,15 +162,19 @@ export async function checkServer(client: pg.Client, config: LoadedConfig): Prom
 }
 
 /**
- * The table's key problem, if any: no key at all, REPLICA IDENTITY NOTHING, or a configured key
- * that deletes would not carry. `key` is what the pipeline keys rows by (tables[].key, else the
- * primary key); `primaryKey` the table's own.
+ * The table's key problem, if any: no key at all, REPLICA IDENTITY NOTHING, or a replica identity
+ * that does not carry every key column. `info.key` is what the pipeline keys rows by
+ * (tables[].key, else the primary key). A delete (and a key-changing update) carries only the
+ * replica identity's columns: the primary key's under DEFAULT, the named index's under USING
+ * INDEX, every column under FULL. A key column outside them would arrive NULL, the delete would
+ * be dead-lettered and its point left in Qdrant — so such a table is refused, never streamed.
+ * A configured key that is not the primary key is refused under DEFAULT for the same reason:
+ * the row is gone when its delete arrives, so nothing could look its key up.
  */
 export function tableKeyProblem(
   name: string,
-  info: Pick<TableInfo, 'key' | 'replicaIdentity'>,
+  info: Pick<TableInfo, 'key' | 'replicaIdentity' | 'uniqueIndexes'>,
   configuredKey: string[] | undefined,
-  primaryKey: string[],
 ): Problem | undefined {
   if (info.key.length === 0)
     return {
@@ -186,13 +190,57 @@ export function tableKeyProblem(
       message: `table ${name} has REPLICA IDENTITY NOTHING, so deletes carry no key`,
       fix: `ALTER TABLE ${name} REPLICA IDENTITY DEFAULT (or FULL)`,
     };
-  if (configuredKey && info.replicaIdentity !== 'full' && primaryKey.join(',') !== configuredKey.join(','))
-    return {
-      object: name,
-      message: `table ${name}: tables[].key (${configuredKey.join(', ')}) is not its primary key, so deletes would not carry it`,
-      fix: `ALTER TABLE ${name} REPLICA IDENTITY FULL, or use the primary key`,
-    };
-  return undefined;
+  if (info.replicaIdentity === 'full') return undefined;
+  const pk = info.uniqueIndexes.find((i) => i.primary);
+  const identity =
+    info.replicaIdentity === 'default' ? pk : info.uniqueIndexes.find((i) => i.replicaIdentity);
+  const missing = info.key.filter((k) => !identity?.columns.includes(k));
+  if (missing.length === 0) return undefined;
+  const key = `(${info.key.join(', ')})`;
+  const keyName = configuredKey ? `tables[].key ${key}` : `primary key ${key}`;
+  const lacks = `lacks ${missing.join(', ')}, so deletes would not carry the ${keyName}`;
+  const message =
+    info.replicaIdentity === 'default'
+      ? pk
+        ? `table ${name}: REPLICA IDENTITY DEFAULT logs its primary key (${pk.columns.join(', ')}), which ${lacks}`
+        : `table ${name} has no primary key, so under REPLICA IDENTITY DEFAULT deletes would not carry the ${keyName}`
+      : identity
+        ? `table ${name} has REPLICA IDENTITY USING INDEX ${identity.name} (${identity.columns.join(', ') || 'an expression'}), which ${lacks}`
+        : `table ${name} has REPLICA IDENTITY USING INDEX, but that index is gone, so deletes carry no key`;
+  return {
+    object: name,
+    message: `${message}; they would be dead-lettered, leaving their points in Qdrant`,
+    fix: identityFix(name, info),
+  };
+}
+
+/** The statements that make the replica identity carry `info.key`, the cheapest first. */
+function identityFix(
+  name: string,
+  info: Pick<TableInfo, 'key' | 'replicaIdentity' | 'uniqueIndexes'>,
+): string {
+  const covers = (columns: string[]) => info.key.every((k) => columns.includes(k));
+  const fixes: string[] = [];
+  const pk = info.uniqueIndexes.find((i) => i.primary);
+  if (pk && covers(pk.columns)) {
+    fixes.push(`ALTER TABLE ${name} REPLICA IDENTITY DEFAULT`);
+    fixes.push(`ALTER TABLE ${name} REPLICA IDENTITY USING INDEX ${pk.name}`);
+  } else {
+    // The smallest usable unique index over the key; the primary key, when it qualifies, is first.
+    const index = info.uniqueIndexes
+      .filter((i) => i.usableAsIdentity && covers(i.columns))
+      .sort((a, b) => a.columns.length - b.columns.length)[0];
+    fixes.push(
+      index
+        ? `ALTER TABLE ${name} REPLICA IDENTITY USING INDEX ${index.name}`
+        : `CREATE UNIQUE INDEX ON ${name} (${info.key.join(', ')}) with ${info.key.join(', ')} NOT NULL, then ` +
+            `ALTER TABLE ${name} REPLICA IDENTITY USING INDEX <that index>`,
+    );
+  }
+  fixes.push(`ALTER TABLE ${name} REPLICA IDENTITY FULL (logs every old row whole, vectors included)`);
+  if (pk && !covers(pk.columns))
+    fixes.push(`key the table by its primary key (${pk.columns.join(', ')}): drop tables[].key`);
+  return fixes.join(', or ');
 }
 
 export function selectProblem(user: string, name: string, canSelect: boolean): Problem | undefined {
@@ -217,8 +265,7 @@ export async function checkTables(client: pg.Client, config: LoadedConfig): Prom
   const tables: TableInfo[] = [];
   for (const t of config.tables) {
     const info = await readTableInfo(client, t);
-    const pk = t.key ? await primaryKey(client, info.oid) : info.key;
-    throwFirst(tableKeyProblem(t.table, info, t.key, pk));
+    throwFirst(tableKeyProblem(t.table, info, t.key));
     throwFirst(selectProblem(config.postgres.user, t.table, await canSelect(client, info.oid)));
     tables.push(info);
   }
