@@ -145,8 +145,8 @@ export class SinkConsumer {
         throw new StaleBatch(`partition ${topic}[${partition}] moved to another member`);
       }
     };
-    // Records of the batch not yet in the target; tombstones and records dead-lettered while
-    // decoding are done from the start.
+    // Records of the batch not yet in the target; records dead-lettered while decoding are done
+    // from the start.
     const pending = new Set<string>();
     const ctx: BatchContext = {
       signal,
