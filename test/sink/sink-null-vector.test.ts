@@ -1,9 +1,11 @@
 // A whole-row update that sets a vector column to NULL removes that vector from the point (the
 // sink deletes it explicitly: writer.ts upsertClearing), with one unnamed vector and with named
-// vectors; the row's other vectors and its payload stay.
+// vectors; the row's other vectors and its payload stay — also on a Qdrant 1.18 whose upserts
+// keep the vectors they leave out (the test server modelling optimized segments).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitSlotActive } from '../helpers/pg.js';
+import { chaosPipeline, insertRows, waitCollectionEqualsTable } from '../helpers/sink-chaos.js';
 import { scrollAll, type StoredPoint } from '../helpers/qdrant.js';
 import { lit, useSinkPipelines, vec } from '../helpers/sink-pipeline.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
@@ -91,6 +93,31 @@ test('with named vectors, SET a = NULL removes vector a and keeps vector b', asy
   assert.equal(points.get(1)!.payload.title, 'no a');
   assert.deepEqual(names(points.get(4)), ['a', 'b']);
   assert.equal(points.size, 5);
+
+  run.child.kill('SIGTERM');
+  assert.equal((await run.exited).code, 0);
+});
+
+test('Qdrant 1.18, points in optimized segments (upserts keep omitted vectors): SET embedding = NULL still removes it', async () => {
+  const cp = await chaosPipeline(ctx, 'nullvec118', {
+    qdrant: { version: '1.18.3', optimizedSegments: true },
+  });
+  await insertRows(ctx, cp.table, 1, 10);
+  const run = ctx.start(['run', '--config', cp.config]);
+  await waitSlotActive(ctx.sql, cp.p.slot);
+  await waitCollectionEqualsTable(ctx, cp);
+
+  await ctx.sql.query(`UPDATE ${cp.table} SET embedding = NULL, title = 'cleared' WHERE id <= 3`);
+  await waitCollectionEqualsTable(ctx, cp); // the titles: the updates were applied
+  const points = new Map((await cp.qdrant.scrollAll(cp.collection)).map((p) => [Number(p.id), p]));
+  for (let i = 1; i <= 3; i++) {
+    const v = points.get(i)!.vector;
+    assert.ok(
+      v === undefined || (!Array.isArray(v) && Object.keys(v).length === 0),
+      `point ${i} has no vector: ${JSON.stringify(v)}`,
+    );
+  }
+  assert.ok(Array.isArray(points.get(4)!.vector));
 
   run.child.kill('SIGTERM');
   assert.equal((await run.exited).code, 0);
