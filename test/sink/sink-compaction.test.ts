@@ -3,14 +3,17 @@
 // inserted while the sink's group is stopped, and the test waits until the cleaner has removed
 // the delete events (only the tombstones are left). Then (b) the stopped group catches up into
 // its collection — the deletes reach it as tombstones alone — and (a) a new group rebuilds a new
-// collection: both equal the table, 0 missing, 0 extra.
+// collection: both equal the table, 0 missing, 0 extra. And the source creates change topics
+// with the configured compaction settings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import kafkajs from 'kafkajs';
 import { readTopic, withAdmin, type TopicRecord } from '../helpers/kafka.js';
 import { waitSlotActive } from '../helpers/pg.js';
 import { deadLetters } from '../helpers/sink-chaos.js';
 import { lit, useSinkPipelines, vec } from '../helpers/sink-pipeline.js';
-import { uniqueName, waitFor } from '../helpers/stack.js';
+import { writeConfig } from '../helpers/source-process.js';
+import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
 
 const ctx = useSinkPipelines({ prefix: 'compact' });
 
@@ -119,4 +122,43 @@ test('forced compaction: a lagging group and a new group both converge to the ta
     proc.child.kill('SIGTERM');
     assert.equal((await proc.exited).code, 0);
   }
+});
+
+test('the source creates change topics with kafka.deleteRetentionMs and kafka.minCompactionLagMs', async () => {
+  const table = uniqueName('compactcfg');
+  await ctx.createTable(table, 4);
+  const sp = ctx.pipeline(table, { partitions: 1 });
+  const config = writeConfig(sp.p, {
+    kafka: {
+      brokers: stackEnv().kafkaBrokers,
+      topicPrefix: sp.p.topicPrefix,
+      partitions: 1,
+      replicationFactor: 1,
+      deleteRetentionMs: 7_200_000,
+      minCompactionLagMs: 60_000,
+    },
+  });
+  ctx.startSource(config);
+  await waitSlotActive(ctx.sql, sp.p.slot);
+  const entries = await waitFor(`topic ${sp.topic} and its configs`, () =>
+    withAdmin(async (admin) => {
+      if (!(await admin.listTopics()).includes(sp.topic)) return undefined;
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          {
+            type: kafkajs.ConfigResourceTypes.TOPIC,
+            name: sp.topic,
+            configNames: ['cleanup.policy', 'delete.retention.ms', 'min.compaction.lag.ms'],
+          },
+        ],
+      });
+      return Object.fromEntries(resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+    }),
+  );
+  assert.deepEqual(entries, {
+    'cleanup.policy': 'compact',
+    'delete.retention.ms': '7200000',
+    'min.compaction.lag.ms': '60000',
+  });
 });
