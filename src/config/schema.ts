@@ -113,6 +113,22 @@ export const configSchema = z
           .default('vecrelay'),
         partitions: z.number().int().min(1).max(10_000).default(6),
         replicationFactor: z.number().int().min(-1).default(-1).describe('-1: the broker default'),
+        deleteRetentionMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(86_400_000)
+          .describe(
+            "change topics' delete.retention.ms: how long a delete's tombstone stays readable after compaction; a sink lagging longer must re-sync",
+          ),
+        minCompactionLagMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(3_600_000)
+          .describe(
+            "change topics' min.compaction.lag.ms: every event stays readable as written for at least this long",
+          ),
         clientId: z.string().default('vecrelay'),
         ssl: kafkaSslSchema.optional().describe('TLS to the brokers; absent: plaintext'),
         sasl: kafkaSaslSchema.optional().describe('SASL authentication to the brokers'),

@@ -20,6 +20,33 @@ export interface TopicSpec {
   partitions: number;
   replicationFactor: number;
   compacted: boolean;
+  /** A change topic's compaction settings (kafka.deleteRetentionMs, kafka.minCompactionLagMs). */
+  compaction?: CompactionSettings;
+}
+
+/**
+ * How long a change topic keeps what a lagging sink needs (docs/design.md "Kafka"):
+ *   minCompactionLagMs  min.compaction.lag.ms: no event is compacted away before it is this
+ *                       old, so a sink lagging less reads every event as it was written;
+ *   deleteRetentionMs   delete.retention.ms: a tombstone stays this long after the cleaner first
+ *                       passed it, so a delete stays readable for about the sum of the two (plus
+ *                       the time until its segment rolls and is cleaned).
+ * Set when the topic is created; an existing topic keeps its own (kafka-configs --alter).
+ */
+export interface CompactionSettings {
+  deleteRetentionMs: number;
+  minCompactionLagMs: number;
+}
+
+function topicConfig(s: TopicSpec): Array<{ name: string; value: string }> {
+  if (!s.compacted) return [];
+  const entries = [{ name: 'cleanup.policy', value: 'compact' }];
+  if (s.compaction)
+    entries.push(
+      { name: 'delete.retention.ms', value: String(s.compaction.deleteRetentionMs) },
+      { name: 'min.compaction.lag.ms', value: String(s.compaction.minCompactionLagMs) },
+    );
+  return entries;
 }
 
 /**
@@ -52,7 +79,7 @@ async function createMissing(admin: Admin, specs: TopicSpec[]): Promise<string[]
       topic: s.topic,
       numPartitions: s.partitions,
       replicationFactor: s.replicationFactor,
-      configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      configEntries: topicConfig(s),
     })),
   });
   return missing.map((s) => s.topic);

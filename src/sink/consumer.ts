@@ -145,8 +145,8 @@ export class SinkConsumer {
         throw new StaleBatch(`partition ${topic}[${partition}] moved to another member`);
       }
     };
-    // Records of the batch not yet in the target; tombstones and records dead-lettered while
-    // decoding are done from the start.
+    // Records of the batch not yet in the target; records dead-lettered while decoding are done
+    // from the start.
     const pending = new Set<string>();
     const ctx: BatchContext = {
       signal,
@@ -164,7 +164,7 @@ export class SinkConsumer {
       await this.consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
     };
 
-    const decoded = await decodeBatch(batch, output.keyColumns, ctx.deadLetter, this.log);
+    const decoded = await decodeBatch(batch, output.key, ctx.deadLetter, this.log);
     const steps = planBatch(decoded, (e) => canonicalKey(output.keyColumns, e.key));
     for (const step of steps) for (const r of recordsOf(step)) pending.add(r.offset);
     const first = BigInt(batch.messages[0]!.offset);

@@ -1,11 +1,12 @@
-// A Kafka batch → the decoded records planning needs (plan.ts). A record that cannot be an event
-// of this table — undecodable, a bad schema header, a key without a point identity — is the
-// record's own fault: it goes to the dead-letter topic here and takes no further part. A schema
+// A Kafka batch → the decoded records planning needs (plan.ts). A tombstone (null value) is the
+// delete of its key: the message key is decoded with the table's key columns. A record that
+// cannot be an event of this table — undecodable, a bad schema header, a key without a point
+// identity, a tombstone whose key is not this table's — is the record's own fault: it goes to the dead-letter topic here and takes no further part. A schema
 // version newer than this sink knows stops it (ConfigError): dead-lettering every event of an
 // upgraded source would empty the collection, not protect it.
 import type { Batch, IHeaders } from 'kafkajs';
-import type { ChangeEvent } from '../event/change-event.js';
-import { canonicalKey } from '../event/key.js';
+import type { ChangeEvent, ColumnValue } from '../event/change-event.js';
+import { canonicalKey, parseCanonicalKey, type KeyColumn } from '../event/key.js';
 import { SCHEMA_HEADER, decoderFor, versionOf } from '../event/versions.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -15,10 +16,11 @@ export type DeadLetter = (records: SinkRecord[], reason: string) => Promise<void
 
 export async function decodeBatch(
   batch: Batch,
-  keyColumns: string[],
+  key: readonly KeyColumn[],
   deadLetter: DeadLetter,
   log: Logger,
 ): Promise<DecodedRecord[]> {
+  const keyColumns = key.map((k) => k.name);
   const decoded: DecodedRecord[] = [];
   const reject = async (record: SinkRecord, what: string, reason: string) => {
     log.warn(
@@ -36,7 +38,14 @@ export async function decodeBatch(
       value: m.value,
     };
     if (m.value === null) {
-      decoded.push({ record, event: null });
+      let tombstoneKey: Record<string, ColumnValue>;
+      try {
+        tombstoneKey = parseCanonicalKey(key, (m.key ?? Buffer.alloc(0)).toString('utf8'));
+      } catch (err) {
+        await reject(record, 'tombstone without a usable key', `bad key: ${messageOf(err)}`);
+        continue;
+      }
+      decoded.push({ record, event: null, tombstoneKey });
       continue;
     }
     let decode: (buf: Buffer) => ChangeEvent;

@@ -12,6 +12,7 @@
 //
 // A second target is a folder beside qdrant/ implementing Output, not a rewrite.
 import type { TableConfig } from '../config/schema.js';
+import type { KeyColumn } from '../event/key.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
 import { VecrelayError } from '../shared/errors.js';
 import type { SinkRecord, Step } from './plan.js';
@@ -46,6 +47,8 @@ export interface OutputTable {
 export interface TableOutput {
   /** The table's key columns: a record's point identity. */
   readonly keyColumns: string[];
+  /** The same with their pg_type names: a tombstone's message key is decoded with them. */
+  readonly key: readonly KeyColumn[];
   /** Where the table goes in the target, for logs (the Qdrant collection). */
   readonly target: string;
   /**

@@ -179,6 +179,7 @@ export class Source {
         partitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
         compacted: true,
+        compaction: config.kafka,
       }));
       // Every topic in one call: creating each waits for its leader.
       const small = { partitions: 1, replicationFactor: config.kafka.replicationFactor };

@@ -120,3 +120,42 @@ test('update_vectors with update_filter; delete_vectors applies its filter and i
   assert.deepEqual(v.get(2)?.b, [2, 2], 'not matched');
   assert.equal(v.get(3)?.b, undefined, 'listed');
 });
+
+test('a whole row with a NULL vector: /points/batch upsert (vector left out) then delete_vectors by the guard; "" is the unnamed vector', async (t) => {
+  // What the sink sends for `UPDATE … SET embedding = NULL` (writer.ts upsertClearing).
+  for (const named of [false, true]) {
+    const name = await collection(
+      t,
+      named
+        ? { vectors: { a: { size: 2, distance: 'Dot' }, b: { size: 2, distance: 'Dot' } } }
+        : single(2, 'Dot'),
+    );
+    const full = named ? { a: [1, 1], b: [2, 2] } : [1, 1];
+    await ok('PUT', `/collections/${name}/points?wait=true`, {
+      points: [
+        { id: 1, vector: full, payload: { lsn: 100, seq: 0 } },
+        { id: 2, vector: full, payload: { lsn: 300, seq: 0 } },
+      ],
+    });
+    const left = named ? { b: [3, 3] } : {};
+    const cleared = named ? ['a'] : [''];
+    const ops = (id: number) => [
+      {
+        upsert: {
+          points: [{ id, vector: left, payload: { lsn: 200, seq: 0, title: 'x' } }],
+          update_filter: notNewerThan(200, 0),
+        },
+      },
+      { delete_vectors: { filter: guard(id, 200, 0), vector: cleared } },
+    ];
+    await ok('POST', `/collections/${name}/points/batch?wait=true`, { operations: [...ops(1), ...ops(2)] });
+    const points = new Map(
+      (await scrollAll(name, { with_vector: true })).map((p) => [p.id, p] as [PointIdJson, typeof p]),
+    );
+    const what = named ? 'named' : 'unnamed';
+    assert.deepEqual(points.get(1)?.vector ?? {}, named ? { b: [3, 3] } : {}, `${what}: vector removed`);
+    assert.equal(points.get(1)?.payload?.title, 'x', `${what}: the point stays, with its payload`);
+    assert.deepEqual(points.get(2)?.vector, full, `${what}: a newer point is left alone`);
+    assert.equal(points.get(2)?.payload?.lsn, 300);
+  }
+});

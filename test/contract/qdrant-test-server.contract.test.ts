@@ -88,6 +88,38 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   return { status: res.status, text: await res.text() };
 }
 
+test(
+  'optimizedSegments models Qdrant ≤ 1.18: an upsert keeps the vectors it leaves out; 1.19 drops them',
+  { skip: privateSkip },
+  async () => {
+    // Qdrant 1.18.3 lib/shard/src/update.rs upsert_points: a point in a non-appendable segment is
+    // moved with its old vectors, the request's inserted over them (fixed in 1.19.0).
+    for (const [version, kept] of [
+      ['1.18.3', true],
+      ['1.19.0', false],
+    ] as const) {
+      const server = await startQdrantTestServer({ port: 0, version, optimizedSegments: true });
+      try {
+        const client = new QdrantClient({ url: server.url, checkCompatibility: false });
+        await client.createCollection('named', {
+          vectors: { a: { size: 2, distance: 'Dot' }, b: { size: 2, distance: 'Dot' } },
+        });
+        await client.createCollection('single', { vectors: { size: 2, distance: 'Dot' } });
+        await client.upsert('named', { points: [{ id: 1, vector: { a: [1, 1], b: [2, 2] } }] });
+        await client.upsert('single', { points: [{ id: 1, vector: [1, 1] }] });
+        await client.upsert('named', { points: [{ id: 1, vector: { b: [3, 3] } }] });
+        await client.upsert('single', { points: [{ id: 1, vector: {} }] });
+        const [named] = await client.retrieve('named', { ids: [1], with_vector: true });
+        const [single] = await client.retrieve('single', { ids: [1], with_vector: true });
+        assert.deepEqual(named!.vector, kept ? { a: [1, 1], b: [3, 3] } : { b: [3, 3] }, version);
+        assert.deepEqual(single!.vector ?? {}, kept ? [1, 1] : {}, version);
+      } finally {
+        await server.close();
+      }
+    }
+  },
+);
+
 test('DELETE /__test/faults clears pending faults; GET lists them', { skip: privateSkip }, async () => {
   await call('POST', '/__test/faults', { status: 500, count: 5, paths: '^/collections$' });
   const listed = JSON.parse((await call('GET', '/__test/faults')).text) as {

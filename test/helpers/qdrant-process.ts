@@ -31,6 +31,8 @@ export interface QdrantProcessOptions {
   state?: boolean;
   /** Answer as this Qdrant version (an older one ignores the write fields it does not know). */
   version?: string;
+  /** Every point counts as in an optimized segment (before 1.19: upserts keep omitted vectors). */
+  optimizedSegments?: boolean;
   /** Serve https with this certificate (test/helpers/tls-certs.ts); `url` is then https. */
   tls?: { certFile: string; keyFile: string; caFile: string };
 }
@@ -62,6 +64,7 @@ export async function startQdrantProcess(
       if (options.apiKey) args.push('--api-key', options.apiKey);
       if (stateFile) args.push('--state', stateFile);
       if (options.version) args.push('--version', options.version);
+      if (options.optimizedSegments) args.push('--optimized-segments');
       if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
       const c = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       child = c;

@@ -1,6 +1,6 @@
 // CLI: node --import tsx test/qdrant-server/main.ts [--port 6333] [--host 127.0.0.1]
 //        [--api-key KEY] [--read-only-api-key KEY] [--state FILE] [--version X.Y.Z]
-//        [--tls-cert FILE --tls-key FILE]
+//        [--tls-cert FILE --tls-key FILE] [--optimized-segments]
 // The keys may also come from QDRANT__SERVICE__API_KEY / QDRANT__SERVICE__READ_ONLY_API_KEY, as
 // for Qdrant; --state keeps the collections across a restart (written on SIGTERM/SIGINT);
 // --tls-cert and --tls-key (PEM) serve https, as Qdrant's service.enable_tls with tls.cert/tls.key.
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     'read-only-api-key': { type: 'string' },
     state: { type: 'string' },
     version: { type: 'string' },
+    'optimized-segments': { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
   },
@@ -44,6 +45,7 @@ const server = await startQdrantTestServer({
   },
   stateFile: values.state,
   version: values.version,
+  optimizedSegments: values['optimized-segments'],
   tls:
     certFile && keyFile
       ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }

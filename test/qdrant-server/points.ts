@@ -105,7 +105,23 @@ function forEachSelected(c: Collection, sel: Selector, fn: (p: StoredPoint) => v
   }
 }
 
-export function parseUpsert(body: JsonObject): Apply & { check: (c: Collection) => void } {
+/**
+ * How a modelled server applies writes beyond its request fields. `keepOmittedVectors`: Qdrant up
+ * to 1.18 moves a point that sits in an optimized (non-appendable) segment to an appendable one
+ * on upsert, starting from the point's old vectors and inserting the request's over them
+ * (lib/shard/src/update.rs upsert_points, v1.18.3): vectors the request leaves out, named or
+ * the unnamed "", are kept. 1.19 drops them. A recently written point is replaced fully even on
+ * 1.18; the test server, asked to model optimized segments, treats every stored point as
+ * optimized — the case a sink must handle.
+ */
+export interface WriteModel {
+  keepOmittedVectors?: boolean;
+}
+
+export function parseUpsert(
+  body: JsonObject,
+  model: WriteModel = {},
+): Apply & { check: (c: Collection) => void } {
   const points = parseNewPoints(body);
   const updateFilter = body.update_filter ? compileFilter(body.update_filter) : undefined;
   const mode = body.update_mode ?? 'upsert';
@@ -120,7 +136,9 @@ export function parseUpsert(body: JsonObject): Apply & { check: (c: Collection) 
       const existing = c.points.get(idKey(p.id));
       if (existing && (mode === 'insert_only' || (updateFilter && !updateFilter(existing)))) continue;
       if (!existing && mode === 'update_only') continue;
-      c.setPoint({ id: p.id, vectors: p.vectors, payload: p.payload, version: op });
+      const vectors =
+        existing && model.keepOmittedVectors ? new Map([...existing.vectors, ...p.vectors]) : p.vectors;
+      c.setPoint({ id: p.id, vectors, payload: p.payload, version: op });
     }
   };
   apply.check = (c: Collection) => points.forEach((p) => checkDimensions(c.schema, p.vectors, p.named));
@@ -237,6 +255,7 @@ const BATCH_OPS: Record<string, (body: JsonObject) => Apply> = {
 export function parseBatch(
   body: JsonObject,
   version: Version = CURRENT,
+  model: WriteModel = {},
 ): Array<Apply & { check?: (c: Collection) => void }> {
   if (!Array.isArray(body.operations)) throw formatError('missing field `operations`');
   return body.operations.map((o) => {
@@ -244,7 +263,8 @@ export function parseBatch(
     if (!entry || !isObject(entry[1])) {
       throw formatError('data did not match any variant of untagged enum UpdateOperation');
     }
-    return BATCH_OPS[entry[0]]!(asOf(version, entry[1]));
+    const op = asOf(version, entry[1]);
+    return entry[0] === 'upsert' ? parseUpsert(op, model) : BATCH_OPS[entry[0]]!(op);
   });
 }
 

@@ -15,6 +15,7 @@ import {
   parseSetPayload,
   parseUpdateVectors,
   parseUpsert,
+  type WriteModel,
   runWrite,
   type Version,
 } from './points.js';
@@ -65,9 +66,18 @@ function wait(q: URLSearchParams): boolean {
 const C = '/collections/([^/]+)';
 const name = (ctx: Ctx) => ctx.params[0]!;
 
-export function buildRoutes(store: Store, faults: Faults, auth: Auth, version = VERSION): Route[] {
+export function buildRoutes(
+  store: Store,
+  faults: Faults,
+  auth: Auth,
+  version = VERSION,
+  optimizedSegments = false,
+): Route[] {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   const v: Version = [major, minor];
+  const model: WriteModel = {
+    keepOmittedVectors: optimizedSegments && (major < 1 || (major === 1 && minor < 19)),
+  };
   const coll = (ctx: Ctx) => store.get(name(ctx));
   type Parse = (body: JsonObject) => Parameters<typeof runWrite>[1];
   const write =
@@ -139,7 +149,7 @@ export function buildRoutes(store: Store, faults: Faults, auth: Auth, version = 
     route(
       'PUT',
       `${C}/points`,
-      write((b) => parseUpsert(asOf(v, b))),
+      write((b) => parseUpsert(asOf(v, b), model)),
       withBody,
     ),
     route('POST', `${C}/points/delete`, write(parseDelete), withBody),
@@ -169,7 +179,7 @@ export function buildRoutes(store: Store, faults: Faults, auth: Auth, version = 
       `${C}/points/batch`,
       (ctx) => {
         const w = wait(ctx.query);
-        const ops = parseBatch(obj(ctx.body), v);
+        const ops = parseBatch(obj(ctx.body), v, model);
         const c = coll(ctx);
         return ops.map((op) => runWrite(c, op, w));
       },

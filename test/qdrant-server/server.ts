@@ -26,6 +26,11 @@ export interface QdrantTestServerOptions {
   apiKeys?: ApiKeys;
   /** The Qdrant version to answer as (GET /, and the write fields it knows): default 1.19.0. */
   version?: string;
+  /**
+   * Treat every stored point as sitting in an optimized segment: with a version before 1.19, an
+   * upsert then keeps the vectors it leaves out, as Qdrant ≤ 1.18 does (points.ts WriteModel).
+   */
+  optimizedSegments?: boolean;
   /** Collections kept in this file across restarts (state.ts): read at start, written at close. */
   stateFile?: string;
   /** Serve https with this certificate and key (PEM), as Qdrant with service.enable_tls. */
@@ -109,7 +114,7 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
   if (options.stateFile) loadState(store, options.stateFile);
   const faults = new Faults();
   const auth = new Auth(options.apiKeys);
-  const routes = buildRoutes(store, faults, auth, options.version);
+  const routes = buildRoutes(store, faults, auth, options.version, options.optimizedSegments);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const start = process.hrtime.bigint();

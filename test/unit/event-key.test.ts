@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalKey, keyBytes } from '../../src/event/key.js';
+import { canonicalKey, keyBytes, parseCanonicalKey } from '../../src/event/key.js';
 import type { ColumnValue } from '../../src/event/change-event.js';
 
 test('the canonical key is a JSON array of the key values in key-column order', () => {
@@ -77,4 +77,50 @@ test('a NULL or missing key column, or no key columns, is refused with the colum
     () => canonicalKey(['d'], { d: new Date() as unknown as ColumnValue }),
     /key column d .*no canonical form/,
   );
+});
+
+test('parseCanonicalKey inverts canonicalKey with the key columns’ types', () => {
+  const columns = [
+    { name: 'i', type: 'int8' },
+    { name: 'f', type: 'float8' },
+    { name: 'nan', type: 'float4' },
+    { name: 't', type: 'bool' },
+    { name: 's', type: 'text' },
+    { name: 'd', type: 'numeric' },
+    { name: 'u', type: 'uuid' },
+    { name: 'b', type: 'bytea' },
+    { name: 'j', type: 'jsonb' },
+  ];
+  const key: Record<string, ColumnValue> = {
+    i: -(2n ** 63n),
+    f: 0.5,
+    nan: NaN,
+    t: false,
+    s: 'a,"b"] ü',
+    d: { kind: 'decimal', text: '12.340' },
+    u: { kind: 'uuid', uuid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' },
+    b: new Uint8Array([0, 15, 255]),
+    j: { kind: 'json', json: '{"a": [1, 2]}' },
+  };
+  const text = canonicalKey(
+    columns.map((c) => c.name),
+    key,
+  );
+  assert.deepStrictEqual(parseCanonicalKey(columns, text), key);
+  // An integer key stays exact beyond 2^53 (its point id is the integer itself).
+  assert.deepStrictEqual(parseCanonicalKey([{ name: 'id', type: 'int4' }], '[9007199254740993]'), {
+    id: 9007199254740993n,
+  });
+});
+
+test('parseCanonicalKey refuses a key that is not this table’s', () => {
+  const id = [{ name: 'id', type: 'int8' }];
+  for (const bad of ['', '[]', '[1,2]', '["1"]', '[1.5]', '[ 1]', '1', '[01]', '[1', '[null]'])
+    assert.throws(() => parseCanonicalKey(id, bad), /canonical key/, bad);
+  const two = [
+    { name: 'tenant', type: 'text' },
+    { name: 'id', type: 'int8' },
+  ];
+  assert.deepStrictEqual(parseCanonicalKey(two, '["a,b",7]'), { tenant: 'a,b', id: 7n });
+  assert.throws(() => parseCanonicalKey(two, '[7,"a"]'), /canonical key/);
 });

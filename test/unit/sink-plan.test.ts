@@ -58,6 +58,7 @@ function batch(items: Array<ChangeEvent | { tombstone: number }>): DecodedRecord
         value: tomb ? null : Buffer.from('x'),
       },
       event: tomb ? null : (item as ChangeEvent),
+      ...(tomb ? { tombstoneKey: { id: BigInt(item.tombstone) } } : {}),
     };
   });
 }
@@ -180,7 +181,7 @@ test('delete then upsert → the upsert, not merged with anything before the del
   assert.equal(c.kind, 'upsert');
   assert.deepStrictEqual(c.values, { a: 1n });
   assert.deepStrictEqual(c.vectors, { v: dense(1) });
-  assert.deepStrictEqual(offsets(c), [0, 1, 3]);
+  assert.deepStrictEqual(offsets(c), [0, 1, 2, 3]);
 });
 
 test('delete then partial → the delete, then the partial in a step of its own', () => {
@@ -204,18 +205,49 @@ test('delete then partial → the delete, then the partial in a step of its own'
     [
       [
         ['[3]', 'upsert', [0]],
-        ['[2]', 'delete', [1]],
+        ['[2]', 'delete', [1, 2]],
       ],
       [['[2]', 'partial', [3, 4]]],
     ],
   );
 });
 
-test('tombstones are ignored', () => {
-  assert.deepStrictEqual(planBatch(batch([{ tombstone: 1 }, { tombstone: 2 }]), keyOf), []);
+test('a tombstone alone deletes its key, unguarded (its delete event was compacted away)', () => {
+  const steps = planBatch(batch([{ tombstone: 1 }, { tombstone: 2 }]), keyOf);
+  assert.equal(steps.length, 1);
+  const step = steps[0]!;
+  assert.equal(step.kind, 'points');
+  assert.deepStrictEqual(
+    [...step.changes].map(([k, c]) => [k, c.kind, c.tombstone, c.event.key, offsets(c)]),
+    [
+      ['[1]', 'delete', true, { id: 1n }, [0]],
+      ['[2]', 'delete', true, { id: 2n }, [1]],
+    ],
+  );
+});
+
+test('a tombstone after its delete event folds into it: the delete keeps its own guard', () => {
   const c = only(planBatch(batch([event({ op: 'd', id: 1, lsn: 10 }), { tombstone: 1 }]), keyOf));
   assert.equal(c.kind, 'delete');
-  assert.deepStrictEqual(offsets(c), [0]);
+  assert.equal(c.tombstone, undefined);
+  assert.equal(c.lsn, 10n);
+  assert.deepStrictEqual(offsets(c), [0, 1]);
+});
+
+test('a tombstone after an upsert of its key → delete; an insert after the tombstone → upsert', () => {
+  // The key's delete event dead-lettered or compacted away: the tombstone still deletes.
+  const c = only(
+    planBatch(batch([event({ op: 'c', id: 1, lsn: 9, values: { a: 1n } }), { tombstone: 1 }]), keyOf),
+  );
+  assert.equal(c.kind, 'delete');
+  assert.equal(c.tombstone, true);
+  assert.deepStrictEqual(offsets(c), [0, 1]);
+  const again = only(
+    planBatch(batch([{ tombstone: 1 }, event({ op: 'c', id: 1, lsn: 12, values: { a: 2n } })]), keyOf),
+  );
+  assert.equal(again.kind, 'upsert');
+  assert.equal(again.tombstone, undefined);
+  assert.deepStrictEqual(offsets(again), [0, 1]);
 });
 
 test('a truncate splits the batch into steps, in order', () => {
@@ -291,8 +323,11 @@ function applyTruncate(model: Model, lsn: bigint) {
 }
 
 function applyEvents(model: Model, items: DecodedRecord[]) {
-  for (const { event: e } of items) {
-    if (e === null) continue;
+  for (const { event: e, tombstoneKey } of items) {
+    if (e === null) {
+      model.delete(canonicalKey(['id'], tombstoneKey!));
+      continue;
+    }
     if (e.op === 't') applyTruncate(model, e.source.lsn);
     else
       applyChange(model, keyOf(e), {
@@ -403,7 +438,7 @@ test('property: applying the planned steps ≡ applying every event in turn', ()
     const sorted = (m: Model) => [...m].sort(([a], [b]) => a.localeCompare(b));
     assert.deepStrictEqual(sorted(actual), sorted(expected), `seed ${seed}`);
 
-    // Every record of a row change or truncate is in exactly one change or truncate step, and a
+    // Every record (row change, tombstone or truncate) is in exactly one change or truncate step, and a
     // point's records keep their order.
     const planned = steps.flatMap((s) =>
       s.kind === 'truncate' ? [offsets(s)] : [...s.changes.values()].map(offsets),
@@ -414,7 +449,7 @@ test('property: applying the planned steps ≡ applying every event in turn', ()
         [...list].sort((a, b) => a - b),
         `seed ${seed}: records in order`,
       );
-    const wanted = items.filter((i) => i.event !== null).map((i) => Number(i.record.offset));
+    const wanted = items.map((i) => Number(i.record.offset));
     assert.deepStrictEqual(
       planned.flat().sort((a, b) => a - b),
       wanted,

@@ -290,3 +290,101 @@ test('conditional: upserts carry one guarded has_id clause per point, deletes go
   assert.deepEqual(deletes, [{ filter: { should: [clause(9, 1009)] } }]);
   assert.deepEqual(applied.sort(), ['1', '2', '3', '9']);
 });
+
+test('a tombstone alone deletes its point by id, unguarded, even with conditional writes', async () => {
+  const { http, sent } = fakeHttp();
+  const writer = new CollectionWriter(
+    http,
+    'c',
+    descriptor(4),
+    pipelineNamespace('p'),
+    options({ conditional: true }),
+    silent,
+  );
+  const applied: string[] = [];
+  const ctx = {
+    ...batchContext(async () => assert.fail('nothing is dead-lettered')),
+    applied: (rs: SinkRecord[]) => applied.push(...rs.map((r) => r.offset)),
+  };
+  const tomb = upsert(7, 4);
+  tomb.kind = 'delete';
+  tomb.tombstone = true;
+  const del = upsert(8, 4);
+  del.kind = 'delete';
+  await writer.apply([step([tomb, del])], ctx);
+  const deletes = sent.filter((s) => s.path === '/points/delete').map((s) => JSON.parse(s.json) as unknown);
+  assert.equal(deletes.length, 2);
+  assert.deepEqual(deletes[1], { points: [7] }, 'the tombstone: by id, no filter');
+  assert.ok('filter' in (deletes[0] as object), 'the delete event: by its guard');
+  assert.deepEqual(applied.sort(), ['7', '8']);
+});
+
+/** A whole row with its vector NULL. */
+function nullVector(i: number, d: TableDescriptor): PointChange {
+  const c = upsert(i, 4);
+  c.vectors = Object.fromEntries(d.vectors.map((v) => [v.name, null]));
+  return c;
+}
+
+test('a whole row with a NULL vector: the upsert leaves it out and a delete_vectors follows in the same request', async () => {
+  const named: TableDescriptor = {
+    ...descriptor(4),
+    vectors: [
+      { name: 'embedding', kind: 'vector', dimension: 4, distance: 'Cosine', hnsw: null },
+      { name: 'title_vec', kind: 'vector', dimension: 4, distance: 'Cosine', hnsw: null },
+    ],
+  };
+  for (const conditional of [false, true]) {
+    for (const d of [descriptor(4), named]) {
+      const { http, sent } = fakeHttp();
+      const writer = new CollectionWriter(
+        http,
+        'c',
+        d,
+        pipelineNamespace('p'),
+        options({ conditional }),
+        silent,
+      );
+      const applied: string[] = [];
+      const ctx = {
+        ...batchContext(async () => assert.fail('nothing is dead-lettered')),
+        applied: (rs: SinkRecord[]) => applied.push(...rs.map((r) => r.offset)),
+      };
+      const cleared = nullVector(3, d);
+      if (d === named) cleared.vectors.title_vec = { kind: 'dense', values: vector(3, 4), half: false };
+      await writer.apply([step([upsert(1, 4), cleared])], ctx);
+      const what = `${d === named ? 'named' : 'unnamed'}, conditional ${conditional}`;
+      // The row with a vector goes as a plain upsert; the other as one /points/batch request.
+      assert.deepEqual(
+        sent.map((s) => `${s.method} ${s.path}`),
+        ['PUT /points', 'POST /points/batch'],
+        what,
+      );
+      const { operations } = JSON.parse(sent[1]!.json) as { operations: Array<Record<string, unknown>> };
+      assert.equal(operations.length, 2, what);
+      const up = operations[0]!.upsert as { points: Point[]; update_filter?: unknown };
+      assert.equal(up.points.length, 1);
+      assert.equal(up.points[0]!.id, 3);
+      assert.equal(up.points[0]!.payload[LSN_FIELD], 1003);
+      const del = operations[1]!.delete_vectors as { vector: string[]; points?: unknown; filter?: unknown };
+      if (d === named) {
+        const v = up.points[0]!.vector as unknown as Record<string, number[]>;
+        assert.deepEqual(Object.keys(v), ['title_vec'], what);
+        assert.deepEqual(v.title_vec!.map(Math.fround), Array.from(vector(3, 4)), what);
+        assert.deepEqual(del.vector, ['embedding'], what);
+      } else {
+        assert.deepEqual(up.points[0]!.vector, {}, what);
+        assert.deepEqual(del.vector, [''], `${what}: the unnamed vector is ""`);
+      }
+      if (conditional) {
+        assert.ok(up.update_filter, what);
+        assert.equal(del.points, undefined, `${what}: by the guard, not by id`);
+        assert.deepEqual((del.filter as { must: unknown[] }).must[0], { has_id: [3] }, what);
+      } else {
+        assert.equal(up.update_filter, undefined, what);
+        assert.deepEqual(del.points, [3], what);
+      }
+      assert.deepEqual(applied.sort(), ['1', '3'], what);
+    }
+  }
+});

@@ -101,6 +101,10 @@ export class CollectionWriter implements TableOutput {
     return this.descriptor.key.map((k) => k.name);
   }
 
+  get key(): TableDescriptor['key'] {
+    return this.descriptor.key;
+  }
+
   get target(): string {
     return this.collection;
   }
@@ -126,13 +130,16 @@ export class CollectionWriter implements TableOutput {
         continue;
       }
       const deletes: Pending[] = [];
+      const tombstones: Pending[] = [];
       const upserts: Pending[] = [];
+      /** Whole rows with a NULL vector: upsert, then delete that vector (upsertClearing). */
+      const clearing: Pending[] = [];
       const partials: Pending[] = [];
       for (const change of step.changes.values()) {
         const { id, derivedFrom } = pointIdOf(this.descriptor, this.namespace, change.event.key);
         const pending = { change, idJson: pointIdJson(id), derivedFrom };
-        if (change.kind === 'delete') deletes.push(pending);
-        else if (change.kind === 'upsert') upserts.push(pending);
+        if (change.kind === 'delete') (change.tombstone ? tombstones : deletes).push(pending);
+        else if (change.kind === 'upsert') (this.cleared(change).length ? clearing : upserts).push(pending);
         else partials.push(pending);
       }
       const conditional = this.options.conditional === true;
@@ -144,12 +151,22 @@ export class CollectionWriter implements TableOutput {
         conditional ? wrapGuardedDelete : wrapIds,
         ctx,
       );
+      // A tombstone has no position to guard by: by id (plan.ts, tombstoneChange, says why).
+      await this.sendUnits('POST', '/points/delete', tombstones, (p) => p.idJson, wrapIds, ctx);
       await this.sendUnits(
         'PUT',
         '/points',
         upserts,
         (p, arena) => this.pointJson(arena, p.idJson, p.change, p.derivedFrom),
         conditional ? wrapGuardedPoints : wrapPoints,
+        ctx,
+      );
+      await this.sendUnits(
+        'POST',
+        '/points/batch',
+        clearing,
+        (p, arena) => this.upsertClearing(arena, p.idJson, p.change, p.derivedFrom),
+        wrapOperations,
         ctx,
       );
       await this.sendUnits(
@@ -172,20 +189,69 @@ export class CollectionWriter implements TableOutput {
     return extra;
   }
 
+  /** A point's JSON, between `before` and `after` (written with it, as one piece). */
   private pointJson(
     arena: Arena,
     idJson: string,
     change: PointChange,
     derivedFrom: string | undefined,
+    before = '',
+    after = '',
   ): Json {
-    const head = `{"id":${idJson},"vector":`;
-    const tail = `,"payload":${payloadJson(change.values, this.extra(change, derivedFrom))}}`;
+    const head = `${before}{"id":${idJson},"vector":`;
+    const tail = `,"payload":${payloadJson(change.values, this.extra(change, derivedFrom))}}${after}`;
     const bound = 3 * (head.length + tail.length) + vectorsJsonBound(this.layout, change.vectors);
     return arena.write(bound, (b, at) => {
       at += b.write(head, at, 'utf8');
       at = writeVectorsJson(b, at, this.layout, change.vectors);
       return at + b.write(tail, at, 'utf8');
     });
+  }
+
+  /**
+   * The collection's vectors a whole row sets to NULL, as delete_vectors names them ("" for the
+   * unnamed vector). Vector columns the collection does not have are not named.
+   */
+  private cleared(change: PointChange): string[] {
+    const names: string[] = [];
+    for (const name of [...this.layout.dense, ...this.layout.sparse])
+      if (Object.hasOwn(change.vectors, name) && change.vectors[name] === null)
+        names.push(this.layout.unnamed ? '' : name);
+    return names;
+  }
+
+  /**
+   * A whole row with a NULL vector: the upsert leaves that vector out, and a delete_vectors right
+   * after it, in the same request, removes it. Omission alone is not enough: Qdrant up to 1.18
+   * keeps a named vector an upsert leaves out when the point sits in an optimized segment (its
+   * copy-on-write path; docs/qdrant.md). The unnamed vector is no different: NULL means the row
+   * has no vector, so the point stays (its payload is the row, found by filter or id) without
+   * one, as an insert with a NULL vector makes it; it cannot be found by vector search.
+   * One unit per point, both operations: a request that fails is retried whole (both are
+   * idempotent), and the records count as applied only once both have been.
+   * Conditional: the upsert by its guard, the delete by the same guard as a filter; the upsert
+   * stored that position, so the delete matches the point it wrote, and nothing newer.
+   */
+  private upsertClearing(
+    arena: Arena,
+    idJson: string,
+    change: PointChange,
+    derivedFrom: string | undefined,
+  ): Json {
+    const conditional = this.options.conditional === true;
+    const { lsn } = change;
+    const { seq } = change.event.source;
+    const filter = conditional ? `,"update_filter":${notNewerThan(lsn, seq)}` : '';
+    const select = conditional ? `"filter":${pointGuard(idJson, lsn, seq)}` : `"points":[${idJson}]`;
+    const names = this.cleared(change).map((n) => JSON.stringify(n));
+    return this.pointJson(
+      arena,
+      idJson,
+      change,
+      derivedFrom,
+      '{"upsert":{"points":[',
+      `]${filter}}},{"delete_vectors":{${select},"vector":[${names.join(',')}]}}`,
+    );
   }
 
   /**
