@@ -9,6 +9,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { isConnectionLost } from './postgres/errors.js';
+import { POSTGRES_ORIGIN } from './postgres/replication.js';
 
 export type FailedSystem = 'PostgreSQL' | 'Kafka' | 'unknown';
 
@@ -29,6 +30,7 @@ export function failedSystem(err: unknown, config: LoadedConfig): FailedSystem {
       port?: unknown;
       severity?: unknown;
     };
+    if ((e as Record<symbol, unknown>)[POSTGRES_ORIGIN]) return 'PostgreSQL';
     if (typeof name === 'string' && name.startsWith('KafkaJS')) return 'Kafka';
     if (typeof code === 'string' && code.startsWith('PLT_KFK')) return 'Kafka';
     if (/^Kafka /.test(messageOf(e))) return 'Kafka';

@@ -75,6 +75,15 @@ export interface StreamHandlers {
   onError(err: Error): void;
 }
 
+export const POSTGRES_ORIGIN = Symbol.for('vecrelay.postgres-origin');
+
+/** Marks an error as the replication connection's (outage.ts reads the mark). */
+export function fromPostgres<E extends Error>(err: E): E {
+  if (err !== null && typeof err === 'object' && Object.isExtensible(err))
+    Object.defineProperty(err, POSTGRES_ORIGIN, { value: true });
+  return err;
+}
+
 export class ReplicationStream {
   private readonly service: LogicalReplicationService;
   private stopped = false;
@@ -121,13 +130,15 @@ export class ReplicationStream {
       if (!failed && !this.stopped)
         handlers.onKeepalive(parseLsn(lsn), shouldRespond, handled === plugin.received);
     });
-    this.service.on('error', (err: Error) => fail(err));
+    // The replication connection's own failures (a reset socket carries no hint of its server)
+    // are marked as PostgreSQL's, so the outage log can name the system that went away.
+    this.service.on('error', (err: Error) => fail(fromPostgres(err)));
     try {
       // No LSN: a new service starts from the slot's confirmed_flush_lsn.
       await this.service.subscribe(plugin, this.slot);
       if (!this.stopped) fail(new Error('the replication stream ended'));
     } catch (err) {
-      fail(err as Error);
+      fail(fromPostgres(err as Error));
     }
   }
 
