@@ -21,6 +21,4 @@ export interface TableDescriptor {
   payload: string[];
 }
 
-export function tablesTopic(topicPrefix: string): string {
-  return `${topicPrefix}._tables`;
-}
+export { tablesTopic } from './names.js';

@@ -12,7 +12,8 @@ import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
 import { StateStore } from '../kafka/state-store.js';
-import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
+import { ensureTopics } from '../kafka/topics.js';
+import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/names.js';
 import type { Logger } from '../shared/log.js';
 import { HEALTHY_RUN_MS, RESTART_BACKOFF, retry, runWithRestarts } from '../shared/retry.js';
 import type { CellDecoders } from './changes.js';
@@ -29,7 +30,7 @@ import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
-import { tablesTopic, type TableDescriptor } from '../event/table-descriptor.js';
+import type { TableDescriptor } from '../event/table-descriptor.js';
 
 interface SnapshotState {
   slot: string;
@@ -65,10 +66,6 @@ async function publishDescriptors(
     return { key: `${t.schema}.${t.table}`, value: JSON.stringify(descriptor) };
   });
   await producer.send({ topic, acks: -1, messages });
-}
-
-export function stateTopic(config: LoadedConfig): string {
-  return `${config.kafka.topicPrefix}._state.${config.name}`;
 }
 
 export class Source {
@@ -152,7 +149,7 @@ export class Source {
           { columns: textOnly },
           'these column types have no binary decoder: streaming in text mode (slower)',
         );
-      const state = new StateStore(kafka, admin, producer, stateTopic(config));
+      const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
       await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
       // Streaming writes through its own producers: these would only sit idle (and log about
@@ -189,7 +186,7 @@ export class Source {
         { topic: deadLetterTopic(config.kafka.topicPrefix, config.name), ...small, compacted: false },
         // Table descriptors for the sinks, and the pipeline's own state (snapshot done or not).
         { topic: tablesTopic(config.kafka.topicPrefix), ...small, compacted: true },
-        { topic: stateTopic(config), ...small, compacted: true },
+        { topic: stateTopic(config.kafka.topicPrefix, config.name), ...small, compacted: true },
       ]);
       if (created.length) log.info({ topics: created }, 'created topics');
       // An existing topic keeps its own partition count: truncate markers must reach all of them.
