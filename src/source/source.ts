@@ -11,6 +11,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
+import { checkOwners, OWNER_KEY } from '../kafka/owners.js';
 import { StateStore } from '../kafka/state-store.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/names.js';
@@ -24,12 +25,14 @@ import { classifyPgError, isFatalPgError } from './postgres/errors.js';
 import { OutageLog, failedSystem } from './outage.js';
 import { preflight } from '../plan/preflight.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
+import { readIdentity } from './postgres/identity.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
 import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
+import type { PipelineIdentity } from '../event/identity.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
 
 interface SnapshotState {
@@ -51,6 +54,7 @@ async function publishDescriptors(
   config: LoadedConfig,
   tables: TableInfo[],
   routed: Map<string, RoutedTable>,
+  owner: PipelineIdentity,
 ) {
   const topic = tablesTopic(config.kafka.topicPrefix); // created by prepare()
   const messages = tables.map((t) => {
@@ -62,6 +66,7 @@ async function publishDescriptors(
       key: t.key.map((name) => ({ name, type: types.get(name)! })),
       vectors: t.vectors,
       payload: t.payload,
+      owner,
     };
     return { key: `${t.schema}.${t.table}`, value: JSON.stringify(descriptor) };
   });
@@ -137,8 +142,11 @@ export class Source {
     });
     kafkaConnected.catch(() => {}); // awaited in prepare(); a failure surfaces there
     try {
-      const { tables, routed } = await this.prepare(admin, kafkaConnected);
-      await publishDescriptors(producer, config, tables, routed);
+      const { tables, routed, identity } = await this.prepare(kafka, admin, kafkaConnected);
+      // The pipeline's identity goes with its topics (src/kafka/owners.ts), first of all writes.
+      const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
+      await state.write(OWNER_KEY, identity);
+      await publishDescriptors(producer, config, tables, routed, identity);
       const textOnly = tables.flatMap((t) =>
         t.columns
           .filter((c) => !decodesBinary(c.udtName))
@@ -149,7 +157,6 @@ export class Source {
           { columns: textOnly },
           'these column types have no binary decoder: streaming in text mode (slower)',
         );
-      const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
       await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
       // Streaming writes through its own producers: these would only sit idle (and log about
@@ -163,21 +170,29 @@ export class Source {
   }
 
   /** Preflight, publication and topics; returns the tables with their Kafka routes. */
-  private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
+  private async prepare(kafka: Kafka, admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
     const { config, log } = this;
     const client = await this.connect();
     try {
       await checkServer(client, config);
       const tables = await checkTables(client, config);
-      await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
-      await ensurePublication(client, config, tables, log);
+      const identity = await readIdentity(client, config.name);
       const specs = tables.map((t) => ({
-        topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table),
+        topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table), // a ConfigError when too long
         partitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
         compacted: true,
         compaction: config.kafka,
       }));
+      await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
+      // Topics another pipeline (database, pipeline name) records as its own: stop, naming it.
+      await checkOwners(kafka, admin, {
+        topicPrefix: config.kafka.topicPrefix,
+        me: identity,
+        changeTopics: specs.map((s) => s.topic),
+        stateTopic: stateTopic(config.kafka.topicPrefix, config.name),
+      });
+      await ensurePublication(client, config, tables, log);
       // Every topic in one call: creating each waits for its leader.
       const small = { partitions: 1, replicationFactor: config.kafka.replicationFactor };
       const created = await ensureTopics(admin, [
@@ -203,7 +218,7 @@ export class Source {
           route: { topic, partitions: partitions.get(topic) ?? config.kafka.partitions },
         });
       });
-      return { tables, routed };
+      return { tables, routed, identity };
     } finally {
       await client.end().catch(() => {});
     }
