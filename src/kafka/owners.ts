@@ -1,5 +1,5 @@
-// Refuses topics another pipeline recorded as its own (src/event/identity.ts), before the source
-// writes anything. Owners are read from two places the source writes on every start:
+// Refuses topics another pipeline recorded as its own (src/event/identity.ts): called by the
+// start-up preflight (src/plan/preflight.ts), before the source writes or the sink reads. Owners are read from two places the source writes on every start:
 //   - `<prefix>._tables`: each table descriptor carries the identity of the pipeline that
 //     published it, so a change topic claimed by another database or pipeline name is found;
 //   - `<prefix>._state.<pipeline>`: key "owner", so the same pipeline name on another database

@@ -11,7 +11,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
-import { checkOwners, OWNER_KEY } from '../kafka/owners.js';
+import { OWNER_KEY } from '../kafka/owners.js';
 import { StateStore } from '../kafka/state-store.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/names.js';
@@ -142,7 +142,7 @@ export class Source {
     });
     kafkaConnected.catch(() => {}); // awaited in prepare(); a failure surfaces there
     try {
-      const { tables, routed, identity } = await this.prepare(kafka, admin, kafkaConnected);
+      const { tables, routed, identity } = await this.prepare(admin, kafkaConnected);
       // The pipeline's identity goes with its topics (src/kafka/owners.ts), first of all writes.
       const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
       await state.write(OWNER_KEY, identity);
@@ -170,7 +170,7 @@ export class Source {
   }
 
   /** Preflight, publication and topics; returns the tables with their Kafka routes. */
-  private async prepare(kafka: Kafka, admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
+  private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
     const { config, log } = this;
     const client = await this.connect();
     try {
@@ -184,14 +184,8 @@ export class Source {
         compacted: true,
         compaction: config.kafka,
       }));
+      // preflight() refused topics another pipeline records as its own (src/kafka/owners.ts).
       await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
-      // Topics another pipeline (database, pipeline name) records as its own: stop, naming it.
-      await checkOwners(kafka, admin, {
-        topicPrefix: config.kafka.topicPrefix,
-        me: identity,
-        changeTopics: specs.map((s) => s.topic),
-        stateTopic: stateTopic(config.kafka.topicPrefix, config.name),
-      });
       await ensurePublication(client, config, tables, log);
       // Every topic in one call: creating each waits for its leader.
       const small = { partitions: 1, replicationFactor: config.kafka.replicationFactor };
