@@ -79,6 +79,17 @@ export function changeTopic(topicPrefix: string, schema: string, table: string):
   return topic;
 }
 
+/**
+ * The change topic as vecrelay named it before names were escaped reversibly: every character
+ * outside [a-zA-Z0-9._-] became '_'. Differs from changeTopic only for a name with a character
+ * outside [a-zA-Z0-9_] (or a schema starting with '_'); the preflight refuses to start such a
+ * table while its old topic holds its events (src/kafka/owners.ts).
+ */
+export function legacyChangeTopic(topicPrefix: string, schema: string, table: string): string {
+  const clean = (s: string) => s.replace(/[^a-zA-Z0-9._-]/g, '_');
+  return `${topicPrefix}.${clean(schema)}.${clean(table)}`;
+}
+
 /** The (schema, table) a change topic of this prefix carries; undefined for any other topic. */
 export function tableOfChangeTopic(
   topicPrefix: string,

@@ -16,7 +16,7 @@ import { checkServer, checkTables } from '../source/postgres/preflight.js';
 import { checkKafka } from './kafka.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { checkOwners } from '../kafka/owners.js';
-import { changeTopic, stateTopic } from '../event/names.js';
+import { stateTopic } from '../event/names.js';
 import { readIdentity } from '../source/postgres/identity.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
 import { checkQdrant, qdrantTarget } from './qdrant.js';
@@ -74,7 +74,7 @@ async function preflightOwners(config: LoadedConfig, tables: TableInfo[], log: L
     await checkOwners(kafka, admin, {
       topicPrefix: config.kafka.topicPrefix,
       me,
-      changeTopics: tables.map((t) => changeTopic(config.kafka.topicPrefix, t.schema, t.table)),
+      tables,
       stateTopic: stateTopic(config.kafka.topicPrefix, config.name),
     });
   } finally {
