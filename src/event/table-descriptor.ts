@@ -1,6 +1,7 @@
 // What the sink needs to know about a table to create its collection and map its keys, published
 // by the source to the compacted topic `<topicPrefix>._tables` (key "schema.table", JSON value)
 // whenever it starts. With it, a new sink group rebuilds collections from Kafka alone.
+import type { PipelineIdentity } from './identity.js';
 
 export interface TableDescriptor {
   schema: string;
@@ -19,8 +20,8 @@ export interface TableDescriptor {
     hnsw: { m: number; efConstruction: number } | null;
   }>;
   payload: string[];
+  /** The pipeline that publishes this table to `topic` (src/event/identity.ts); absent when published by an older vecrelay. */
+  owner?: PipelineIdentity;
 }
 
-export function tablesTopic(topicPrefix: string): string {
-  return `${topicPrefix}._tables`;
-}
+export { tablesTopic } from './names.js';

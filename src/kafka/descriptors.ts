@@ -1,6 +1,7 @@
 // Reads every table descriptor the sources published (src/event/table-descriptor.ts).
 import type { Admin, Kafka } from 'kafkajs';
-import { tablesTopic, type TableDescriptor } from '../event/table-descriptor.js';
+import { tablesTopic } from '../event/names.js';
+import type { TableDescriptor } from '../event/table-descriptor.js';
 import { readCompacted } from './compacted.js';
 
 /** Change topic → its table's descriptor; empty when nothing was published yet. */

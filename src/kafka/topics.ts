@@ -4,16 +4,8 @@
 import type { Admin } from 'kafkajs';
 import { retry } from '../shared/retry.js';
 
-export function changeTopic(prefix: string, schema: string, table: string): string {
-  // Kafka topic names allow [a-zA-Z0-9._-]; anything else in a Postgres name becomes '_'.
-  const clean = (s: string) => s.replace(/[^a-zA-Z0-9._-]/g, '_');
-  return `${prefix}.${clean(schema)}.${clean(table)}`;
-}
-
-/** Records the pipeline could not carry (source: undecodable rows; sink: rejected by Qdrant). */
-export function deadLetterTopic(topicPrefix: string, pipeline: string): string {
-  return `${topicPrefix}._dlq.${pipeline}`;
-}
+// Names belong to the event model; re-exported for the callers that import them from here.
+export { changeTopic, deadLetterTopic } from '../event/names.js';
 
 export interface TopicSpec {
   topic: string;

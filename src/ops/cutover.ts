@@ -8,7 +8,7 @@
 //      reach them: the sink commits an offset only once Qdrant applied everything before it.
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
-import { formatLsn, parseLsn } from '../source/pgoutput/index.js';
+import { formatLsn, parseLsn } from '../event/lsn.js';
 import { sleep } from '../shared/backoff.js';
 import { bounded } from './connect.js';
 import { consumerLag, currentWalLsn, slotLag, topicEnds } from './lag.js';

@@ -2,7 +2,7 @@
 // the sink group's committed offsets in Kafka. Used by `status` and `cutover`.
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
-import { parseLsn } from '../source/pgoutput/index.js';
+import { parseLsn } from '../event/lsn.js';
 
 export { slotLag, type SlotLag } from '../source/postgres/slot-lag.js';
 

@@ -10,10 +10,8 @@ import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { splitTable, type LoadedConfig } from '../config/load.js';
 import { quoteTable } from '../source/postgres/connect.js';
-import { collectionName } from '../sink/collections.js';
 import { qdrantTlsProblem } from '../sink/qdrant/tls-errors.js';
-import { changeTopic, deadLetterTopic } from '../kafka/topics.js';
-import { sinkGroupId } from '../sink/sink.js';
+import { changeTopic, collectionName, deadLetterTopic, sinkGroupId } from '../event/names.js';
 import type { Logger } from '../shared/log.js';
 import { messageOf } from '../shared/errors.js';
 import {

@@ -3,7 +3,7 @@
 import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 import { splitTable, type LoadedConfig } from '../config/load.js';
-import { changeTopic } from '../kafka/topics.js';
+import { changeTopic, deadLetterTopic, stateTopic } from '../event/names.js';
 import { ConfigError } from '../shared/errors.js';
 import { dropPublication, dropSlot } from '../source/postgres/slot.js';
 import { readSlot } from '../source/postgres/preflight.js';
@@ -36,8 +36,8 @@ export async function planTeardown(
         return changeTopic(config.kafka.topicPrefix, schema, table);
       })
       .concat([
-        `${config.kafka.topicPrefix}._state.${config.name}`,
-        `${config.kafka.topicPrefix}._dlq.${config.name}`,
+        stateTopic(config.kafka.topicPrefix, config.name),
+        deadLetterTopic(config.kafka.topicPrefix, config.name),
       ]),
   );
   const topics = admin

@@ -14,7 +14,10 @@ import { connectClient, passwordSource, pgClientConfig } from '../source/postgre
 import { cannotConnectMessage } from '../source/postgres/errors.js';
 import { checkServer, checkTables } from '../source/postgres/preflight.js';
 import { checkKafka } from './kafka.js';
-import { kafkaSettings } from '../kafka/client.js';
+import { createKafka, kafkaSettings } from '../kafka/client.js';
+import { checkOwners } from '../kafka/owners.js';
+import { stateTopic } from '../event/names.js';
+import { readIdentity } from '../source/postgres/identity.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
 import { checkQdrant, qdrantTarget } from './qdrant.js';
 import { dimensionProblem } from '../sink/collections.js';
@@ -55,6 +58,30 @@ export async function preflightPostgres(config: LoadedConfig, signal?: AbortSign
   }
 }
 
+/** Refuses topics recorded by another pipeline (src/kafka/owners.ts): a ConfigError naming it. */
+async function preflightOwners(config: LoadedConfig, tables: TableInfo[], log: Logger, signal?: AbortSignal) {
+  const client = await connectPostgres(config, signal);
+  let me;
+  try {
+    me = await readIdentity(client, config.name);
+  } finally {
+    await client.end().catch(() => {});
+  }
+  const kafka = createKafka(kafkaSettings(config), log.child({ component: 'kafka' }));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await checkOwners(kafka, admin, {
+      topicPrefix: config.kafka.topicPrefix,
+      me,
+      tables,
+      stateTopic: stateTopic(config.kafka.topicPrefix, config.name),
+    });
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 /**
  * All three systems, in order; throws the first blocker (a ProblemError: exit 2). `qdrant`:
  * check Qdrant too (when the config has a qdrant section).
@@ -69,6 +96,9 @@ export async function preflight(
   // A refused SASL login or a certificate that does not verify: named by its field (kafka.sasl,
   // kafka.ssl) and where the password came from, as the source names it once running.
   if (kafka.problem) throw kafkaSecurityProblem(kafka.err, config) ?? new ProblemError(kafka.problem);
+  // Topics another pipeline with the same kafka.topicPrefix records as its own: before the sink
+  // (of `vecrelay run`) reads them or the source writes to them.
+  await preflightOwners(config, tables, log, signal);
   const target = qdrant ? qdrantTarget(config) : undefined;
   if (target) {
     // A vector column without a dimension cannot have a collection (the sink would stop on it).

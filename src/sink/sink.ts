@@ -8,7 +8,8 @@ import { splitTable } from '../config/load.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { readDescriptors } from '../kafka/descriptors.js';
-import { changeTopic, ensureTopics } from '../kafka/topics.js';
+import { ensureTopics } from '../kafka/topics.js';
+import { changeTopic, sinkGroupId } from '../event/names.js';
 import { sleep } from '../shared/backoff.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -20,9 +21,7 @@ import type { Output, TableOutput } from './output.js';
 import { pipelineNamespace } from './qdrant/point-id.js';
 import { QdrantOutput } from './qdrant/output.js';
 
-export function sinkGroupId(config: LoadedConfig): string {
-  return config.sink.groupId ?? `vecrelay-${config.name}`;
-}
+export { sinkGroupId } from '../event/names.js';
 
 export class Sink {
   constructor(

@@ -16,7 +16,7 @@ import { toMessages } from './to-kafka.js';
 import { decodesBinary } from './decode/index.js';
 import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
 import { isRowFailure } from './row-failure.js';
-import { deadLetterTopic } from '../kafka/topics.js';
+import { deadLetterTopic } from '../event/names.js';
 import { metrics } from '../shared/metrics.js';
 
 export interface SnapshotPhaseDeps {

@@ -11,8 +11,10 @@ import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
 import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
+import { OWNER_KEY } from '../kafka/owners.js';
 import { StateStore } from '../kafka/state-store.js';
-import { changeTopic, deadLetterTopic, ensureTopics } from '../kafka/topics.js';
+import { ensureTopics } from '../kafka/topics.js';
+import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/names.js';
 import type { Logger } from '../shared/log.js';
 import { HEALTHY_RUN_MS, RESTART_BACKOFF, retry, runWithRestarts } from '../shared/retry.js';
 import type { CellDecoders } from './changes.js';
@@ -23,13 +25,15 @@ import { classifyPgError, isFatalPgError } from './postgres/errors.js';
 import { OutageLog, failedSystem } from './outage.js';
 import { preflight } from '../plan/preflight.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
+import { readIdentity } from './postgres/identity.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { runSnapshot } from './snapshot-phase.js';
 import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
-import { tablesTopic, type TableDescriptor } from '../event/table-descriptor.js';
+import type { PipelineIdentity } from '../event/identity.js';
+import type { TableDescriptor } from '../event/table-descriptor.js';
 
 interface SnapshotState {
   slot: string;
@@ -50,6 +54,7 @@ async function publishDescriptors(
   config: LoadedConfig,
   tables: TableInfo[],
   routed: Map<string, RoutedTable>,
+  owner: PipelineIdentity,
 ) {
   const topic = tablesTopic(config.kafka.topicPrefix); // created by prepare()
   const messages = tables.map((t) => {
@@ -61,14 +66,11 @@ async function publishDescriptors(
       key: t.key.map((name) => ({ name, type: types.get(name)! })),
       vectors: t.vectors,
       payload: t.payload,
+      owner,
     };
     return { key: `${t.schema}.${t.table}`, value: JSON.stringify(descriptor) };
   });
   await producer.send({ topic, acks: -1, messages });
-}
-
-export function stateTopic(config: LoadedConfig): string {
-  return `${config.kafka.topicPrefix}._state.${config.name}`;
 }
 
 export class Source {
@@ -140,8 +142,11 @@ export class Source {
     });
     kafkaConnected.catch(() => {}); // awaited in prepare(); a failure surfaces there
     try {
-      const { tables, routed } = await this.prepare(admin, kafkaConnected);
-      await publishDescriptors(producer, config, tables, routed);
+      const { tables, routed, identity } = await this.prepare(admin, kafkaConnected);
+      // The pipeline's identity goes with its topics (src/kafka/owners.ts), first of all writes.
+      const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
+      await state.write(OWNER_KEY, identity);
+      await publishDescriptors(producer, config, tables, routed, identity);
       const textOnly = tables.flatMap((t) =>
         t.columns
           .filter((c) => !decodesBinary(c.udtName))
@@ -152,7 +157,6 @@ export class Source {
           { columns: textOnly },
           'these column types have no binary decoder: streaming in text mode (slower)',
         );
-      const state = new StateStore(kafka, admin, producer, stateTopic(config));
       await this.snapshotIfDue(state, tables, routed, signal);
       if (config.snapshot === 'initial_only' || signal.aborted) return;
       // Streaming writes through its own producers: these would only sit idle (and log about
@@ -172,15 +176,17 @@ export class Source {
     try {
       await checkServer(client, config);
       const tables = await checkTables(client, config);
-      await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
-      await ensurePublication(client, config, tables, log);
+      const identity = await readIdentity(client, config.name);
       const specs = tables.map((t) => ({
-        topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table),
+        topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table), // a ConfigError when too long
         partitions: config.kafka.partitions,
         replicationFactor: config.kafka.replicationFactor,
         compacted: true,
         compaction: config.kafka,
       }));
+      // preflight() refused topics another pipeline records as its own (src/kafka/owners.ts).
+      await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
+      await ensurePublication(client, config, tables, log);
       // Every topic in one call: creating each waits for its leader.
       const small = { partitions: 1, replicationFactor: config.kafka.replicationFactor };
       const created = await ensureTopics(admin, [
@@ -189,7 +195,7 @@ export class Source {
         { topic: deadLetterTopic(config.kafka.topicPrefix, config.name), ...small, compacted: false },
         // Table descriptors for the sinks, and the pipeline's own state (snapshot done or not).
         { topic: tablesTopic(config.kafka.topicPrefix), ...small, compacted: true },
-        { topic: stateTopic(config), ...small, compacted: true },
+        { topic: stateTopic(config.kafka.topicPrefix, config.name), ...small, compacted: true },
       ]);
       if (created.length) log.info({ topics: created }, 'created topics');
       // An existing topic keeps its own partition count: truncate markers must reach all of them.
@@ -206,7 +212,7 @@ export class Source {
           route: { topic, partitions: partitions.get(topic) ?? config.kafka.partitions },
         });
       });
-      return { tables, routed };
+      return { tables, routed, identity };
     } finally {
       await client.end().catch(() => {});
     }

@@ -182,11 +182,4 @@ export async function ensureCollection(
   );
 }
 
-export function collectionName(
-  prefix: string,
-  table: TableConfig | undefined,
-  schema: string,
-  name: string,
-): string {
-  return table?.collection ?? `${prefix}${schema === 'public' ? name : `${schema}_${name}`}`;
-}
+export { collectionName } from '../../event/names.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatLsn, parseLsn } from '../../src/source/pgoutput/lsn.js';
+import { formatLsn, parseLsn } from '../../src/event/lsn.js';
 
 test('parseLsn accepts both the short and the zero-padded form', () => {
   assert.equal(parseLsn('0/1639370'), 0x1639370n);
