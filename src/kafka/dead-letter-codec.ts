@@ -88,7 +88,8 @@ export function deadLetterHeaders(origin: DeadLetterOrigin, reason: string, orig
   }
   // A record replayed once and refused again keeps its own (replay-of) trace, but never a second
   // set of dead-letter headers.
-  for (const [name, value] of original) if (!isDlqHeader(name) || name === DLQ.replayOf) h.push([name, value]);
+  for (const [name, value] of original)
+    if (!isDlqHeader(name) || name === DLQ.replayOf) h.push([name, value]);
   return h;
 }
 
@@ -176,7 +177,9 @@ export function decodeDeadLetter(r: StoredRecord): DeadLetter | ReplayMarker {
   const version = get(DLQ.version);
   if (version !== undefined) {
     if (Number(version) > DLQ_VERSION)
-      throw new Error(`dead-letter format version ${version}, newer than this vecrelay knows (${DLQ_VERSION})`);
+      throw new Error(
+        `dead-letter format version ${version}, newer than this vecrelay knows (${DLQ_VERSION})`,
+      );
     const stage = get(DLQ.stage);
     if (stage === 'replay')
       return { kind: 'replay', ...at, replays: get(DLQ.replays) ?? '', to: get(DLQ.replayedTo) ?? '' };

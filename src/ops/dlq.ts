@@ -29,7 +29,7 @@ import {
   type ReplayMarker,
 } from '../kafka/dead-letter-codec.js';
 import { deadLetterTopic } from '../kafka/topics.js';
-import { messageOf } from '../shared/errors.js';
+import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { bounded, kafkaWhere, Unreachable } from './connect.js';
 import { partitionOffsets, readRanges, type Range } from './dlq-read.js';
@@ -219,7 +219,9 @@ export interface ReplayOutcome {
 export function parseDlqId(text: string): string {
   const m = /^(?:(\d+):)?(\d+)$/.exec(text.trim());
   if (!m)
-    throw new Error(`${JSON.stringify(text)} is not a dead letter: give its offset, or <partition>:<offset>`);
+    throw new ConfigError(
+      `${JSON.stringify(text)} is not a dead letter: give its offset, or <partition>:<offset>`,
+    );
   return `${m[1] ?? '0'}:${m[2]}`;
 }
 

@@ -3,6 +3,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
+import { ConfigError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { runUntilSignalled } from '../lifecycle.js';
 
@@ -19,7 +20,7 @@ interface Options {
   config: string;
   json?: boolean;
   limit?: number;
-  replay?: string[];
+  replay?: string[] | true;
   all?: boolean;
   yes?: boolean;
 }
@@ -33,7 +34,7 @@ export function dlqCommand(): Command {
     .requiredOption('-c, --config <file>', 'pipeline config')
     .option('--json', 'one JSON object')
     .option('--limit <n>', 'list only the newest n', count)
-    .option('--replay <ids...>', 'replay these dead letters: <offset> or <partition>:<offset>')
+    .option('--replay [ids...]', 'replay these dead letters: <offset> or <partition>:<offset>')
     .option('--all', 'with --replay: every replayable dead letter not yet replayed')
     .option('-y, --yes', 'replay without asking')
     .action(async (opts: Options) => {
@@ -41,7 +42,9 @@ export function dlqCommand(): Command {
       await runUntilSignalled(log, async () => {
         const config = loadConfig(opts.config);
         const dlq = await import('../../ops/dlq.js');
-        const ids = opts.all ? 'all' : opts.replay?.map(dlq.parseDlqId);
+        if (opts.replay === true && !opts.all)
+          throw new ConfigError('--replay needs the dead letters to replay (offsets), or --all');
+        const ids = opts.all ? 'all' : opts.replay === true ? undefined : opts.replay?.map(dlq.parseDlqId);
         const clients = await dlq.openDlq(config, log);
         try {
           if (ids === undefined) {
