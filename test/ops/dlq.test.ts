@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DlqListing, ReplayOutcome } from '../../src/ops/dlq.js';
-import { endOffsets } from '../helpers/kafka.js';
+import { endOffsets, groupAtEnd } from '../helpers/kafka.js';
 import { waitSlotActive } from '../helpers/pg.js';
 import { pointCount, qdrantRequest, scrollAll } from '../helpers/qdrant.js';
-import { useSinkPipelines } from '../helpers/sink-pipeline.js';
-import { writeConfig } from '../helpers/source-process.js';
+import { useSinkPipelines, type SinkPipeline } from '../helpers/sink-pipeline.js';
+import { writeConfig, type RunningProcess } from '../helpers/source-process.js';
 import { execVecrelay, execVecrelayOk } from '../helpers/vecrelay-exec.js';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
 
@@ -34,31 +34,53 @@ async function listing(config: string): Promise<DlqListing> {
   return JSON.parse(run.stdout) as DlqListing;
 }
 
+/**
+ * A pipeline in sync with rows 1..3 whose collection is then replaced by one of the wrong
+ * dimension under the running sink (the cause), so that row 4, inserted then, is dead-lettered.
+ */
+async function deadLetteredRow(prefix: string) {
+  const table = uniqueName(prefix);
+  await ctx.createTable(table, DIM);
+  await insertRows(table, 1, 3);
+  const sp = ctx.pipeline(table);
+  ctx.start(['source', '--config', sp.config]);
+  await waitSlotActive(ctx.sql, sp.p.slot);
+  const sink = ctx.start(['sink', '--config', sp.config]);
+  await ctx.waitCollectionEqualsTable(table, sp.collection);
+
+  // The cause: the collection is replaced by one of the wrong dimension under the running sink.
+  await qdrantRequest('DELETE', `/collections/${sp.collection}`);
+  const created = await qdrantRequest('PUT', `/collections/${sp.collection}`, {
+    vectors: { size: 3, distance: 'Cosine' },
+  });
+  assert.equal(created.status, 200);
+  await insertRows(table, 4, 4);
+  await waitFor('the dead letter', async () => (await total(sp.deadLetterTopic)) >= 1n, {
+    timeoutMs: 90_000,
+    intervalMs: 250,
+  });
+
+  return { table, sp, sink };
+}
+
+/** The fix: the sink restarted on a collection it makes itself (the right dimension). */
+async function fixCollection(sp: SinkPipeline, sink: RunningProcess): Promise<RunningProcess> {
+  sink.child.kill('SIGTERM');
+  await sink.exited;
+  await qdrantRequest('DELETE', `/collections/${sp.collection}`);
+  const again = ctx.start(['sink', '--config', sp.config]);
+  await waitFor('the collection made again', async () => {
+    const { status } = await qdrantRequest('GET', `/collections/${sp.collection}`);
+    return status === 200;
+  });
+  return again;
+}
+
 test(
   'a record Qdrant refuses is listed with its reason and origin; after the fix --replay brings the row into Qdrant, once',
   { skip: skipReal },
   async () => {
-    const table = uniqueName('dlqsink');
-    await ctx.createTable(table, DIM);
-    await insertRows(table, 1, 3);
-    const sp = ctx.pipeline(table);
-    ctx.start(['source', '--config', sp.config]);
-    await waitSlotActive(ctx.sql, sp.p.slot);
-    let sink = ctx.start(['sink', '--config', sp.config]);
-    await ctx.waitCollectionEqualsTable(table, sp.collection);
-
-    // The cause: the collection is replaced by one of the wrong dimension under the running sink.
-    await qdrantRequest('DELETE', `/collections/${sp.collection}`);
-    const created = await qdrantRequest('PUT', `/collections/${sp.collection}`, {
-      vectors: { size: 3, distance: 'Cosine' },
-    });
-    assert.equal(created.status, 200);
-    await insertRows(table, 4, 4);
-    await waitFor('the dead letter', async () => (await total(sp.deadLetterTopic)) >= 1n, {
-      timeoutMs: 90_000,
-      intervalMs: 250,
-    });
-
+    const { table, sp, sink: first } = await deadLetteredRow('dlqsink');
     const text = await execVecrelayOk(['dlq', '--config', sp.config], { timeoutMs: 120_000 });
     assert.match(text.stdout, /1 dead letter/);
     assert.match(text.stdout, new RegExp(`0:0 .* sink {2}public\\.${table} {2}key`));
@@ -77,15 +99,7 @@ test(
     assert.equal(entry!.replayable, true);
     assert.equal(entry!.replayed, undefined);
 
-    // The fix: the sink restarted on a collection it makes itself (the right dimension).
-    sink.child.kill('SIGTERM');
-    await sink.exited;
-    await qdrantRequest('DELETE', `/collections/${sp.collection}`);
-    sink = ctx.start(['sink', '--config', sp.config]);
-    await waitFor('the collection made again', async () => {
-      const { status } = await qdrantRequest('GET', `/collections/${sp.collection}`);
-      return status === 200;
-    });
+    const sink = await fixCollection(sp, first);
     assert.equal(await pointCount(sp.collection), 0, 'row 4 is not there before the replay');
 
     const replayed = await execVecrelayOk(
@@ -114,6 +128,36 @@ test(
     });
     assert.equal(again.code, 1, again.stdout + again.stderr);
     assert.match(again.stdout, /0:0 skipped: already replayed/);
+    assert.ok(sink.child.exitCode === null, 'the sink keeps running');
+  },
+);
+
+test(
+  'a replay skips a dead letter whose key has a later event (a delete): the deleted row does not come back',
+  { skip: skipReal },
+  async () => {
+    const { table, sp, sink: first } = await deadLetteredRow('dlqgone');
+    await ctx.sql.query(`DELETE FROM ${table} WHERE id = 4`);
+    await insertRows(table, 5, 5);
+    // The delete and the insert after it reach the sink (the insert as a second dead letter).
+    await waitFor('the second dead letter', async () => (await total(sp.deadLetterTopic)) >= 2n, {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+    const sink = await fixCollection(sp, first);
+
+    const run = await execVecrelayOk(['dlq', '--config', sp.config, '--replay', '--all', '--yes'], {
+      timeoutMs: 120_000,
+    });
+    assert.match(run.stdout, /0:0 skipped: superseded: its key has a later event/);
+    assert.match(run.stdout, /0:1 replayed to /);
+    await waitFor('row 5 in Qdrant', async () => (await pointCount(sp.collection)) >= 1, {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+    await waitFor(`group ${sp.groupId} at the end of ${sp.topic}`, () => groupAtEnd(sp.groupId, sp.topic));
+    const titles = (await scrollAll(sp.collection)).map((p) => p.payload.title);
+    assert.deepEqual(titles, ['t5'], 'row 4, deleted since, is not brought back');
     assert.ok(sink.child.exitCode === null, 'the sink keeps running');
   },
 );
