@@ -145,6 +145,16 @@ test(
       intervalMs: 250,
     });
     const sink = await fixCollection(sp, first);
+    const newest = JSON.parse(
+      (await execVecrelayOk(['dlq', '--config', sp.config, '--json', '--limit', '1'], { timeoutMs: 120_000 }))
+        .stdout,
+    ) as DlqListing;
+    assert.equal(newest.total, 2);
+    assert.deepEqual(
+      newest.entries.map((e) => e.id),
+      ['0:1'],
+      '--limit 1: the newest only',
+    );
 
     const run = await execVecrelayOk(['dlq', '--config', sp.config, '--replay', '--all', '--yes'], {
       timeoutMs: 120_000,
