@@ -56,7 +56,10 @@ export interface DlqEntry {
 
 export interface DlqListing {
   topic: string;
-  /** Dead letters in the topic (listed or not). */
+  /**
+   * Dead letters in the topic, listed or not: its records less the replay markers read (with
+   * --limit, markers older than the window still count).
+   */
   total: number;
   entries: DlqEntry[];
   /** Records of the topic that are not dead letters of a known form, one line each. */
@@ -125,7 +128,6 @@ async function readTopic(config: LoadedConfig, clients: DlqClients, limit?: numb
       read.unreadable.push(`${partition}:${m.offset}: ${messageOf(err)}`);
     }
   });
-  read.total = read.letters.length; // within the window; the whole count below
   if (limit !== undefined) {
     read.letters.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
     read.letters = read.letters.slice(-limit);
