@@ -1,7 +1,8 @@
-// The `vecrelay` command line. Commands (plan, run, source, sink, status, cutover, teardown)
+// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, cutover, teardown)
 // register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { dlqCommand } from './commands/dlq.js';
 import { cutoverCommand, statusCommand, teardownCommand } from './commands/ops.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     .addCommand(sourceCommand())
     .addCommand(sinkCommand())
     .addCommand(statusCommand())
+    .addCommand(dlqCommand())
     .addCommand(cutoverCommand())
     .addCommand(teardownCommand())
     .configureOutput({ outputError: (str, write) => write(str) });

@@ -36,6 +36,7 @@ export async function decodeBatch(
       offset: m.offset,
       key: m.key,
       value: m.value,
+      headers: m.headers,
     };
     if (m.value === null) {
       let tombstoneKey: Record<string, ColumnValue>;

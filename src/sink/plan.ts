@@ -9,6 +9,7 @@
 //   tombstone (null value)                         → delete by id (see tombstoneChange)
 //   truncate                                       → a barrier: delete every point older than it
 //   partial right after a delete                   → a barrier too (see planBatch)
+import type { IHeaders } from 'kafkajs';
 import type { ChangeEvent, ColumnValue, VectorValue } from '../event/change-event.js';
 
 export interface SinkRecord {
@@ -17,6 +18,8 @@ export interface SinkRecord {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  /** The record's own headers (its schema version): a dead letter keeps them for a replay. */
+  headers?: IHeaders;
 }
 
 export interface PointChange {

@@ -1,6 +1,7 @@
 // A row the source cannot turn into an event (a value its decoders reject, a key that is null)
 // goes to the pipeline's dead-letter topic instead of stopping the stream (DESIGN.md guarantee
-// 7): JSON with the table, position, reason and every cell as it arrived.
+// 7): JSON with the table, position, reason and every cell as it arrived, in the one dead-letter
+// format (src/kafka/dead-letter-codec.ts: stage source, reason and position in the headers).
 //
 // A dead letter must itself fit in a batch (source.batchMaxBytes), or publishing it fails the same
 // way and the session restarts on the same row forever. So:
@@ -8,6 +9,7 @@
 //   and size only — never its cells;
 // - a failed row's cells are left out (their kinds and sizes kept) when they would not fit.
 import type { ChangeEvent } from '../event/change-event.js';
+import { deadLetterHeaders, toHeaderMap, type SourceOrigin } from '../kafka/dead-letter-codec.js';
 import { messageSize, type OutMessage } from '../kafka/publisher.js';
 import type { Logger } from '../shared/log.js';
 import { formatLsn, type Cell } from './pgoutput/index.js';
@@ -22,8 +24,15 @@ export interface RowOrigin {
 }
 
 export function rowDeadLetter(topic: string, origin: RowOrigin, err: Error, maxBytes: number): OutMessage {
+  const position: SourceOrigin = {
+    stage: 'source',
+    table: origin.table,
+    op: origin.op,
+    lsn: formatLsn(origin.lsn),
+    xid: origin.xid,
+  };
   const record = (cells: unknown[], omitted?: string) =>
-    deadLetter(topic, origin.table, {
+    deadLetter(topic, position, err.message, {
       from: 'source',
       table: origin.table,
       op: origin.op,
@@ -85,21 +94,25 @@ export function oversizedDeadLetter(
   const table = `${event.source.schema}.${event.source.table}`;
   const key = message.key.toString('utf8');
   const size = messageSize(message);
-  return deadLetter(topic, table, {
+  const op = OPS[event.op] ?? event.op;
+  const lsn = formatLsn(event.source.lsn);
+  const { xid, seq } = event.source;
+  const reason =
+    `the row's event is ${size} bytes, over source.batchMaxBytes = ${maxBytes}: it is not in Kafka. ` +
+    `To carry such rows raise source.batchMaxBytes (and the broker's message.max.bytes / the topic's ` +
+    `max.message.bytes), then re-sync the table or update the row again`;
+  return deadLetter(topic, { stage: 'source', table, op, lsn, xid, seq }, reason, {
     from: 'source',
     reason: 'oversized',
     table,
-    op: OPS[event.op] ?? event.op,
+    op,
     key: key.length > KEY_CHARS ? `${key.slice(0, KEY_CHARS)}…` : key,
-    lsn: formatLsn(event.source.lsn),
-    xid: event.source.xid,
-    seq: event.source.seq,
+    lsn,
+    xid,
+    seq,
     size,
     limit: maxBytes,
-    error:
-      `the row's event is ${size} bytes, over source.batchMaxBytes = ${maxBytes}: it is not in Kafka. ` +
-      `To carry such rows raise source.batchMaxBytes (and the broker's message.max.bytes / the topic's ` +
-      `max.message.bytes), then re-sync the table or update the row again`,
+    error: reason,
   });
 }
 
@@ -118,6 +131,17 @@ export function logOversized(log: Logger, event: ChangeEvent, message: OutMessag
   );
 }
 
-function deadLetter(topic: string, table: string, record: Record<string, unknown>): OutMessage {
-  return { topic, key: Buffer.from(table), value: Buffer.from(JSON.stringify(record)), partition: 0 };
+function deadLetter(
+  topic: string,
+  origin: SourceOrigin,
+  reason: string,
+  record: Record<string, unknown>,
+): OutMessage {
+  return {
+    topic,
+    key: Buffer.from(origin.table),
+    value: Buffer.from(JSON.stringify(record)),
+    headers: toHeaderMap(deadLetterHeaders(origin, reason)),
+    partition: 0,
+  };
 }

@@ -361,10 +361,10 @@ test('a record with the wrong vector dimension goes to the dead-letter topic wit
       }),
     ),
   }));
-  assert.match(dead.headers['vecrelay.error']!, /Vector dimension error/);
-  assert.equal(dead.headers['vecrelay.topic'], sp.topic);
-  assert.equal(dead.headers['vecrelay.partition'], String(partition));
-  assert.equal(dead.headers['vecrelay.offset'], offset);
+  assert.match(dead.headers['vecrelay.dlq.reason']!, /Vector dimension error/);
+  assert.equal(dead.headers['vecrelay.dlq.topic'], sp.topic);
+  assert.equal(dead.headers['vecrelay.dlq.partition'], String(partition));
+  assert.equal(dead.headers['vecrelay.dlq.offset'], offset);
   assert.deepEqual(dead.value, value, 'the original bytes');
   assert.deepEqual(dead.key, key);
 });
@@ -374,10 +374,10 @@ test('an undecodable record goes to the dead-letter topic as "undecodable" with 
     key: keyOf(1001),
     value: Buffer.from('garbage'),
   }));
-  assert.match(dead.headers['vecrelay.error']!, /^undecodable/);
-  assert.equal(dead.headers['vecrelay.topic'], sp.topic);
-  assert.equal(dead.headers['vecrelay.partition'], String(partition));
-  assert.equal(dead.headers['vecrelay.offset'], offset);
+  assert.match(dead.headers['vecrelay.dlq.reason']!, /^undecodable/);
+  assert.equal(dead.headers['vecrelay.dlq.topic'], sp.topic);
+  assert.equal(dead.headers['vecrelay.dlq.partition'], String(partition));
+  assert.equal(dead.headers['vecrelay.dlq.offset'], offset);
   assert.deepEqual(dead.value, value, 'the original bytes');
   assert.deepEqual(dead.key, key);
 });
@@ -387,10 +387,10 @@ test('an event without its key column goes to the dead-letter topic; the records
     key: keyOf(1002),
     value: encodeEvent(poisonEvent(table, 1002, { key: { other: 1002n } })),
   }));
-  assert.match(dead.headers['vecrelay.error']!, /key column id is missing/);
-  assert.equal(dead.headers['vecrelay.topic'], sp.topic);
-  assert.equal(dead.headers['vecrelay.partition'], String(partition));
-  assert.equal(dead.headers['vecrelay.offset'], offset);
+  assert.match(dead.headers['vecrelay.dlq.reason']!, /key column id is missing/);
+  assert.equal(dead.headers['vecrelay.dlq.topic'], sp.topic);
+  assert.equal(dead.headers['vecrelay.dlq.partition'], String(partition));
+  assert.equal(dead.headers['vecrelay.dlq.offset'], offset);
   assert.deepEqual(dead.value, value, 'the original bytes');
 });
 
