@@ -131,9 +131,11 @@ function assertSparse(got: VectorValue | null | undefined, dim: number, indices:
   );
 }
 
-test('unchanged TOAST: a title update marks the 1536-dim vector unchanged; a vector update carries it bit-exact', async () => {
+test('unchangedColumns: partial: a title update marks the 1536-dim vector unchanged; a vector update carries it bit-exact', async () => {
   const table = uniqueName('toast');
-  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`, {
+    tables: [{ table: `public.${table}`, unchangedColumns: 'partial' }],
+  });
   const v1 = randomFloat32(1536);
   const v2 = randomFloat32(1536);
   const key = keyOf(1);
@@ -163,6 +165,96 @@ test('unchanged TOAST: a title update marks the 1536-dim vector unchanged; a vec
   assert.deepEqual(vectorUpdate!.unchanged, []);
   assert.deepEqual(vectorUpdate!.values, { id: 1n, title: 'x' });
   assertDense(vectorUpdate!.vectors.embedding, v2);
+});
+
+test('whole rows (default reselect): a title update carries the unsent TOASTed vector(1536), equal to the stored one', async () => {
+  const table = uniqueName('whole');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(v)]);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  const records = await s.until('insert and update', (r) => eventsOf(r, key).length >= 2);
+  const [, update] = eventsOf(records, key);
+  assert.equal(update!.op, 'u');
+  assert.deepEqual(update!.unchanged, [], 'a whole row: no unsent column');
+  assert.deepEqual(update!.values, { id: 1n, title: 'x' });
+  assertDense(update!.vectors.embedding, v);
+  const { rows } = await ctx.sql.query<{ e: string }>(
+    `SELECT embedding::text AS e FROM ${table} WHERE id = 1`,
+  );
+  assertDense(update!.vectors.embedding, JSON.parse(rows[0]!.e) as number[]);
+});
+
+test('whole rows: two title updates of one row in one transaction are two whole events, each with its own title', async () => {
+  const table = uniqueName('whole2');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1), (2, 'other', $1)`, [vectorText(v)]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'a' WHERE id = 1`);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'o' WHERE id = 2`);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'b' WHERE id = 1`);
+  await ctx.sql.query('COMMIT');
+  const records = await s.until(
+    'the insert and both updates',
+    (r) => eventsOf(r, key).length >= 3 && eventsOf(r, keyOf(2)).length >= 2,
+  );
+  const [, a, b, ...more] = eventsOf(records, key);
+  assert.equal(more.length, 0);
+  assert.deepEqual(
+    [a!.values, b!.values],
+    [
+      { id: 1n, title: 'a' },
+      { id: 1n, title: 'b' },
+    ],
+  );
+  assert.ok(a!.source.seq < b!.source.seq, 'in transaction order');
+  for (const e of [a!, b!, eventsOf(records, keyOf(2))[1]!]) {
+    assert.deepEqual(e.unchanged, []);
+    assertDense(e.vectors.embedding, v);
+  }
+});
+
+test('whole rows: an update then a delete of one key in one transaction send only the delete', async () => {
+  // The read-back finds no row: the update is dropped, the delete that follows settles the key.
+  const table = uniqueName('wholedel');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(randomFloat32(1536))]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  await ctx.sql.query(`DELETE FROM ${table} WHERE id = 1`);
+  await ctx.sql.query('COMMIT');
+  const records = await s.until('the delete', (r) => eventsOf(r, key).some((e) => e.op === 'd'));
+  assert.deepEqual(
+    eventsOf(records, key).map((e) => e.op),
+    ['c', 'd'],
+  );
+});
+
+test('whole rows under REPLICA IDENTITY FULL come from the old row, not a read-back (update then delete in one transaction)', async () => {
+  // A read-back would find the row deleted and drop the update; the old row still carries it whole.
+  const table = uniqueName('wholefull');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  await ctx.sql.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(v)]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  await ctx.sql.query(`DELETE FROM ${table} WHERE id = 1`);
+  await ctx.sql.query('COMMIT');
+  const records = await s.until('the delete', (r) => eventsOf(r, key).some((e) => e.op === 'd'));
+  const events = eventsOf(records, key);
+  assert.deepEqual(
+    events.map((e) => e.op),
+    ['c', 'u', 'd'],
+  );
+  assert.deepEqual(events[1]!.unchanged, []);
+  assert.deepEqual(events[1]!.values, { id: 1n, title: 'x' });
+  assertDense(events[1]!.vectors.embedding, v);
 });
 
 test('halfvec and sparsevec round-trip exactly; NULL vectors are null; an empty sparse vector keeps its dim', async () => {
