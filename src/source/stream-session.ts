@@ -253,15 +253,25 @@ export class StreamSession {
                 emit: () =>
                   this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher),
               },
-              0,
+              null,
             );
         }
         return;
       case 'insert':
       case 'update':
       case 'delete': {
-        const step = this.rowStep(msg, tracker, publisher);
-        if (step) await this.step(step, step.fill ? tupleBytes(step.fill.tuple) : tupleBytes(rowTuple(msg)));
+        let step: Step | null;
+        try {
+          step = this.rowStep(msg, tracker, publisher);
+        } catch (err) {
+          // A row whose key cannot be read fails here already: dead-lettered in its turn.
+          if (!isRowFailure(err)) throw err;
+          step = {
+            emit: () => Promise.reject(err),
+            deadLetter: (e) => this.deadLetter(msg, e, tracker, publisher),
+          };
+        }
+        if (step) await this.step(step, rowTuple(msg));
         return;
       }
     }
@@ -271,10 +281,10 @@ export class StreamSession {
    * Runs `step` now when nothing waits before it and it needs no read-back; else queues it
    * behind the others, flushing once the queue is full.
    */
-  private async step(step: Step, bytes: number): Promise<void> {
+  private async step(step: Step, tuple: Tuple | null): Promise<void> {
     if (!step.fill && this.queue.length === 0) return this.runStep(step, undefined);
     this.queue.push(step);
-    this.queuedBytes += bytes;
+    if (tuple) this.queuedBytes += tupleBytes(tuple);
     if (this.queue.length >= MAX_QUEUED_ROWS || this.queuedBytes >= MAX_QUEUED_BYTES) await this.flushQueue();
   }
 
