@@ -58,6 +58,7 @@ export async function fillUnsent(
   decoders: CellDecoders,
   requests: FillRequest[],
   xid: number,
+  onGone?: (plan: RelationPlan, err: Error) => void,
 ): Promise<(Tuple | null)[]> {
   const results: (Tuple | null)[] = requests.map((r) => r.tuple);
   const byPlan = new Map<RelationPlan, number[]>();
@@ -67,13 +68,25 @@ export async function fillUnsent(
     else byPlan.set(r.plan, [n]);
   });
   for (const [plan, indexes] of byPlan) {
-    const rows = await readBack(
-      sql,
-      decoders,
-      plan,
-      indexes.map((n) => requests[n]!.tuple),
-      xid,
-    );
+    let rows;
+    try {
+      rows = await readBack(
+        sql,
+        decoders,
+        plan,
+        indexes.map((n) => requests[n]!.tuple),
+        xid,
+      );
+    } catch (err) {
+      // A column or table dropped or renamed since these rows were written: the values are gone
+      // from the table too, and retrying would fail forever. Its later events follow the new
+      // Relation; these go as they came (with their unsent columns listed).
+      if (isGoneFromCatalog(err)) {
+        onGone?.(plan, err as Error);
+        continue;
+      }
+      throw err;
+    }
     for (const n of indexes) {
       const tuple = requests[n]!.tuple;
       const row = rows.values.get(keyOf(decoders, plan, tuple));
@@ -91,6 +104,12 @@ export async function fillUnsent(
     }
   }
   return results;
+}
+
+/** undefined_column, undefined_table: the relation changed since the rows were written. */
+function isGoneFromCatalog(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '42703' || code === '42P01';
 }
 
 function keyOf(decoders: CellDecoders, plan: RelationPlan, tuple: Tuple): string {

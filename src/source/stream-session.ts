@@ -300,7 +300,12 @@ export class StreamSession {
     this.queuedBytes = 0;
     const requests: FillRequest[] = [];
     for (const s of steps) if (s.fill) requests.push(s.fill);
-    const filled = await fillUnsent(this.sql!, this.deps.decoders, requests, this.tx!.info.xid);
+    const filled = await fillUnsent(this.sql!, this.deps.decoders, requests, this.tx!.info.xid, (plan, err) =>
+      this.deps.log.warn(
+        { table: `${plan.relation.schema}.${plan.relation.name}`, err: err.message },
+        'unsent columns could not be read back (the table changed since): these updates go partial',
+      ),
+    );
     let n = 0;
     for (const s of steps) await this.runStep(s, s.fill ? filled[n++] : undefined);
   }

@@ -290,6 +290,28 @@ test('whole rows: 1,500 title updates in one transaction (composite key) are all
   }
 });
 
+test('whole rows: an unsent column dropped before it could be read back leaves the update partial, and the stream goes on', async () => {
+  // Reading `embedding` back fails (the column is gone): retrying could never succeed.
+  const table = uniqueName('wholedrop');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(randomFloat32(1536))]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  await ctx.sql.query(`ALTER TABLE ${table} DROP COLUMN embedding`);
+  await ctx.sql.query('COMMIT');
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (2, 'after')`);
+  const records = await s.until(
+    'the update and the next insert',
+    (r) => eventsOf(r, key).length >= 2 && eventsOf(r, keyOf(2)).length >= 1,
+  );
+  const update = eventsOf(records, key)[1]!;
+  assert.equal(update.op, 'u');
+  assert.deepEqual(update.values, { id: 1n, title: 'x' });
+  assert.deepEqual(update.unchanged, ['embedding']);
+  assert.deepEqual(eventsOf(records, keyOf(2))[0]!.values, { id: 2n, title: 'after' });
+});
+
 test('halfvec and sparsevec round-trip exactly; NULL vectors are null; an empty sparse vector keeps its dim', async () => {
   const table = uniqueName('pgvtypes');
   const s = await streamTable(table, `id int PRIMARY KEY, h halfvec(4), s sparsevec(10)`);
