@@ -95,7 +95,7 @@ export class StreamSession {
   /** This transaction's steps waiting for a read-back, in stream order. */
   private queue: Step[] = [];
   private queuedBytes = 0;
-  /** A plain connection of the session (heartbeats, slot lag, reselectUnsent). */
+  /** A plain connection of the session (heartbeats, slot lag, fillUnsent). */
   private sql: pg.Client | undefined;
 
   constructor(private readonly deps: SessionDeps) {
