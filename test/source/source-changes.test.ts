@@ -11,10 +11,10 @@ import { canonicalKey } from '../../src/event/key.js';
 import type { ChangeEvent, ColumnValue, VectorValue } from '../../src/event/change-event.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { testKafka, type TopicRecord, type TopicWatch } from '../helpers/kafka.js';
-import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
+import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
-import { uniqueName } from '../helpers/stack.js';
+import { uniqueName, waitFor } from '../helpers/stack.js';
 
 const ctx = useSourcePipelines();
 
@@ -310,6 +310,62 @@ test('whole rows: an unsent column dropped before it could be read back leaves t
   assert.deepEqual(update.values, { id: 1n, title: 'x' });
   assert.deepEqual(update.unchanged, ['embedding']);
   assert.deepEqual(eventsOf(records, keyOf(2))[0]!.values, { id: 2n, title: 'after' });
+});
+
+test('whole rows: a read-back cut by a lost connection ends the session, which replays the update whole (never partial)', async () => {
+  const table = uniqueName('wholekill');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(v)]);
+  await s.until('the insert', (r) => eventsOf(r, key).length >= 1);
+  // The read-back must block: `locker` queues an ACCESS EXCLUSIVE lock behind the updating
+  // transaction, so it holds the table from the moment the update commits, before the source
+  // can read the row back.
+  const writer = await connectPg();
+  const locker = await connectPg();
+  try {
+    await writer.query('BEGIN');
+    await writer.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+    await locker.query('BEGIN');
+    const locked = locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    await waitFor('the lock request to queue', async () => {
+      const { rows } = await ctx.sql.query(
+        `SELECT 1 FROM pg_locks WHERE relation = $1::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`,
+        [table],
+      );
+      return rows.length > 0;
+    });
+    await writer.query('COMMIT');
+    await locked;
+    const blockedReadBack = () =>
+      waitFor(
+        "the source's read-back blocked on the lock",
+        async () => {
+          const { rows } = await ctx.sql.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'
+               AND query LIKE '%pg_visible_in_snapshot%'`,
+            [`vecrelay:${s.pipeline.name}`],
+          );
+          return rows[0]?.pid;
+        },
+        { timeoutMs: 60_000 },
+      );
+    await ctx.sql.query('SELECT pg_terminate_backend($1)', [await blockedReadBack()]);
+    // A new session replays the transaction and reads it back again.
+    await blockedReadBack();
+    await locker.query('ROLLBACK');
+  } finally {
+    await writer.end().catch(() => {});
+    await locker.end().catch(() => {});
+  }
+  const records = await s.until('the update', (r) => eventsOf(r, key).some((e) => e.op === 'u'));
+  const updates = eventsOf(records, key).filter((e) => e.op === 'u');
+  for (const u of updates) {
+    assert.deepEqual(u.unchanged, [], 'no partial event, even from the cut session');
+    assert.deepEqual(u.values, { id: 1n, title: 'x' });
+    assertDense(u.vectors.embedding, v);
+  }
 });
 
 test('halfvec and sparsevec round-trip exactly; NULL vectors are null; an empty sparse vector keeps its dim', async () => {
