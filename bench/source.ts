@@ -7,6 +7,11 @@
 // with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS; also vecrelay's rate after
 // its start-up (until the log says it streams / created the snapshot's slot), the CPU seconds of
 // Postgres, the broker and vecrelay in each run, and a check that the topic holds every row.
+// Then the cost of whole-row events (tables[].unchangedColumns): `rows` updates in transactions of
+// 10 rows, of which 0 %, 10 % or 100 % leave the TOASTed vector unchanged (payload-only: pgoutput
+// does not send it, the source reads it back by key), streamed by vecrelay with rows/s and the
+// CPU seconds of Postgres, the broker and vecrelay; 100 % once more with unchangedColumns: partial
+// (no read-back) for reference. --mix-only skips the insert and snapshot runs.
 // BENCH_SOURCE='{"producers":4}' overrides source.* settings; BENCH_PROFILE=DIR writes a CPU
 // profile of the vecrelay process.
 import { execFileSync } from 'node:child_process';
@@ -23,7 +28,11 @@ import { testKafka, withAdmin } from '../test/helpers/kafka.js';
 import { changeTopic } from '../src/kafka/topics.js';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '100000' }, dim: { type: 'string', default: '1536' } },
+  options: {
+    rows: { type: 'string', default: '100000' },
+    dim: { type: 'string', default: '1536' },
+    'mix-only': { type: 'boolean', default: false },
+  },
 });
 const rows = Number(args.rows);
 const dim = Number(args.dim);
@@ -188,6 +197,8 @@ async function topicMessages(prefix: string): Promise<number> {
   );
 }
 
+const mixSlots: string[] = [];
+
 try {
   await sql.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, doc jsonb, embedding vector(${dim}))`);
   await sql.query(`CREATE PUBLICATION ${name} FOR TABLE ${table}`);
@@ -207,7 +218,89 @@ try {
   const { rows: endRows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
   const endLsn = endRows[0]!.lsn;
   console.log(`backlog ready up to ${endLsn}\n`);
+  if (!args['mix-only']) await insertsAndSnapshot(endLsn);
+  await updateMix();
+} finally {
+  for (const s of [rawSlot, name, `${name}_snap`, ...mixSlots])
+    await sql
+      .query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [s])
+      .catch(() => {});
+  await sql.query(`DROP PUBLICATION IF EXISTS ${name}`).catch(() => {});
+  await sql.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin
+    .deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(name)) })
+    .catch(() => {});
+  await admin.disconnect();
+  await sql.end();
+}
 
+/** The pipeline config of one streaming run from `slot` into topics under `prefix`. */
+function pipelineOf(slot: string, prefix: string, unchangedColumns: 'reselect' | 'partial' = 'reselect') {
+  return {
+    name: slot,
+    slot,
+    publication: name,
+    topicPrefix: prefix,
+    tables: [{ table: `public.${table}`, unchangedColumns }],
+    snapshot: 'never' as const,
+    partitions: 6,
+    source: JSON.parse(process.env.BENCH_SOURCE ?? '{}') as Record<string, number>,
+  };
+}
+
+async function streamUntil(slot: string, lsn: string) {
+  const target = parseLsn(lsn);
+  const { rows: s } = await sql.query<{ c: string }>(
+    `SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  return parseLsn(s[0]!.c) >= target;
+}
+
+/** Whole-row events: the cost of reading back unchanged vectors, at 0, 10 and 100 % payload-only updates. */
+async function updateMix() {
+  const runs: Array<{ pct: number; mode: 'reselect' | 'partial' }> = [
+    // partial first, then reselect: an order effect (the broker warming up, say) would favour reselect.
+    { pct: 100, mode: 'partial' },
+    { pct: 0, mode: 'reselect' },
+    { pct: 10, mode: 'reselect' },
+    { pct: 100, mode: 'reselect' },
+  ];
+  const perTx = 10;
+  for (const { pct, mode } of runs) {
+    const slot = `${name}_u${pct}_${mode}`;
+    mixSlots.push(slot);
+    await sql.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+    // Row id is payload-only when id % 10 < pct / 10; `SET embedding = embedding` keeps the TOAST
+    // pointer, which pgoutput sends as unchanged. The others get a new random (incompressible,
+    // so TOASTed out of line) vector.
+    for (let first = 1; first <= rows; first += perTx) {
+      const vector = `[${Array.from({ length: dim }, () => Math.random().toFixed(6)).join(',')}]`;
+      await sql.query(
+        `UPDATE ${table} SET doc = doc || jsonb_build_object('v', $3::int),
+           embedding = CASE WHEN id % 10 < $4 THEN embedding ELSE $5::vector END
+         WHERE id BETWEEN $1 AND $2`,
+        [first, first + perTx - 1, first, pct / 10, vector],
+      );
+    }
+    const { rows: end } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+    const prefix = `${name}_m${pct}${mode[0]}`;
+    await settle();
+    const before = stackCpu();
+    const run = await runSource(writeConfig(pipelineOf(slot, prefix, mode)), 'streaming from the slot', () =>
+      streamUntil(slot, end[0]!.lsn),
+    );
+    report(`updates ${String(pct).padStart(3)} % payload-only, ${mode}`, run.seconds);
+    reportSteady(run);
+    await reportCpu('', before, run.cpuSeconds);
+    const events = await topicMessages(prefix);
+    if (events !== rows) throw new Error(`the change topic holds ${events} messages, not ${rows}`);
+  }
+}
+
+async function insertsAndSnapshot(endLsn: string) {
   // (a) raw: pg_recvlogical, binary pgoutput, to a file until the end of the backlog.
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'raw.bin');
   await settle();
@@ -313,18 +406,4 @@ try {
       `   peak RSS ${snapRun.peakMb.toFixed(0)} MB`,
   );
   console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
-} finally {
-  for (const s of [rawSlot, name, `${name}_snap`])
-    await sql
-      .query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [s])
-      .catch(() => {});
-  await sql.query(`DROP PUBLICATION IF EXISTS ${name}`).catch(() => {});
-  await sql.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-  const admin = testKafka().admin();
-  await admin.connect();
-  await admin
-    .deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(name)) })
-    .catch(() => {});
-  await admin.disconnect();
-  await sql.end();
 }

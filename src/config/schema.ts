@@ -60,6 +60,12 @@ export const tableSchema = z
       .optional()
       .describe('vector columns; default: every vector/halfvec/sparsevec column'),
     payload: z.array(z.string().min(1)).optional().describe('payload columns; default: every other column'),
+    unchangedColumns: z
+      .enum(['reselect', 'partial'])
+      .optional()
+      .describe(
+        'columns an UPDATE leaves unsent (unchanged TOAST): reselect (default) = read them back by key so every event is the whole row; partial = send the event without them (cannot rebuild a row after compaction). REPLICA IDENTITY FULL tables take them from the old row either way',
+      ),
     collection: z
       .string()
       .regex(/^[a-zA-Z0-9_.-]{1,255}$/, 'letters, digits, _ . -')

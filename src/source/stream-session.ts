@@ -19,13 +19,14 @@ import {
   RelationCache,
   formatLsn,
   parseLsn,
+  type Tuple,
   type DeleteMessage,
   type InsertMessage,
   type PgoutputMessage,
   type UpdateMessage,
 } from './pgoutput/index.js';
 import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
-import { hasUnsentColumns, reselectUnsent } from './reselect.js';
+import { fillUnsent, hasSendableKey, unsentColumns, type FillRequest } from './reselect.js';
 import { isRowFailure } from './row-failure.js';
 import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
 import { readSlot } from './postgres/preflight.js';
@@ -36,6 +37,27 @@ import { canonicalKey } from '../event/key.js';
 import { metrics, setReady } from '../shared/metrics.js';
 
 export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
+
+/**
+ * Rows waiting in a transaction for their unsent columns (reselect.ts): flushed at commit, or
+ * sooner when this many are queued, so a huge transaction holds bounded memory.
+ */
+const MAX_QUEUED_ROWS = 1000;
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+
+type RowMessage = InsertMessage | UpdateMessage | DeleteMessage;
+
+/**
+ * One message's events, waiting behind a read-back so the transaction's events keep their order.
+ * `fill`: the tuple whose unsent columns the read-back fills; `emit` gets the filled tuple, or
+ * null when the key is gone since (reselect.ts), or undefined when nothing was read.
+ */
+interface Step {
+  /** Sends a failure of this row (row-failure.ts) to the dead-letter topic; none for a truncate. */
+  deadLetter?: (err: Error) => Promise<void>;
+  fill?: FillRequest;
+  emit: (filled: Tuple | null | undefined) => Promise<void>;
+}
 
 export interface RoutedTable {
   table: TableConfig;
@@ -70,7 +92,10 @@ export class StreamSession {
   private readonly plans = new Map<number, { plan: RelationPlan; routed: RoutedTable } | null>();
   private tx: { tracked: TrackedTx; info: TxInfo } | null = null;
   private draining = false;
-  /** A plain connection of the session (heartbeats, slot lag, reselectUnsent). */
+  /** This transaction's steps waiting for a read-back, in stream order. */
+  private queue: Step[] = [];
+  private queuedBytes = 0;
+  /** A plain connection of the session (heartbeats, slot lag, fillUnsent). */
   private sql: pg.Client | undefined;
 
   constructor(private readonly deps: SessionDeps) {
@@ -208,6 +233,7 @@ export class StreamSession {
         };
         return;
       case 'commit':
+        await this.flushQueue();
         if (this.tx) tracker.commit(this.tx.tracked, msg.endLsn);
         this.tx = null;
         publisher.flush();
@@ -222,76 +248,132 @@ export class StreamSession {
         for (const oid of msg.relationOids) {
           const target = this.target(oid);
           if (target)
-            await this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher);
+            await this.step(
+              {
+                emit: () =>
+                  this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher),
+              },
+              null,
+            );
         }
         return;
       case 'insert':
       case 'update':
-      case 'delete':
+      case 'delete': {
+        let step: Step | null;
         try {
-          await this.handleRow(msg, tracker, publisher);
+          step = this.rowStep(msg, tracker, publisher);
         } catch (err) {
-          // A row that cannot become an event must not stop the stream (guarantee 7): it goes
-          // to the dead-letter topic with its reason (row-failure.ts says which errors are a row's).
+          // A row whose key cannot be read fails here already: dead-lettered in its turn.
           if (!isRowFailure(err)) throw err;
-          await this.deadLetter(msg, err, tracker, publisher);
+          step = {
+            emit: () => Promise.reject(err),
+            deadLetter: (e) => this.deadLetter(msg, e, tracker, publisher),
+          };
         }
+        if (step) await this.step(step, rowTuple(msg));
         return;
+      }
     }
   }
 
-  private async handleRow(
-    msg: InsertMessage | UpdateMessage | DeleteMessage,
-    tracker: AckTracker,
-    publisher: Publisher,
-  ): Promise<void> {
-    switch (msg.tag) {
-      case 'insert': {
-        const target = this.target(msg.relationOid);
-        if (target)
-          await this.publish(
-            this.builder.row('c', target.plan, this.tx!.info, msg.new),
-            target,
-            tracker,
-            publisher,
-          );
-        return;
-      }
-      case 'update': {
-        const target = this.target(msg.relationOid);
-        if (!target) return;
-        const { plan } = target;
-        let row = msg.new;
-        if (msg.old && msg.oldIsKeyOnly !== undefined) {
-          // The key changed (or REPLICA IDENTITY FULL): the row under the old key is gone.
-          const oldKey = this.builder.key(plan, msg.old);
-          const newKey = this.builder.key(plan, msg.new);
-          if (canonicalKey(plan.keyNames, oldKey) !== canonicalKey(plan.keyNames, newKey)) {
-            await this.publish(this.builder.delete(plan, this.tx!.info, msg.old), target, tracker, publisher);
-            // A moved row must arrive whole under its new key (reselect.ts).
-            if (msg.oldIsKeyOnly && hasUnsentColumns(row)) {
-              const current = await reselectUnsent(this.sql!, plan, row);
-              if (!current) return; // gone since: its later events follow
-              row = current;
-            }
-          }
-        }
-        const event = this.builder.row('u', plan, this.tx!.info, row, msg.oldIsKeyOnly ? undefined : msg.old);
-        await this.publish(event, target, tracker, publisher);
-        return;
-      }
-      case 'delete': {
-        const target = this.target(msg.relationOid);
-        if (target)
-          await this.publish(
-            this.builder.delete(target.plan, this.tx!.info, msg.old),
-            target,
-            tracker,
-            publisher,
-          );
-        return;
-      }
+  /**
+   * Runs `step` now when nothing waits before it and it needs no read-back; else queues it
+   * behind the others, flushing once the queue is full.
+   */
+  private async step(step: Step, tuple: Tuple | null): Promise<void> {
+    if (!step.fill && this.queue.length === 0) return this.runStep(step, undefined);
+    this.queue.push(step);
+    if (tuple) this.queuedBytes += tupleBytes(tuple);
+    if (this.queue.length >= MAX_QUEUED_ROWS || this.queuedBytes >= MAX_QUEUED_BYTES) await this.flushQueue();
+  }
+
+  /**
+   * One query per table for the queued rows' unsent columns, then every queued step in order. A
+   * failed query (a lost connection) throws: the session ends and replays the transaction —
+   * never a partial event in place of a whole one.
+   */
+  private async flushQueue(): Promise<void> {
+    if (this.queue.length === 0) return;
+    const steps = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const requests: FillRequest[] = [];
+    for (const s of steps) if (s.fill) requests.push(s.fill);
+    const filled = await fillUnsent(this.sql!, this.deps.decoders, requests, this.tx!.info.xid, (plan, err) =>
+      this.deps.log.warn(
+        { table: `${plan.relation.schema}.${plan.relation.name}`, err: err.message },
+        'unsent columns could not be read back (the table changed since): these updates go partial',
+      ),
+    );
+    let n = 0;
+    for (const s of steps) await this.runStep(s, s.fill ? filled[n++] : undefined);
+  }
+
+  private async runStep(step: Step, filled: Tuple | null | undefined): Promise<void> {
+    try {
+      await step.emit(filled);
+    } catch (err) {
+      // A row that cannot become an event must not stop the stream (guarantee 7): it goes
+      // to the dead-letter topic with its reason (row-failure.ts says which errors are a row's).
+      if (!step.deadLetter || !isRowFailure(err)) throw err;
+      await step.deadLetter(err);
     }
+  }
+
+  /** What one row message becomes; null for a table not captured. */
+  private rowStep(msg: RowMessage, tracker: AckTracker, publisher: Publisher): Step | null {
+    const target = this.target(msg.relationOid);
+    if (!target) return null;
+    const { plan } = target;
+    const publish = (event: ChangeEvent) => this.publish(event, target, tracker, publisher);
+    const deadLetter = (err: Error) => this.deadLetter(msg, err, tracker, publisher);
+    switch (msg.tag) {
+      case 'insert':
+        return { deadLetter, emit: () => publish(this.builder.row('c', plan, this.tx!.info, msg.new)) };
+      case 'delete':
+        return { deadLetter, emit: () => publish(this.builder.delete(plan, this.tx!.info, msg.old)) };
+      case 'update':
+        return { deadLetter, ...this.updateStep(msg, target, publish) };
+    }
+  }
+
+  private updateStep(
+    msg: UpdateMessage,
+    target: { plan: RelationPlan; routed: RoutedTable },
+    publish: (event: ChangeEvent) => Promise<void>,
+  ): Omit<Step, 'deadLetter'> {
+    const { plan } = target;
+    // Under REPLICA IDENTITY FULL the old row carries every value the new one left unsent: no query.
+    const full = msg.old && !msg.oldIsKeyOnly ? msg.old : undefined;
+    const row = full ? withOldValues(msg.new, full) : msg.new;
+    let moved = false;
+    if (
+      msg.old &&
+      msg.oldIsKeyOnly !== undefined &&
+      hasSendableKey(plan, msg.old) &&
+      hasSendableKey(plan, row)
+    ) {
+      // The key changed (or REPLICA IDENTITY FULL): the row under the old key is gone.
+      const oldKey = this.builder.key(plan, msg.old);
+      const newKey = this.builder.key(plan, row);
+      moved = canonicalKey(plan.keyNames, oldKey) !== canonicalKey(plan.keyNames, newKey);
+    }
+    // A moved row must arrive whole under its new key whatever the setting; otherwise the table's
+    // unchangedColumns says whether to read the unsent columns back (reselect.ts).
+    const wanted = moved || (target.routed.table.unchangedColumns ?? 'reselect') === 'reselect';
+    const fill =
+      wanted && hasSendableKey(plan, row) && unsentColumns(plan, row).length > 0
+        ? { plan, tuple: row }
+        : undefined;
+    return {
+      fill,
+      emit: async (filled) => {
+        if (moved) await publish(this.builder.delete(plan, this.tx!.info, msg.old!));
+        if (filled === null) return; // gone since: its later events settle the key
+        await publish(this.builder.row('u', plan, this.tx!.info, filled ?? row));
+      },
+    };
   }
 
   private async deadLetter(
@@ -348,4 +430,24 @@ export class StreamSession {
       await publisher.publish(m, tracker.event(this.tx!.tracked));
     }
   }
+}
+
+function rowTuple(msg: RowMessage): Tuple {
+  return msg.tag === 'delete' ? msg.old : msg.new;
+}
+
+/** Rough bytes a queued tuple holds (for the queue's bound). */
+function tupleBytes(tuple: Tuple): number {
+  let n = 0;
+  for (const cell of tuple)
+    n += cell.kind === 'binary' ? cell.bytes.length : cell.kind === 'text' ? cell.text.length : 0;
+  return n;
+}
+
+/** `tuple` with its unchanged cells taken from the REPLICA IDENTITY FULL old row. */
+function withOldValues(tuple: Tuple, old: Tuple): Tuple {
+  if (!tuple.some((c) => c.kind === 'unchanged')) return tuple;
+  return tuple.map((cell, i) =>
+    cell.kind === 'unchanged' && old[i] && old[i].kind !== 'unchanged' ? old[i] : cell,
+  );
 }

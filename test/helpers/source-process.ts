@@ -18,6 +18,7 @@ export interface TestPipeline {
     vectors?: string[];
     payload?: string[];
     collection?: string;
+    unchangedColumns?: 'reselect' | 'partial';
   }>;
   snapshot?: 'initial' | 'never' | 'initial_only';
   partitions?: number;

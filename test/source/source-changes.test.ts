@@ -11,10 +11,10 @@ import { canonicalKey } from '../../src/event/key.js';
 import type { ChangeEvent, ColumnValue, VectorValue } from '../../src/event/change-event.js';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { testKafka, type TopicRecord, type TopicWatch } from '../helpers/kafka.js';
-import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
+import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
-import { uniqueName } from '../helpers/stack.js';
+import { uniqueName, waitFor } from '../helpers/stack.js';
 
 const ctx = useSourcePipelines();
 
@@ -131,9 +131,11 @@ function assertSparse(got: VectorValue | null | undefined, dim: number, indices:
   );
 }
 
-test('unchanged TOAST: a title update marks the 1536-dim vector unchanged; a vector update carries it bit-exact', async () => {
+test('unchangedColumns: partial: a title update marks the 1536-dim vector unchanged; a vector update carries it bit-exact', async () => {
   const table = uniqueName('toast');
-  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`, {
+    tables: [{ table: `public.${table}`, unchangedColumns: 'partial' }],
+  });
   const v1 = randomFloat32(1536);
   const v2 = randomFloat32(1536);
   const key = keyOf(1);
@@ -163,6 +165,207 @@ test('unchanged TOAST: a title update marks the 1536-dim vector unchanged; a vec
   assert.deepEqual(vectorUpdate!.unchanged, []);
   assert.deepEqual(vectorUpdate!.values, { id: 1n, title: 'x' });
   assertDense(vectorUpdate!.vectors.embedding, v2);
+});
+
+test('whole rows (default reselect): a title update carries the unsent TOASTed vector(1536), equal to the stored one', async () => {
+  const table = uniqueName('whole');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(v)]);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  const records = await s.until('insert and update', (r) => eventsOf(r, key).length >= 2);
+  const [, update] = eventsOf(records, key);
+  assert.equal(update!.op, 'u');
+  assert.deepEqual(update!.unchanged, [], 'a whole row: no unsent column');
+  assert.deepEqual(update!.values, { id: 1n, title: 'x' });
+  assertDense(update!.vectors.embedding, v);
+  const { rows } = await ctx.sql.query<{ e: string }>(
+    `SELECT embedding::text AS e FROM ${table} WHERE id = 1`,
+  );
+  assertDense(update!.vectors.embedding, JSON.parse(rows[0]!.e) as number[]);
+});
+
+test('whole rows: two title updates of one row in one transaction are two whole events, each with its own title', async () => {
+  const table = uniqueName('whole2');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1), (2, 'other', $1)`, [vectorText(v)]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'a' WHERE id = 1`);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'o' WHERE id = 2`);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'b' WHERE id = 1`);
+  await ctx.sql.query('COMMIT');
+  const records = await s.until(
+    'the insert and both updates',
+    (r) => eventsOf(r, key).length >= 3 && eventsOf(r, keyOf(2)).length >= 2,
+  );
+  const [, a, b, ...more] = eventsOf(records, key);
+  assert.equal(more.length, 0);
+  assert.deepEqual(
+    [a!.values, b!.values],
+    [
+      { id: 1n, title: 'a' },
+      { id: 1n, title: 'b' },
+    ],
+  );
+  assert.ok(a!.source.seq < b!.source.seq, 'in transaction order');
+  for (const e of [a!, b!, eventsOf(records, keyOf(2))[1]!]) {
+    assert.deepEqual(e.unchanged, []);
+    assertDense(e.vectors.embedding, v);
+  }
+});
+
+test('whole rows: an update then a delete of one key in one transaction send only the delete', async () => {
+  // The read-back finds no row: the update is dropped, the delete that follows settles the key.
+  const table = uniqueName('wholedel');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(randomFloat32(1536))]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  await ctx.sql.query(`DELETE FROM ${table} WHERE id = 1`);
+  await ctx.sql.query('COMMIT');
+  const records = await s.until('the delete', (r) => eventsOf(r, key).some((e) => e.op === 'd'));
+  assert.deepEqual(
+    eventsOf(records, key).map((e) => e.op),
+    ['c', 'd'],
+  );
+});
+
+test('whole rows under REPLICA IDENTITY FULL come from the old row, not a read-back (update then delete in one transaction)', async () => {
+  // A read-back would find the row deleted and drop the update; the old row still carries it whole.
+  const table = uniqueName('wholefull');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  await ctx.sql.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(v)]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  await ctx.sql.query(`DELETE FROM ${table} WHERE id = 1`);
+  await ctx.sql.query('COMMIT');
+  const records = await s.until('the delete', (r) => eventsOf(r, key).some((e) => e.op === 'd'));
+  const events = eventsOf(records, key);
+  assert.deepEqual(
+    events.map((e) => e.op),
+    ['c', 'u', 'd'],
+  );
+  assert.deepEqual(events[1]!.unchanged, []);
+  assert.deepEqual(events[1]!.values, { id: 1n, title: 'x' });
+  assertDense(events[1]!.vectors.embedding, v);
+});
+
+test('whole rows: 1,500 title updates in one transaction (composite key) are all whole and in order across read-back batches', async () => {
+  // More rows than one read-back batch holds (stream-session.ts): the queue flushes mid-transaction.
+  const table = uniqueName('wholebig');
+  const s = await streamTable(
+    table,
+    `tenant text, id int, title text NOT NULL, embedding vector(1536), PRIMARY KEY (tenant, id)`,
+  );
+  const v = randomFloat32(1536);
+  await ctx.sql.query(`INSERT INTO ${table} SELECT 'acme', i, 'new', $1 FROM generate_series(1, 1500) i`, [
+    vectorText(v),
+  ]);
+  await ctx.sql.query(`UPDATE ${table} SET title = 'upd ' || id`);
+  const updates = (r: TopicRecord[]) => r.filter((x) => x.event?.op === 'u');
+  const records = await s.until('1,500 updates', (r) => updates(r).length >= 1500);
+  const events = updates(records).map((r) => r.event!);
+  assert.equal(events.length, 1500);
+  const seqs = events.map((e) => e.source.seq);
+  assert.equal(new Set(seqs).size, 1500, 'one event per row');
+  for (const e of events) {
+    assert.deepEqual(e.unchanged, []);
+    assert.equal(e.values?.title, `upd ${e.key.id}`);
+    assertDense(e.vectors.embedding, v);
+  }
+  // Within a partition (Kafka's order), events keep the transaction's order.
+  for (const p of new Set(updates(records).map((r) => r.partition))) {
+    const inP = updates(records).filter((r) => r.partition === p);
+    assert.ok(
+      inP.every((r, i) => i === 0 || r.event!.source.seq > inP[i - 1]!.event!.source.seq),
+      `partition ${p} in order`,
+    );
+  }
+});
+
+test('whole rows: an unsent column dropped before it could be read back leaves the update partial, and the stream goes on', async () => {
+  // Reading `embedding` back fails (the column is gone): retrying could never succeed.
+  const table = uniqueName('wholedrop');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(randomFloat32(1536))]);
+  await ctx.sql.query('BEGIN');
+  await ctx.sql.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+  await ctx.sql.query(`ALTER TABLE ${table} DROP COLUMN embedding`);
+  await ctx.sql.query('COMMIT');
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (2, 'after')`);
+  const records = await s.until(
+    'the update and the next insert',
+    (r) => eventsOf(r, key).length >= 2 && eventsOf(r, keyOf(2)).length >= 1,
+  );
+  const update = eventsOf(records, key)[1]!;
+  assert.equal(update.op, 'u');
+  assert.deepEqual(update.values, { id: 1n, title: 'x' });
+  assert.deepEqual(update.unchanged, ['embedding']);
+  assert.deepEqual(eventsOf(records, keyOf(2))[0]!.values, { id: 2n, title: 'after' });
+});
+
+test('whole rows: a read-back cut by a lost connection ends the session, which replays the update whole (never partial)', async () => {
+  const table = uniqueName('wholekill');
+  const s = await streamTable(table, `id int PRIMARY KEY, title text NOT NULL, embedding vector(1536)`);
+  const v = randomFloat32(1536);
+  const key = keyOf(1);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'first', $1)`, [vectorText(v)]);
+  await s.until('the insert', (r) => eventsOf(r, key).length >= 1);
+  // The read-back must block: `locker` queues an ACCESS EXCLUSIVE lock behind the updating
+  // transaction, so it holds the table from the moment the update commits, before the source
+  // can read the row back.
+  const writer = await connectPg();
+  const locker = await connectPg();
+  try {
+    await writer.query('BEGIN');
+    await writer.query(`UPDATE ${table} SET title = 'x' WHERE id = 1`);
+    await locker.query('BEGIN');
+    const locked = locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    await waitFor('the lock request to queue', async () => {
+      const { rows } = await ctx.sql.query(
+        `SELECT 1 FROM pg_locks WHERE relation = $1::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`,
+        [table],
+      );
+      return rows.length > 0;
+    });
+    await writer.query('COMMIT');
+    await locked;
+    const blockedReadBack = () =>
+      waitFor(
+        "the source's read-back blocked on the lock",
+        async () => {
+          const { rows } = await ctx.sql.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'
+               AND query LIKE '%pg_visible_in_snapshot%'`,
+            [`vecrelay:${s.pipeline.name}`],
+          );
+          return rows[0]?.pid;
+        },
+        { timeoutMs: 60_000 },
+      );
+    await ctx.sql.query('SELECT pg_terminate_backend($1)', [await blockedReadBack()]);
+    // A new session replays the transaction and reads it back again.
+    await blockedReadBack();
+    await locker.query('ROLLBACK');
+  } finally {
+    await writer.end().catch(() => {});
+    await locker.end().catch(() => {});
+  }
+  const records = await s.until('the update', (r) => eventsOf(r, key).some((e) => e.op === 'u'));
+  const updates = eventsOf(records, key).filter((e) => e.op === 'u');
+  for (const u of updates) {
+    assert.deepEqual(u.unchanged, [], 'no partial event, even from the cut session');
+    assert.deepEqual(u.values, { id: 1n, title: 'x' });
+    assertDense(u.vectors.embedding, v);
+  }
 });
 
 test('halfvec and sparsevec round-trip exactly; NULL vectors are null; an empty sparse vector keeps its dim', async () => {
