@@ -54,7 +54,7 @@ const dense = (n: number, x = 0.5): VectorValue => ({
 });
 const sparse: VectorValue = {
   kind: 'sparse',
-  dimension: 100,
+  dim: 100,
   indices: new Int32Array([1, 5]),
   values: new Float32Array([0.5, 0.25]),
 };

@@ -184,7 +184,10 @@ export async function ensureCollection(
 }
 
 /** The vectors of an existing collection, as Qdrant describes them (a schema check re-reads them). */
-export async function readCollectionParams(client: QdrantClient, collection: string): Promise<ExistingParams> {
+export async function readCollectionParams(
+  client: QdrantClient,
+  collection: string,
+): Promise<ExistingParams> {
   return (await client.getCollection(collection)).config.params as ExistingParams;
 }
 
