@@ -54,6 +54,11 @@ export function createdVectors(descriptor: Pick<TableDescriptor, 'vectors'>): Co
 
 const ARRAY_KINDS = new Set(['float4[]', 'float8[]']);
 
+const resync =
+  `sync the table into a new collection (set tables[].collection to a new name), restart the ` +
+  `source so it describes the table anew, and re-sync the table (until vecrelay has a resync ` +
+  `command: vecrelay teardown, then start again so the snapshot refills it)`;
+
 export class VectorMapping {
   /** What points.ts writes: the unnamed vector's column, or the collection's named vectors. */
   readonly layout: VectorLayout;
@@ -98,13 +103,19 @@ export class VectorMapping {
     return undefined;
   }
 
+  /** The common case, without building any text: the vector fits. */
+  private fits(name: string, v: VectorValue): boolean {
+    const { layout, vectors } = this;
+    if (layout.unnamed)
+      return layout.dense[0] === name && v.kind === 'dense' && v.values.length === vectors.unnamedSize;
+    if (v.kind === 'sparse') return vectors.sparse.has(name);
+    return vectors.named.get(name) === v.values.length;
+  }
+
   private vectorProblem(name: string, v: VectorValue): Problem | undefined {
+    if (this.fits(name, v)) return undefined;
     const { collection, table, layout, vectors } = this;
     const object = `${table}.${name}`;
-    const resync =
-      `sync the table into a new collection (set tables[].collection to a new name), restart the ` +
-      `source so it describes the table anew, and re-sync the table (until vecrelay has a resync ` +
-      `command: vecrelay teardown, then start again so the snapshot refills it)`;
     if (layout.unnamed) {
       if (layout.dense[0] !== name)
         return {
