@@ -132,3 +132,35 @@ test('the vector column dropped and added with another dimension: the sink stops
   );
   assert.equal(await deadLetters(sp), 0n, 'nothing dead-lettered (source or sink)');
 });
+
+test('a TOASTed vector and a backfill of a new column of the same size: the partial update never replaces the first vector', async () => {
+  // 600 dims (2.4 kB) are stored out of line: the backfill's events leave `embedding` unsent and
+  // carry only embedding_v2 — which the sink used to write into the unnamed vector.
+  const dim = 600;
+  const table = uniqueName('schemachgtoast');
+  await ctx.createTable(table, dim);
+  await ctx.sql.query(
+    `INSERT INTO ${table} SELECT i, 't' || i, i,
+       (SELECT array_agg(sin(i * 7 + k))::vector FROM generate_series(1, ${dim}) k)
+     FROM generate_series(1, 10) i`,
+  );
+  const sp = ctx.pipeline(table);
+  ctx.startSource(sp.config);
+  await waitSlotActive(ctx.sql, sp.p.slot);
+  const sink = ctx.start(['sink', '--config', sp.config]);
+  await ctx.waitCollectionEqualsTable(table, sp.collection);
+
+  await ctx.sql.query(`ALTER TABLE ${table} ADD COLUMN embedding_v2 vector(${dim})`);
+  await ctx.sql.query(
+    `UPDATE ${table} SET embedding_v2 = (SELECT array_agg(cos(id + k))::vector FROM generate_series(1, ${dim}) k)`,
+  );
+  const { code } = await stoppedWithin(sink, 90_000);
+  assert.equal(code, 2);
+  assert.match(
+    readFileSync(sink.logFile, 'utf8'),
+    new RegExp(`public\\.${table}\\.embedding_v2 is a vector column`),
+  );
+  // title, n and embedding as in the table: no point got the new model's vector.
+  await ctx.waitCollectionEqualsTable(table, sp.collection);
+  assert.equal(await deadLetters(sp), 0n, 'nothing dead-lettered (source or sink)');
+});
