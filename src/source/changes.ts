@@ -3,7 +3,7 @@
 // Which columns are vectors and which payload is decided per Relation message, not once at start:
 // ALTER TABLE sends a new Relation and the next rows follow it without a restart. Columns of
 // type vector/halfvec/sparsevec are vectors unless the config lists the vectors; every other
-// column is payload unless the config lists the payload.
+// column is payload unless the config lists the payload (a vector-typed column only if it does).
 import type { TableConfig } from '../config/schema.js';
 import type { ChangeEvent, ColumnValue, Op, SourceInfo, VectorValue } from '../event/change-event.js';
 import type { Cell, ResolvedColumn, ResolvedRelation, Tuple, ValueCell } from './pgoutput/index.js';
@@ -44,8 +44,13 @@ export class RelationPlan {
     const vectors = table.vectors ? new Set(table.vectors) : null;
     const payload = table.payload ? new Set(table.payload) : null;
     this.columns = relation.columns.map((column, index) => {
-      const isVector = vectors ? vectors.has(column.name) : AUTO_VECTOR_TYPES.has(column.typeName);
-      const role = isVector ? 'vector' : !payload || payload.has(column.name) ? 'payload' : 'skip';
+      const vectorType = AUTO_VECTOR_TYPES.has(column.typeName);
+      const isVector = vectors ? vectors.has(column.name) : vectorType;
+      // A pgvector column left out of a configured tables[].vectors (say one added while
+      // streaming) is not payload either, unless tables[].payload names it: a vector is no payload
+      // value (decodeValue refuses it, which dead-lettered every row).
+      const inPayload = payload ? payload.has(column.name) : !vectorType;
+      const role = isVector ? 'vector' : inPayload ? 'payload' : 'skip';
       return { column, index, role };
     });
     this.keyNames = table.key ?? relation.keyColumns;

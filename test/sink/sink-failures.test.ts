@@ -352,16 +352,18 @@ function poisonEvent(table: string, id: number, patch: Partial<ChangeEvent>): Ch
   };
 }
 
-test('a record with the wrong vector dimension goes to the dead-letter topic with Qdrant’s reason and its origin; the records after it are applied', async () => {
-  const { dead, sp, partition, offset, key, value } = await poisonedBacklog('dimension', (table) => ({
+// (A vector of another dimension than its vector(n) column's is no record's fault: the column's
+// type changed, and the sink stops — test/sink/sink-schema-change.test.ts.)
+test('a record Qdrant rejects (a NaN in its vector) goes to the dead-letter topic with Qdrant’s reason and its origin; the records after it are applied', async () => {
+  const { dead, sp, partition, offset, key, value } = await poisonedBacklog('nanvec', (table) => ({
     key: keyOf(1000),
     value: encodeEvent(
       poisonEvent(table, 1000, {
-        vectors: { embedding: { kind: 'dense', values: new Float32Array([1, 2, 3]), half: false } },
+        vectors: { embedding: { kind: 'dense', values: new Float32Array(DIM).fill(NaN), half: false } },
       }),
     ),
   }));
-  assert.match(dead.headers['vecrelay.dlq.reason']!, /Vector dimension error/);
+  assert.match(dead.headers['vecrelay.dlq.reason']!, /Format error in JSON body/);
   assert.equal(dead.headers['vecrelay.dlq.topic'], sp.topic);
   assert.equal(dead.headers['vecrelay.dlq.partition'], String(partition));
   assert.equal(dead.headers['vecrelay.dlq.offset'], offset);

@@ -264,7 +264,10 @@ test('vectorsJson: named layout maps names to dense and sparse vectors, skipping
     terms: { indices: [3, 17, 999], values: [0.5, 0.25, 2] },
   });
   assert.equal(vectorsJson(layout, { title: null, body: null, terms: null }), '{}');
-  assert.deepStrictEqual(parse(vectorsJson(layout, { 'we"ird': dense(1) })), { 'we"ird': [1] });
+  const weird = vectorLayout({ vectors: [column('we"ird', 'vector'), column('b', 'vector')] });
+  assert.deepStrictEqual(parse(vectorsJson(weird, { 'we"ird': dense(1) })), { 'we"ird': [1] });
+  // Only the layout's vectors are written: a column the collection does not have is not.
+  assert.deepStrictEqual(parse(vectorsJson(layout, { title: dense(1), other: dense(2) })), { title: [1] });
   assert.deepStrictEqual(parse(vectorJson(sparse(10, [], []))), { indices: [], values: [] });
 });
 

@@ -352,7 +352,10 @@ test('a whole row with a NULL vector: the upsert leaves it out and a delete_vect
       };
       const cleared = nullVector(3, d);
       if (d === named) cleared.vectors.title_vec = { kind: 'dense', values: vector(3, 4), half: false };
-      await writer.apply([step([upsert(1, 4), cleared])], ctx);
+      // A whole row carries every vector column (one it lacks is cleared too: see below).
+      const full = upsert(1, 4);
+      if (d === named) full.vectors.title_vec = { kind: 'dense', values: vector(1, 4), half: false };
+      await writer.apply([step([full, cleared])], ctx);
       const what = `${d === named ? 'named' : 'unnamed'}, conditional ${conditional}`;
       // The row with a vector goes as a plain upsert; the other as one /points/batch request.
       assert.deepEqual(

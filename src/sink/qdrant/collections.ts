@@ -136,7 +136,7 @@ export async function ensureCollection(
   descriptor: TableDescriptor,
   table: TableConfig | undefined,
   log: Logger,
-): Promise<void> {
+): Promise<ExistingParams> {
   const layout = vectorLayout(descriptor);
   const dense = denseSpecs(descriptor, table, log);
   const vectorConfig = (d: DenseSpec) => ({
@@ -147,20 +147,20 @@ export async function ensureCollection(
   const { exists } = await client.collectionExists(collection);
   if (exists) {
     const info = await client.getCollection(collection);
-    throwFirst(
-      existingCollectionProblem(collection, descriptor, dense, info.config.params as ExistingParams),
-    );
-    return;
+    const params = info.config.params as ExistingParams;
+    throwFirst(existingCollectionProblem(collection, descriptor, dense, params));
+    return params;
   }
+  const params = {
+    vectors: layout.unnamed
+      ? vectorConfig(dense[0]!)
+      : Object.fromEntries(dense.map((d) => [d.name, vectorConfig(d)])),
+    ...(layout.sparse.length
+      ? { sparse_vectors: Object.fromEntries(layout.sparse.map((n) => [n, {}])) }
+      : {}),
+  };
   try {
-    await client.createCollection(collection, {
-      vectors: layout.unnamed
-        ? vectorConfig(dense[0]!)
-        : Object.fromEntries(dense.map((d) => [d.name, vectorConfig(d)])),
-      ...(layout.sparse.length
-        ? { sparse_vectors: Object.fromEntries(layout.sparse.map((n) => [n, {}])) }
-        : {}),
-    });
+    await client.createCollection(collection, params);
   } catch (err) {
     // Another sink process created it first (409): check it like any existing collection.
     if ((await client.collectionExists(collection)).exists)
@@ -180,6 +180,15 @@ export async function ensureCollection(
     { collection, vectors: dense.map((d) => `${d.name}:${d.size}:${d.distance}`), sparse: layout.sparse },
     'created collection',
   );
+  return params;
+}
+
+/** The vectors of an existing collection, as Qdrant describes them (a schema check re-reads them). */
+export async function readCollectionParams(
+  client: QdrantClient,
+  collection: string,
+): Promise<ExistingParams> {
+  return (await client.getCollection(collection)).config.params as ExistingParams;
 }
 
 export { collectionName } from '../../event/names.js';

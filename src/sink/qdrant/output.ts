@@ -9,7 +9,8 @@ import type { Logger } from '../../shared/log.js';
 import { retry } from '../../shared/retry.js';
 import type { Output, OutputTable, TableOutput } from '../output.js';
 import { collectionName } from '../../event/names.js';
-import { ensureCollection } from './collections.js';
+import { ensureCollection, readCollectionParams } from './collections.js';
+import { collectionVectors } from './layout.js';
 import { authError, isAuthStatus, isRetriableStatus, QdrantError } from './errors.js';
 import { QdrantHttp } from './http.js';
 import { qdrantTlsError } from './tls-errors.js';
@@ -77,7 +78,7 @@ export class QdrantOutput implements Output {
       retryQdrant(log, options, signal, `collection ${collection}`, () =>
         ensureCollection(this.client, collection, descriptor, config, log),
       );
-    await ensure();
+    const params = await ensure();
     return new CollectionWriter(
       this.http,
       collection,
@@ -89,9 +90,15 @@ export class QdrantOutput implements Output {
         retryMaxMs: options.retryMaxMs,
         conditional: this.conditional,
         apiKeyEnv: options.apiKeyEnv,
+        configuredVectors: config?.vectors,
+        collectionVectors: collectionVectors(params),
       },
       log.child({ component: 'writer', collection }),
       ensure,
+      () =>
+        retryQdrant(log, options, signal, `collection ${collection}`, () =>
+          readCollectionParams(this.client, collection),
+        ),
     );
   }
 

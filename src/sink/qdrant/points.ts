@@ -113,6 +113,12 @@ export function vectorJson(v: VectorValue): string {
   return b.toString('latin1', 0, writeVectorJson(b, 0, v));
 }
 
+/**
+ * The vectors written for the named layout: the collection's, nothing else. An event's vector the
+ * collection does not have is refused before (layout.ts), or left out (not in tables[].vectors).
+ */
+export const layoutNames = (layout: VectorLayout): string[] => [...layout.dense, ...layout.sparse];
+
 /** At most the bytes vectorsJson writes. */
 export function vectorsJsonBound(layout: VectorLayout, vectors: Record<string, VectorValue | null>): number {
   if (layout.unnamed) {
@@ -120,7 +126,7 @@ export function vectorsJsonBound(layout: VectorLayout, vectors: Record<string, V
     return v ? vectorJsonBound(v) : 2;
   }
   let n = 2;
-  for (const name in vectors) {
+  for (const name of layoutNames(layout)) {
     const v = vectors[name];
     if (v) n += 6 * name.length + 4 + vectorJsonBound(v); // JSON.stringify: ≤ 6 bytes a unit
   }
@@ -140,7 +146,7 @@ export function writeVectorsJson(
   }
   b[p++] = 0x7b; // {
   let first = true;
-  for (const name in vectors) {
+  for (const name of layoutNames(layout)) {
     const v = vectors[name];
     if (!v) continue;
     if (!first) b[p++] = 0x2c; // ,

@@ -25,17 +25,18 @@ import { Arena, type Json } from './arena.js';
 import { authError, faultOf, QdrantError } from './errors.js';
 import { anyOf, notNewerThan, pointGuard } from './fence.js';
 import type { Body, QdrantHttp } from './http.js';
+import type { ExistingParams } from './collections.js';
+import { collectionVectors, createdVectors, VectorMapping, type CollectionVectors } from './layout.js';
 import { KEY_FIELD, pointIdJson, pointIdOf } from './point-id.js';
 import {
   LSN_FIELD,
   SEQ_FIELD,
   payloadJson,
   vectorJson,
-  vectorLayout,
   vectorsJsonBound,
   writeVectorsJson,
-  type VectorLayout,
 } from './points.js';
+import { ProblemError } from '../../shared/problems.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -45,6 +46,10 @@ export interface WriterOptions {
   conditional?: boolean;
   /** qdrant.apiKeyEnv, named when Qdrant refuses the key. */
   apiKeyEnv?: string | undefined;
+  /** tables[].vectors, when configured: the only vector columns written (layout.ts). */
+  configuredVectors?: readonly string[] | undefined;
+  /** The collection's vectors as opened; default: those ensureCollection creates for the table. */
+  collectionVectors?: CollectionVectors;
 }
 
 /** A change with its point id, before its JSON is written. */
@@ -81,7 +86,9 @@ const wrapIds: Wrap = (u) => [`{"points":[${u.map((x) => x.json as string).join(
 const wrapGuardedDelete: Wrap = (u) => [`{"filter":${guards(u)}}`];
 
 export class CollectionWriter implements TableOutput {
-  private readonly layout: VectorLayout;
+  private mapping: VectorMapping;
+  /** Vector columns found missing from a whole row, warned about once each. */
+  private readonly missingWarned = new Set<string>();
   /** Free Arena segments, shared by the concurrent apply() calls of this collection. */
   private readonly pool: Buffer[] = [];
 
@@ -92,9 +99,19 @@ export class CollectionWriter implements TableOutput {
     private readonly namespace: string,
     private readonly options: WriterOptions,
     private readonly log: Logger,
-    private readonly createCollection: () => Promise<void> = async () => {},
+    private readonly createCollection: () => Promise<ExistingParams | void> = async () => {},
+    /** Reads the collection's vectors again (a change that does not fit may find them changed). */
+    private readonly describeCollection?: () => Promise<ExistingParams>,
   ) {
-    this.layout = vectorLayout(descriptor);
+    this.mapping = this.mapped(options.collectionVectors ?? createdVectors(descriptor));
+  }
+
+  private mapped(vectors: CollectionVectors): VectorMapping {
+    return new VectorMapping(this.collection, this.descriptor, this.options.configuredVectors, vectors);
+  }
+
+  private get layout() {
+    return this.mapping.layout;
   }
 
   get keyColumns(): string[] {
@@ -109,11 +126,39 @@ export class CollectionWriter implements TableOutput {
     return this.collection;
   }
 
-  recreate(): Promise<void> {
-    return this.createCollection();
+  async recreate(): Promise<void> {
+    const params = await this.createCollection();
+    if (params) this.mapping = this.mapped(collectionVectors(params));
+  }
+
+  /**
+   * Stops (ConfigError) before anything of the batch is written when a change carries a vector
+   * the collection cannot take (layout.ts): a column added, or its type changed, while streaming.
+   * The collection is read once more first: its vectors may have been changed to fit meanwhile.
+   */
+  private async checkVectors(steps: Step[]): Promise<void> {
+    const problemOf = (): ProblemError | undefined => {
+      for (const step of steps) {
+        if (step.kind !== 'points') continue;
+        for (const change of step.changes.values()) {
+          if (change.kind === 'delete') continue;
+          const problem = this.mapping.problem(change.vectors);
+          if (problem) return new ProblemError(problem);
+        }
+      }
+      return undefined;
+    };
+    if (!problemOf()) return;
+    if (this.describeCollection)
+      this.mapping = this.mapped(collectionVectors(await this.describeCollection()));
+    const err = problemOf();
+    if (!err) return;
+    this.log.error({ collection: this.collection, err: err.message }, 'the table changed shape: stopping');
+    throw err;
   }
 
   async apply(steps: Step[], ctx: BatchContext): Promise<void> {
+    await this.checkVectors(steps);
     for (const step of steps) {
       if (step.kind === 'truncate') {
         // Every point older than the truncate goes; points written after it (any partition) stay.
@@ -214,10 +259,29 @@ export class CollectionWriter implements TableOutput {
    */
   private cleared(change: PointChange): string[] {
     const names: string[] = [];
-    for (const name of [...this.layout.dense, ...this.layout.sparse])
-      if (Object.hasOwn(change.vectors, name) && change.vectors[name] === null)
+    for (const name of [...this.layout.dense, ...this.layout.sparse]) {
+      const sent = Object.hasOwn(change.vectors, name);
+      if (sent ? change.vectors[name] === null : change.kind === 'upsert' && this.missing(name))
         names.push(this.layout.unnamed ? '' : name);
+    }
     return names;
+  }
+
+  /**
+   * A whole row without one of the table's vector columns: written before the column existed, or
+   * after it was dropped. Either way the row has no such vector, so the point has none either.
+   */
+  private missing(name: string): boolean {
+    if (!this.mapping.expected.has(name)) return false;
+    if (!this.missingWarned.has(name)) {
+      this.missingWarned.add(name);
+      this.log.warn(
+        { collection: this.collection, column: name },
+        `a whole row of ${this.descriptor.schema}.${this.descriptor.table} without vector column ${name} ` +
+          '(written before the column existed, or after it was dropped): its point is left without that vector',
+      );
+    }
+    return true;
   }
 
   /**
@@ -271,7 +335,8 @@ export class CollectionWriter implements TableOutput {
     ];
     const set: string[] = [];
     const cleared: string[] = [];
-    for (const name in change.vectors) {
+    for (const name of [...this.layout.dense, ...this.layout.sparse]) {
+      if (!Object.hasOwn(change.vectors, name)) continue; // unchanged
       const v = change.vectors[name];
       const field = this.layout.unnamed ? '' : name;
       if (v) set.push(this.layout.unnamed ? vectorJson(v) : `${JSON.stringify(field)}:${vectorJson(v)}`);

@@ -191,7 +191,11 @@ export async function readTableInfo(client: pg.Client, tableConfig: TableConfig)
     };
   });
   const vectorSet = new Set(vectorNames);
-  const payload = tableConfig.payload ?? columns.map((c) => c.name).filter((n) => !vectorSet.has(n));
+  // As the stream maps columns (changes.ts RelationPlan): a vector-typed column that is not a
+  // vector is no payload either, unless tables[].payload names it.
+  const payload =
+    tableConfig.payload ??
+    columns.filter((c) => !vectorSet.has(c.name) && !PGVECTOR_TYPES.includes(c.udtName)).map((c) => c.name);
   for (const p of payload) {
     if (!byName.has(p))
       throw new ProblemError({
