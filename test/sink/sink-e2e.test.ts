@@ -1,5 +1,5 @@
-// Postgres → Kafka → Qdrant through `vecrelay run`: after inserts, full and partial (TOAST)
-// updates, deletes and a truncate, the collection equals the table — ids, vectors (normalised
+// Postgres → Kafka → Qdrant through `vecrelay run`: after inserts, full updates, payload-only
+// updates of rows whose vector is TOASTed (read back at the source into whole rows), deletes and a truncate, the collection equals the table — ids, vectors (normalised
 // for Cosine, with tolerance) and payloads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { uniqueName } from '../helpers/stack.js';
 
 const ctx = useSinkPipelines();
 
-test('insert, update, partial (TOAST) update, delete and truncate: the collection equals the table', async () => {
+test('insert, update, payload-only update of a TOASTed row, delete and truncate: the collection equals the table', async () => {
   const { sql } = ctx;
   const table = uniqueName('e2e');
   const dim = 1536; // large enough to be TOASTed out of line: title-only updates do not send it
@@ -23,13 +23,16 @@ test('insert, update, partial (TOAST) update, delete and truncate: the collectio
   await ctx.waitCollectionEqualsTable(table, collection);
 
   await sql.query(`INSERT INTO ${table} VALUES (51, 'new', NULL, $1)`, [lit(vec(51, dim))]);
-  await sql.query(`UPDATE ${table} SET title = 'renamed', n = n * 10 WHERE id <= 10`); // partial: vector unsent
+  await sql.query(`UPDATE ${table} SET title = 'renamed', n = n * 10 WHERE id <= 10`); // the vector is unsent: read back by key
   await sql.query(`UPDATE ${table} SET embedding = $1 WHERE id = 11`, [lit(vec(1000, dim))]);
   await sql.query(`DELETE FROM ${table} WHERE id BETWEEN 20 AND 25`);
   await ctx.waitCollectionEqualsTable(table, collection);
   const points = await scrollAll(collection);
   const five = points.find((pt) => Number(pt.id) === 5)!;
-  assert.ok(Array.isArray(five.vector) && five.vector.length === dim, 'a partial update keeps the vector');
+  assert.ok(
+    Array.isArray(five.vector) && five.vector.length === dim,
+    'a payload-only update keeps the vector',
+  );
 
   await sql.query(`TRUNCATE ${table}`);
   await sql.query(`INSERT INTO ${table} VALUES (100, 'after truncate', 1, $1)`, [lit(vec(100, dim))]);
