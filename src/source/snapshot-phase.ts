@@ -12,7 +12,7 @@ import type { TableInfo } from './postgres/catalog.js';
 import { pgClientConfig } from './postgres/connect.js';
 import { readTableSnapshot } from './postgres/snapshot.js';
 import type { RoutedTable } from './stream-session.js';
-import { toMessages } from './to-kafka.js';
+import { toMessages } from '../kafka/event-codec.js';
 import { decodesBinary } from './decode/index.js';
 import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
 import { isRowFailure } from './row-failure.js';

@@ -32,7 +32,7 @@ import { connectClient, passwordSource, pgClientConfig } from './postgres/connec
 import { readSlot } from './postgres/preflight.js';
 import { ReplicationStream } from './postgres/replication.js';
 import { slotLag } from './postgres/slot-lag.js';
-import { toMessages, type TopicRoute } from './to-kafka.js';
+import { toMessages, type TopicRoute } from '../kafka/event-codec.js';
 import { canonicalKey } from '../event/key.js';
 import { metrics, setReady } from '../shared/metrics.js';
 
