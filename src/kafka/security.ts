@@ -5,6 +5,7 @@ import type { SASLOptions } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import type { KafkaSecurity } from '../config/secrets.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
+import { EXPIRED_CERT_CODE, UNTRUSTED_CERT_CODES, WRONG_HOST_CODE } from '../shared/tls-codes.js';
 
 export type { KafkaSecurity };
 
@@ -24,16 +25,7 @@ export function kafkajsSasl(security: KafkaSecurity | undefined): SASLOptions | 
 }
 
 /** Node's codes for a certificate that does not chain to a trusted CA or names another host. */
-const TLS_CODES = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+const TLS_CODES = new Set([...UNTRUSTED_CERT_CODES, EXPIRED_CERT_CODE, WRONG_HOST_CODE]);
 
 /** The error and everything it wraps (cause chains, kafkajs' originalError, AggregateErrors). */
 function* chain(err: unknown, depth = 0): Generator<unknown> {

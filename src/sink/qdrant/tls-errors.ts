@@ -5,17 +5,7 @@
 // error's cause chain (fetch and undici wrap it: "fetch failed" → cause).
 import { messageOf } from '../../shared/errors.js';
 import { ProblemError, type Problem } from '../../shared/problems.js';
-
-/** Node's codes for a server certificate that does not chain to a trusted CA. */
-const UNTRUSTED = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
+import { UNTRUSTED_CERT_CODES as UNTRUSTED } from '../../shared/tls-codes.js';
 
 /** Where a Qdrant is and which CA file vouches for it. */
 export interface QdrantTls {

@@ -2,17 +2,7 @@
 // each becomes a ConfigError naming the field and the fix. Anything else is left to the caller.
 import type { LoadedConfig } from '../../config/load.js';
 import { ConfigError, messageOf } from '../../shared/errors.js';
-
-/** Node's codes for a server certificate that does not chain to a trusted CA. */
-const UNTRUSTED = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
+import { UNTRUSTED_CERT_CODES as UNTRUSTED } from '../../shared/tls-codes.js';
 
 export function tlsConnectProblem(err: unknown, config: LoadedConfig): ConfigError | undefined {
   const { host, port, ssl } = config.postgres;
