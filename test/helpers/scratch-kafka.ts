@@ -81,8 +81,12 @@ export async function startScratchKafka(options: ScratchKafkaOptions = {}): Prom
   );
   const logFile = path.join(dir, 'server.log');
   const log4j = `-Dlog4j.configuration=file:${path.join(repoRoot, 'scripts/stack/kafka/log4j.properties')}`;
-  // A cluster id is a UUID in URL-safe base64 without padding (Kafka's Uuid#toString).
-  const clusterId = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+  // A cluster id is a UUID in URL-safe base64 without padding (Kafka's Uuid#toString). One that
+  // starts with '-' reads as an option to the storage tool ("-t: expected one argument"), which
+  // is why Kafka's own Uuid.randomUuid() draws again in that case: so do we.
+  let clusterId: string;
+  do clusterId = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+  while (clusterId.startsWith('-'));
   await run('java', [
     '-cp',
     classpath,
