@@ -26,7 +26,8 @@ import {
   type UpdateMessage,
 } from './pgoutput/index.js';
 import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
-import { fillUnsent, hasSendableKey, unsentColumns, type FillRequest } from './reselect.js';
+import { FillQueue, type Step } from './fill-queue.js';
+import { hasSendableKey, unsentColumns } from './reselect.js';
 import { isRowFailure } from './row-failure.js';
 import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
 import { readSlot } from './postgres/preflight.js';
@@ -38,26 +39,7 @@ import { metrics, setReady } from '../shared/metrics.js';
 
 export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
 
-/**
- * Rows waiting in a transaction for their unsent columns (reselect.ts): flushed at commit, or
- * sooner when this many are queued, so a huge transaction holds bounded memory.
- */
-const MAX_QUEUED_ROWS = 1000;
-const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
-
 type RowMessage = InsertMessage | UpdateMessage | DeleteMessage;
-
-/**
- * One message's events, waiting behind a read-back so the transaction's events keep their order.
- * `fill`: the tuple whose unsent columns the read-back fills; `emit` gets the filled tuple, or
- * null when the key is gone since (reselect.ts), or undefined when nothing was read.
- */
-interface Step {
-  /** Sends a failure of this row (row-failure.ts) to the dead-letter topic; none for a truncate. */
-  deadLetter?: (err: Error) => Promise<void>;
-  fill?: FillRequest;
-  emit: (filled: Tuple | null | undefined) => Promise<void>;
-}
 
 export interface RoutedTable {
   table: TableConfig;
@@ -93,13 +75,13 @@ export class StreamSession {
   private tx: { tracked: TrackedTx; info: TxInfo } | null = null;
   private draining = false;
   /** This transaction's steps waiting for a read-back, in stream order. */
-  private queue: Step[] = [];
-  private queuedBytes = 0;
+  private readonly queue: FillQueue;
   /** A plain connection of the session (heartbeats, slot lag, fillUnsent). */
   private sql: pg.Client | undefined;
 
   constructor(private readonly deps: SessionDeps) {
     this.builder = new ChangeBuilder(deps.decoders);
+    this.queue = new FillQueue(deps.decoders, deps.log);
   }
 
   /** Streams until `signal` aborts (then drains, confirms and resolves) or an error (rejects). */
@@ -233,7 +215,7 @@ export class StreamSession {
         };
         return;
       case 'commit':
-        await this.flushQueue();
+        if (this.tx) await this.queue.flush(this.sql!, this.tx.info.xid);
         if (this.tx) tracker.commit(this.tx.tracked, msg.endLsn);
         this.tx = null;
         publisher.flush();
@@ -277,48 +259,9 @@ export class StreamSession {
     }
   }
 
-  /**
-   * Runs `step` now when nothing waits before it and it needs no read-back; else queues it
-   * behind the others, flushing once the queue is full.
-   */
-  private async step(step: Step, tuple: Tuple | null): Promise<void> {
-    if (!step.fill && this.queue.length === 0) return this.runStep(step, undefined);
-    this.queue.push(step);
-    if (tuple) this.queuedBytes += tupleBytes(tuple);
-    if (this.queue.length >= MAX_QUEUED_ROWS || this.queuedBytes >= MAX_QUEUED_BYTES) await this.flushQueue();
-  }
-
-  /**
-   * One query per table for the queued rows' unsent columns, then every queued step in order. A
-   * failed query (a lost connection) throws: the session ends and replays the transaction —
-   * never a partial event in place of a whole one.
-   */
-  private async flushQueue(): Promise<void> {
-    if (this.queue.length === 0) return;
-    const steps = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    const requests: FillRequest[] = [];
-    for (const s of steps) if (s.fill) requests.push(s.fill);
-    const filled = await fillUnsent(this.sql!, this.deps.decoders, requests, this.tx!.info.xid, (plan, err) =>
-      this.deps.log.warn(
-        { table: `${plan.relation.schema}.${plan.relation.name}`, err: err.message },
-        'unsent columns could not be read back (the table changed since): these updates go partial',
-      ),
-    );
-    let n = 0;
-    for (const s of steps) await this.runStep(s, s.fill ? filled[n++] : undefined);
-  }
-
-  private async runStep(step: Step, filled: Tuple | null | undefined): Promise<void> {
-    try {
-      await step.emit(filled);
-    } catch (err) {
-      // A row that cannot become an event must not stop the stream (guarantee 7): it goes
-      // to the dead-letter topic with its reason (row-failure.ts says which errors are a row's).
-      if (!step.deadLetter || !isRowFailure(err)) throw err;
-      await step.deadLetter(err);
-    }
+  /** Runs `step` now, or behind the transaction's steps waiting for a read-back. */
+  private step(step: Step, tuple: Tuple | null): Promise<void> {
+    return this.queue.add(step, tuple, this.sql!, this.tx!.info.xid);
   }
 
   /** What one row message becomes; null for a table not captured. */
@@ -434,14 +377,6 @@ export class StreamSession {
 
 function rowTuple(msg: RowMessage): Tuple {
   return msg.tag === 'delete' ? msg.old : msg.new;
-}
-
-/** Rough bytes a queued tuple holds (for the queue's bound). */
-function tupleBytes(tuple: Tuple): number {
-  let n = 0;
-  for (const cell of tuple)
-    n += cell.kind === 'binary' ? cell.bytes.length : cell.kind === 'text' ? cell.text.length : 0;
-  return n;
 }
 
 /** `tuple` with its unchanged cells taken from the REPLICA IDENTITY FULL old row. */
