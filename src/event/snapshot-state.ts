@@ -1,0 +1,48 @@
+// Each table's snapshot progress, as the source records it in the pipeline's state topic
+// (`<prefix>._state.<pipeline>`, src/kafka/state-store.ts) and as `cutover` and `status` read it.
+//
+// Key `snapshot:<schema>.<table>` (names as Postgres spells them). The source writes a record
+// before a table's first chunk ("running", after = null), after every chunk Kafka acknowledged
+// ("running", after = that chunk's last key), and once the last chunk is acknowledged ("done").
+// A restart resumes after `after`; a table with no record has never been snapshotted.
+//
+// Pipelines from before chunked snapshots kept one record under the key `snapshot` for every table
+// ({status: 'pending' | 'done'}): a "done" there counts as done for each table with no record of
+// its own.
+
+export const LEGACY_SNAPSHOT_KEY = 'snapshot';
+
+export type SnapshotStatus = 'running' | 'done';
+
+/** Why a table is (re)read: first start, a table added to the config, or `vecrelay resync`. */
+export type SnapshotReason = 'initial' | 'added' | 'resync';
+
+export interface TableSnapshotState {
+  /** "schema.table". */
+  table: string;
+  status: SnapshotStatus;
+  reason: SnapshotReason;
+  /** The last key read (text form of each key column, in key order); null before the first chunk. */
+  after: string[] | null;
+  /** `vecrelay resync --where`: only rows matching this SQL condition are read. */
+  where: string | null;
+  rows: number;
+  chunks: number;
+  startedAt: string;
+  updatedAt: string;
+  /** The resync request this run serves (its id), so a replayed request is not run twice. */
+  request?: string;
+}
+
+export function snapshotStateKey(schema: string, table: string): string {
+  return `snapshot:${schema}.${table}`;
+}
+
+/** Whether a table's snapshot is complete, given its own record and the legacy one. */
+export function snapshotComplete(
+  own: TableSnapshotState | undefined,
+  legacy: { status?: string } | undefined,
+): boolean {
+  if (own) return own.status === 'done';
+  return legacy?.status === 'done';
+}
