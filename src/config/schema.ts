@@ -89,6 +89,30 @@ export const tableSchema = z
   })
   .strict();
 
+// `snapshot: initial` (the mode alone) or the whole section.
+const snapshotSchema = z.preprocess(
+  (value) => (typeof value === 'string' ? { mode: value } : value),
+  z
+    .object({
+      mode: z
+        .enum(['initial', 'never', 'initial_only'])
+        .default('initial')
+        .describe(
+          'initial: snapshot, then stream; never: stream only; initial_only: snapshot, then stop and drop the slot',
+        ),
+      parallelism: z.number().int().min(1).max(16).default(2).describe('tables read at once'),
+      chunkRows: z.number().int().min(1).max(1_000_000).default(10_000).describe('rows per chunk, at most'),
+      chunkBytes: z
+        .number()
+        .int()
+        .min(64 * KiB)
+        .default(16 * MiB)
+        .describe('bytes per chunk, about: bounds memory with wide rows'),
+    })
+    .strict()
+    .prefault({}),
+);
+
 export const configSchema = z
   .object({
     name: z
@@ -176,7 +200,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     tables: z.array(tableSchema).min(1),
-    snapshot: z.enum(['initial', 'never', 'initial_only']).default('initial'),
+    snapshot: snapshotSchema,
     source: z
       .object({
         heartbeatIntervalMs: z.number().int().min(100).default(10_000),

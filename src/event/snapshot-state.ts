@@ -32,6 +32,8 @@ export interface TableSnapshotState {
   updatedAt: string;
   /** The resync request this run serves (its id), so a replayed request is not run twice. */
   request?: string;
+  /** Why a resync ended without reading (its --where failed, say). */
+  error?: string;
 }
 
 export function snapshotStateKey(schema: string, table: string): string {

@@ -22,6 +22,12 @@ export interface TableDescriptor {
   payload: string[];
   /** The pipeline that publishes this table to `topic` (src/event/identity.ts); absent when published by an older vecrelay. */
   owner?: PipelineIdentity;
+  /**
+   * The table's first snapshot (at start, or once added to the config) is 'running' or 'done':
+   * the sink bulk-loads its collection in between (HNSW construction deferred). Absent when
+   * published by an older vecrelay.
+   */
+  snapshot?: 'running' | 'done';
 }
 
 export { tablesTopic } from './names.js';

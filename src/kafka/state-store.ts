@@ -1,5 +1,5 @@
-// A small compacted topic holding each pipeline's durable state (e.g. whether the initial
-// snapshot finished), so a restarted process knows what its predecessor completed. The source
+// A small compacted topic holding each pipeline's durable state (each table's snapshot progress,
+// src/event/snapshot-state.ts), so a restarted process knows what its predecessor completed. The source
 // creates the topic with its others (source.ts prepare()).
 // Read: from the beginning to the high watermark (compacted.ts), last value per key wins.
 import type { Admin, Kafka, Producer } from 'kafkajs';
@@ -19,6 +19,18 @@ export class StateStore {
       acks: -1,
       messages: [{ key, value: JSON.stringify(value) }],
     });
+  }
+
+  /** Every key's last value (one read of the topic; a deleted key is absent). */
+  async readAll(): Promise<Map<string, unknown>> {
+    const all = new Map<string, unknown>();
+    await readCompacted(this.kafka, this.admin, this.topic, (message) => {
+      const key = message.key?.toString();
+      if (key === undefined) return;
+      if (message.value) all.set(key, JSON.parse(message.value.toString()) as unknown);
+      else all.delete(key);
+    });
+    return all;
   }
 
   async read<T>(key: string): Promise<T | undefined> {

@@ -1,12 +1,11 @@
-// The source: Postgres → Kafka for one pipeline. Preflight, publication and slot, the initial
-// snapshot when one is due, then streaming sessions — each failure ends a session and, unless it
-// is a misconfiguration, a new one resumes from the slot after a backoff.
-//
-// Snapshot bookkeeping lives in Kafka (the pipeline's state topic): "pending" is written when the
-// slot is created with an exported snapshot, "done" once every snapshot row is acknowledged. A
-// slot found with a pending snapshot was left by a crash mid-snapshot: it is dropped and the
-// snapshot starts over (the rows already published are replayed harmlessly: same keys, op=r).
+// The source: Postgres → Kafka for one pipeline. Preflight, publication and slot, then streaming
+// sessions — each failure ends a session and, unless it is a misconfiguration, a new one resumes
+// from the slot after a backoff — with the snapshots running beside them (snapshot/snapshotter.ts):
+// chunked and online, each table's progress in the pipeline's state topic
+// (src/event/snapshot-state.ts). A table with no record there is read in full: at the first
+// start, after a crash right after the slot was created, and when a table is added to the config.
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type pg from 'pg';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { kafkaSecurityProblem } from '../kafka/security.js';
@@ -18,7 +17,6 @@ import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/
 import type { Logger } from '../shared/log.js';
 import { HEALTHY_RUN_MS, RESTART_BACKOFF, retry, runWithRestarts } from '../shared/retry.js';
 import type { CellDecoders } from './changes.js';
-import { parseLsn } from './pgoutput/index.js';
 import type { TableInfo } from './postgres/catalog.js';
 import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
 import { classifyPgError, isFatalPgError } from './postgres/errors.js';
@@ -27,7 +25,11 @@ import { preflight } from '../plan/preflight.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { readIdentity } from './postgres/identity.js';
 import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
-import { runSnapshot } from './snapshot-phase.js';
+import { Snapshotter, type SnapshotJob } from './snapshot/snapshotter.js';
+import type { ChunkWindows } from './snapshot/windows.js';
+import type { ResyncRequest } from './snapshot/resync-request.js';
+import { LEGACY_SNAPSHOT_KEY, snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
+import { sleep } from '../shared/backoff.js';
 import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
@@ -35,9 +37,9 @@ import type { ChangeEvent } from '../event/change-event.js';
 import type { PipelineIdentity } from '../event/identity.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
 
-interface SnapshotState {
+/** The one snapshot record of pipelines from before chunked snapshots (snapshot-state.ts). */
+interface LegacySnapshotState {
   slot: string;
-  consistentPoint: string;
   status: 'pending' | 'done';
 }
 
@@ -55,9 +57,11 @@ async function publishDescriptors(
   tables: TableInfo[],
   routed: Map<string, RoutedTable>,
   owner: PipelineIdentity,
+  snapshot: (table: string) => TableDescriptor['snapshot'],
 ) {
   const topic = tablesTopic(config.kafka.topicPrefix); // created by prepare()
   const messages = tables.map((t) => {
+    const status = snapshot(`${t.schema}.${t.table}`);
     const types = new Map(t.columns.map((c) => [c.name, c.udtName]));
     const descriptor: TableDescriptor = {
       schema: t.schema,
@@ -67,6 +71,7 @@ async function publishDescriptors(
       vectors: t.vectors,
       payload: t.payload,
       owner,
+      ...(status ? { snapshot: status } : {}),
     };
     return { key: `${t.schema}.${t.table}`, value: JSON.stringify(descriptor) };
   });
@@ -146,7 +151,18 @@ export class Source {
       // The pipeline's identity goes with its topics (src/kafka/owners.ts), first of all writes.
       const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
       await state.write(OWNER_KEY, identity);
-      await publishDescriptors(producer, config, tables, routed, identity);
+      const records = await state.readAll();
+      const jobs = await this.snapshotJobs(tables, records, signal);
+      if (signal.aborted) return;
+      // Bulk load (the sink defers HNSW construction) while a table's first snapshot runs.
+      const status = new Map<string, 'running' | 'done'>();
+      for (const t of tables) {
+        const name = `${t.schema}.${t.table}`;
+        const own = records.get(snapshotStateKey(t.schema, t.table)) as TableSnapshotState | undefined;
+        if (own && own.reason !== 'resync') status.set(name, own.status);
+      }
+      for (const job of jobs) if (job.reason !== 'resync') status.set(job.table, 'running');
+      await publishDescriptors(producer, config, tables, routed, identity, (t) => status.get(t));
       const textOnly = tables.flatMap((t) =>
         t.columns
           .filter((c) => !decodesBinary(c.udtName))
@@ -157,15 +173,77 @@ export class Source {
           { columns: textOnly },
           'these column types have no binary decoder: streaming in text mode (slower)',
         );
-      await this.snapshotIfDue(state, tables, routed, signal);
-      if (config.snapshot === 'initial_only' || signal.aborted) return;
-      // Streaming writes through its own producers: these would only sit idle (and log about
-      // every broker restart) from here on.
-      await Promise.all([producer.disconnect(), admin.disconnect()]).catch(() => {});
-      await this.stream(routed, textOnly.length === 0, signal);
+      const snapshotter = new Snapshotter({
+        config,
+        log: log.child({ component: 'snapshot' }),
+        tables: tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
+        progress: state,
+        onStatus: async (table, s) => {
+          status.set(table, s);
+          const info = tables.filter((t) => `${t.schema}.${t.table}` === table);
+          await publishDescriptors(producer, config, info, routed, identity, (t) => status.get(t));
+        },
+      });
+      for (const job of jobs) snapshotter.enqueue(job);
+      const requests = new Set<string>();
+      for (const r of records.values()) {
+        const request = (r as Partial<TableSnapshotState>).request;
+        if (request) requests.add(request);
+      }
+      const onResync = async (r: ResyncRequest) => {
+        if (requests.has(r.id)) return; // replayed from the WAL after a restart: recorded already
+        await snapshotter.request({ table: r.table, reason: 'resync', where: r.where, request: r.id });
+        requests.add(r.id);
+      };
+      await this.streamWithSnapshots(snapshotter, routed, textOnly.length === 0, onResync, signal);
     } finally {
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /**
+   * Streaming and snapshots side by side until `signal` stops them or either fails; with
+   * `snapshot: initial_only`, until every table is read, then the slot is dropped.
+   */
+  private async streamWithSnapshots(
+    snapshotter: Snapshotter,
+    routed: Map<string, RoutedTable>,
+    binary: boolean,
+    onResync: (r: ResyncRequest) => Promise<void>,
+    signal: AbortSignal,
+  ) {
+    const { config, log } = this;
+    const inner = new AbortController();
+    const stop = () => inner.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    let failure: unknown;
+    const failed = (err: unknown) => {
+      failure ??= err;
+      inner.abort();
+    };
+    const initialOnly = config.snapshot.mode === 'initial_only';
+    if (initialOnly) void snapshotter.idle().then(stop);
+    try {
+      await Promise.all([
+        snapshotter.run(inner.signal).catch(failed),
+        this.stream(routed, binary, inner.signal, snapshotter.windows, onResync).catch(failed),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    if (failure !== undefined) throw failure;
+    if (initialOnly && !signal.aborted) {
+      const client = await this.connect();
+      try {
+        await dropSlotWhenInactive(client, config.postgres.slot, signal);
+      } finally {
+        await client.end().catch(() => {});
+      }
+      log.info(
+        { slot: config.postgres.slot },
+        'snapshot: initial_only — every table is in Kafka; dropped the replication slot (no streaming)',
+      );
     }
   }
 
@@ -218,81 +296,80 @@ export class Source {
     }
   }
 
-  private async snapshotIfDue(
-    state: StateStore,
+  /**
+   * Creates the slot when missing (streaming starts there; no exported snapshot is needed) and
+   * returns the tables to snapshot: those with no record of their own, or one left running.
+   */
+  private async snapshotJobs(
     tables: TableInfo[],
-    routed: Map<string, RoutedTable>,
+    records: Map<string, unknown>,
     signal: AbortSignal,
-  ) {
+  ): Promise<SnapshotJob[]> {
     const { config, log } = this;
     const client = await this.connect();
+    let slotExisted: boolean;
     try {
-      let slot = await checkSlotUsable(client, config, log, signal);
-      const recorded = await state.read<SnapshotState>('snapshot');
-      // A snapshot recorded as pending was interrupted (a crash, a server restart): its slot, if
-      // still there, is dropped and the snapshot starts over, behind a truncate marker per table
-      // (runSnapshot: rows it published may have been deleted since).
-      const startOver = recorded?.slot === config.postgres.slot && recorded.status === 'pending';
-      if (slot.exists && startOver) {
-        log.warn(
-          { slot: config.postgres.slot },
-          'the previous snapshot did not finish: dropping the slot and starting over',
-        );
-        await dropSlot(client, config.postgres.slot);
-        slot = { ...slot, exists: false };
-      }
-      if (slot.exists) {
-        if (config.snapshot !== 'never' && !recorded)
-          log.warn(
-            { slot: config.postgres.slot },
-            'reusing a slot with no snapshot record: streaming only, no snapshot',
-          );
-        return;
-      }
-      const wantSnapshot = config.snapshot !== 'never';
-      // Pending before the slot exists: a crash (or a server restart) right after creating it
-      // must not leave a slot that looks like a finished pipeline's and so is never snapshotted.
-      if (wantSnapshot)
-        await state.write('snapshot', { slot: config.postgres.slot, consistentPoint: '', status: 'pending' });
-      const created = await createSlot(
-        pgClientConfig(config, { replication: true }),
-        config.postgres.slot,
-        wantSnapshot,
-        log,
-      );
-      try {
-        if (!wantSnapshot || !created.snapshotName) return;
-        const snapshot: SnapshotState = {
-          slot: config.postgres.slot,
-          consistentPoint: created.consistentPoint,
-          status: 'pending',
-        };
-        await state.write('snapshot', snapshot);
-        const producers = await createEventProducers(config);
-        const rows = await runSnapshot(
-          { config, log: log.child({ component: 'snapshot' }), producers, decoders: this.options.decoders },
-          created.snapshotName,
-          parseLsn(created.consistentPoint),
-          tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
-          { startOver },
-        ).finally(() => closeAll(producers));
-        await state.write('snapshot', { ...snapshot, status: 'done', rows });
-      } finally {
-        // Ends the exported snapshot; the slot stays.
-        await created.connection.end().catch(() => {});
-      }
+      slotExisted = (await checkSlotUsable(client, config, log, signal)).exists;
     } finally {
       await client.end().catch(() => {});
     }
+    if (signal.aborted) return [];
+    const legacy = records.get(LEGACY_SNAPSHOT_KEY) as LegacySnapshotState | undefined;
+    const own = (t: TableInfo) =>
+      records.get(snapshotStateKey(t.schema, t.table)) as TableSnapshotState | undefined;
+    const anyRecord = tables.some((t) => own(t) !== undefined) || legacy?.status === 'done';
+    if (!slotExisted) {
+      if (anyRecord)
+        // Changes since the slot went are lost: every table is read again. Rows deleted meanwhile
+        // are not in any chunk and stay in Qdrant: `vecrelay verify` finds them.
+        log.warn(
+          { slot: config.postgres.slot },
+          'the replication slot is gone (dropped by hand?): creating it again and reading every table again',
+        );
+      const created = await createSlot(
+        pgClientConfig(config, { replication: true }),
+        config.postgres.slot,
+        false,
+        log,
+      );
+      await created.connection.end().catch(() => {});
+    }
+    const jobs: SnapshotJob[] = [];
+    for (const t of tables) {
+      const table = `${t.schema}.${t.table}`;
+      const record = own(t);
+      if (slotExisted && record?.status === 'done') continue;
+      if (slotExisted && record?.status === 'running') {
+        jobs.push({
+          table,
+          reason: record.reason,
+          where: record.where,
+          request: record.request,
+          resume: record,
+        });
+        continue;
+      }
+      if (slotExisted && !record && legacy?.status === 'done' && legacy.slot === config.postgres.slot)
+        continue;
+      if (config.snapshot.mode === 'never') continue;
+      jobs.push({ table, reason: slotExisted && anyRecord ? 'added' : 'initial', where: null });
+    }
+    return jobs;
   }
 
   /** Streaming sessions, each resuming from the slot, until the signal stops them. */
-  private async stream(routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
+  private async stream(
+    routed: Map<string, RoutedTable>,
+    binary: boolean,
+    signal: AbortSignal,
+    windows: ChunkWindows,
+    onResync: (r: ResyncRequest) => Promise<void>,
+  ) {
     const { log } = this;
     const session = async () => {
       for (;;) {
         try {
-          return await this.session(routed, binary, signal);
+          return await this.session(routed, binary, signal, windows, onResync);
         } catch (err) {
           if (signal.aborted || !binary || !(err instanceof UnsupportedTypeError)) throw err;
           // A column added while streaming (ALTER TABLE) has a type with no binary decoder: the
@@ -319,7 +396,13 @@ export class Source {
   }
 
   /** One streaming session, with producers of its own. */
-  private async session(routed: Map<string, RoutedTable>, binary: boolean, signal: AbortSignal) {
+  private async session(
+    routed: Map<string, RoutedTable>,
+    binary: boolean,
+    signal: AbortSignal,
+    windows: ChunkWindows,
+    onResync: (r: ResyncRequest) => Promise<void>,
+  ) {
     const { config, log } = this;
     // A producer per session: after a failed send its idempotence state is not to be trusted.
     let producers: EventProducer[] = [];
@@ -342,6 +425,8 @@ export class Source {
         onEvent: this.options.onEvent,
         onStreaming: () => this.outages.recovered(),
         quiet: this.outages.active,
+        windows,
+        onResync,
       }).run(signal);
     } finally {
       await closeAll(producers);
@@ -354,6 +439,20 @@ function createEventProducers(config: LoadedConfig): Promise<EventProducer[]> {
   return Promise.all(
     Array.from({ length: config.source.producers }, () => createEventProducer(kafkaSettings(config))),
   );
+}
+
+/** Drops the slot once its walsender has let go of it (a stopped session's ends shortly after). */
+async function dropSlotWhenInactive(client: pg.Client, slot: string, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await dropSlot(client, slot);
+      return;
+    } catch (err) {
+      // object_in_use: still active. Any other error, or still active after a minute, is reported.
+      if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err;
+      await sleep(100, signal);
+    }
+  }
 }
 
 async function closeAll(producers: EventProducer[]): Promise<void> {

@@ -35,6 +35,9 @@ import { ReplicationStream } from './postgres/replication.js';
 import { slotLag } from './postgres/slot-lag.js';
 import { toMessages, type TopicRoute } from '../kafka/event-codec.js';
 import { canonicalKey } from '../event/key.js';
+import { readWatermark } from './snapshot/watermarks.js';
+import { readResync, type ResyncRequest } from './snapshot/resync-request.js';
+import type { ChunkWindows } from './snapshot/windows.js';
 import { metrics, setReady } from '../shared/metrics.js';
 
 export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
@@ -66,6 +69,10 @@ export interface SessionDeps {
   onStreaming?: () => void;
   /** An outage is in progress (outage.ts): its retries do not each announce a new stream. */
   quiet?: boolean;
+  /** The snapshot chunks between their watermarks (snapshot/windows.ts). */
+  windows?: ChunkWindows;
+  /** A `vecrelay resync` request met in the stream; resolves once it is recorded. */
+  onResync?: (request: ResyncRequest) => Promise<void>;
 }
 
 export class StreamSession {
@@ -78,6 +85,8 @@ export class StreamSession {
   private readonly queue: FillQueue;
   /** A plain connection of the session (heartbeats, slot lag, fillUnsent). */
   private sql: pg.Client | undefined;
+  /** Ends the session with an error (from callbacks outside the message loop). */
+  private fail: (err: Error) => void = () => {};
 
   constructor(private readonly deps: SessionDeps) {
     this.builder = new ChangeBuilder(deps.decoders);
@@ -90,6 +99,7 @@ export class StreamSession {
     let failure: ((err: Error) => void) | undefined;
     const failed = new Promise<never>((_, reject) => (failure = reject));
     failed.catch(() => {});
+    this.fail = (err) => failure!(err);
     // Idle between heartbeats: its server going away (a restart) must end the session at once.
     const admin = await connectClient(pgClientConfig(config), {
       password: passwordSource(config),
@@ -185,6 +195,8 @@ export class StreamSession {
       await streaming;
     } finally {
       setReady('source', false);
+      // Chunks between their watermarks are read again under new ones (snapshot/snapshotter.ts).
+      this.deps.windows?.failAll(new Error('the stream session ended'));
       for (const t of timers) clearInterval(t);
       await stream.stop();
       await admin.end().catch(() => {});
@@ -220,10 +232,25 @@ export class StreamSession {
         this.tx = null;
         publisher.flush();
         return;
-      case 'message':
+      case 'message': {
+        const name = this.deps.config.name;
+        const mark = this.deps.windows && readWatermark(msg.prefix, msg.content);
+        if (mark && mark.pipeline === name && this.tx) {
+          if (mark.kind === 'low') this.deps.windows!.opened(mark.window);
+          else await this.emitChunk(mark.window, tracker, publisher);
+          return;
+        }
+        const resync = this.deps.onResync && readResync(msg.prefix, msg.content);
+        if (resync && resync.pipeline === name && this.tx) {
+          // The slot moves past the request only once it is recorded.
+          const recorded = tracker.event(this.tx.tracked);
+          this.deps.onResync!(resync).then(recorded, (err: Error) => this.fail(err));
+          return;
+        }
         // A non-transactional message (our heartbeat) comes alone: a position to advance to when idle.
         if (!msg.transactional) tracker.advanceIdle(msg.lsn);
         return;
+      }
       case 'origin':
         return;
       case 'truncate':
@@ -313,7 +340,12 @@ export class StreamSession {
       fill,
       emit: async (filled) => {
         if (moved) await publish(this.builder.delete(plan, this.tx!.info, msg.old!));
-        if (filled === null) return; // gone since: its later events settle the key
+        if (filled === null) {
+          // Gone since: its later events settle the key — and a snapshot chunk must not bring
+          // back a version older than them.
+          this.changed(plan, this.builder.key(plan, row));
+          return;
+        }
         await publish(this.builder.row('u', plan, this.tx!.info, filled ?? row));
       },
     };
@@ -327,19 +359,38 @@ export class StreamSession {
   ): Promise<void> {
     const relation = this.relations.require(msg.relationOid);
     const table = `${relation.schema}.${relation.name}`;
+    const columns = relation.columns.map((c) => c.name);
+    await this.deadLetterRow(table, msg.tag, columns, rowTuple(msg), err, tracker, publisher);
+  }
+
+  private async deadLetterRow(
+    table: string,
+    op: string,
+    columns: string[],
+    cells: Tuple,
+    err: Error,
+    tracker: AckTracker,
+    publisher: Publisher,
+    /** Also called once Kafka has it (a snapshot chunk counts its records). */
+    acked?: () => void,
+  ): Promise<void> {
     const { lsn, xid } = this.tx!.info;
     this.deps.log.warn({ table, lsn: formatLsn(lsn), err: err.message }, 'row dead-lettered');
     metrics.deadLetters.inc({ topic: this.deps.deadLetterTopic });
-    const cells = msg.tag === 'delete' ? msg.old : msg.new;
-    const columns = relation.columns.map((c) => c.name);
+    const ack = tracker.event(this.tx!.tracked);
     await publisher.publish(
       rowDeadLetter(
         this.deps.deadLetterTopic,
-        { table, op: msg.tag, lsn, xid, columns, cells },
+        { table, op, lsn, xid, columns, cells },
         err,
         this.deps.config.source.batchMaxBytes,
       ),
-      tracker.event(this.tx!.tracked),
+      acked
+        ? () => {
+            ack();
+            acked();
+          }
+        : ack,
     );
   }
 
@@ -349,12 +400,81 @@ export class StreamSession {
     return target ?? null;
   }
 
+  /** Tells open snapshot windows of the table that `key` changed in the stream (windows.ts). */
+  private changed(plan: RelationPlan, key: ChangeEvent['key'] | null): void {
+    const windows = this.deps.windows;
+    if (!windows) return;
+    const table = `${plan.relation.schema}.${plan.relation.name}`;
+    if (!windows.watching(table)) return;
+    if (key === null) windows.truncated(table);
+    else windows.changed(table, canonicalKey(plan.keyNames, key));
+  }
+
+  /**
+   * The high watermark of a chunk (snapshot/watermarks.ts): its rows whose key did not change
+   * since the low watermark go out as snapshot events inside the watermark's transaction, so the
+   * slot is confirmed past it only once Kafka holds them.
+   */
+  private async emitChunk(window: string, tracker: AckTracker, publisher: Publisher): Promise<void> {
+    const taken = this.deps.windows!.take(window);
+    if (!taken) return; // not ours to emit (replayed after a restart, or its session ended)
+    const { chunk, changed, truncated } = taken;
+    const routed = this.deps.tables.get(chunk.table);
+    if (!routed || truncated) return taken.done(0); // a TRUNCATE since the low watermark emptied it
+    const target = { plan: chunk.plan, routed };
+    const tx = this.tx!;
+    const info: TxInfo = { ...tx.info, snapshot: true };
+    let pending = 1;
+    let emitted = 0;
+    const settle = () => {
+      if (--pending === 0) taken.done(emitted);
+    };
+    try {
+      for (const row of chunk.rows) {
+        let event: ChangeEvent;
+        try {
+          event = this.builder.row('r', chunk.plan, info, row);
+        } catch (err) {
+          if (!isRowFailure(err)) throw err;
+          pending++;
+          const columns = chunk.plan.relation.columns.map((c) => c.name);
+          await this.deadLetterRow(chunk.table, 'snapshot', columns, row, err, tracker, publisher, settle);
+          continue;
+        }
+        if (changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue; // the stream's is newer
+        emitted++;
+        await this.publish(event, target, tracker, publisher, () => {
+          pending++;
+          return settle;
+        });
+      }
+    } catch (err) {
+      taken.fail(err as Error);
+      throw err;
+    } finally {
+      tx.info.seq = info.seq;
+    }
+    settle();
+  }
+
   private async publish(
     event: ChangeEvent,
     target: { plan: RelationPlan; routed: RoutedTable },
     tracker: AckTracker,
     publisher: Publisher,
+    /** Another acknowledgement to wait for with the transaction's (a snapshot chunk's). */
+    also?: () => () => void,
   ): Promise<void> {
+    if (event.op !== 'r') this.changed(target.plan, event.op === 't' ? null : event.key);
+    const acked = () => {
+      const ack = tracker.event(this.tx!.tracked);
+      if (!also) return ack;
+      const other = also();
+      return () => {
+        ack();
+        other();
+      };
+    };
     const messages = toMessages(event, target.plan.keyNames, target.routed.route);
     const limit = this.deps.config.source.batchMaxBytes;
     const oversized = oversizedMessage(messages, limit);
@@ -364,13 +484,13 @@ export class StreamSession {
       const dead = oversizedDeadLetter(deadLetterTopic, event, oversized, limit);
       logOversized(log, event, oversized, limit);
       metrics.deadLetters.inc({ topic: deadLetterTopic });
-      await publisher.publish(dead, tracker.event(this.tx!.tracked));
+      await publisher.publish(dead, acked());
       return;
     }
     this.deps.onEvent?.(event);
     metrics.sourceEvents.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
     for (const m of messages) {
-      await publisher.publish(m, tracker.event(this.tx!.tracked));
+      await publisher.publish(m, acked());
     }
   }
 }

@@ -1,53 +1,82 @@
-// Reads a table as of the slot's exported snapshot (DESIGN.md guarantee 4): REPEATABLE READ,
-// SET TRANSACTION SNAPSHOT, then COPY (SELECT ...) TO STDOUT (FORMAT binary) streamed with
-// backpressure (copy-out.ts) — never the whole table in memory. Cells are the types' send
-// formats, the same bytes pgoutput sends in binary mode, so the stream's decoders read them too.
+// Reads one snapshot chunk of a table: the next rows after a key, in key order, through
+// COPY (SELECT ... ORDER BY key LIMIT n) TO STDOUT (FORMAT binary) (copy-out.ts). Cells are the
+// types' send formats, the same bytes pgoutput sends in binary mode, so the stream's decoders
+// read them too. Keyset pagination (`WHERE (k1, k2) > (…)`) walks the key's unique index: each
+// chunk costs the same whatever its position in the table, and a restart resumes after the last
+// key recorded (src/source/snapshot/).
+import type pg from 'pg';
 import type { BinaryCell, NullCell, TextCell } from '../pgoutput/index.js';
 import { CopyOut } from './copy-out.js';
-import { newClient, quoteIdent, quoteTable, type PgConfig } from './connect.js';
+import { quoteIdent, quoteTable } from './connect.js';
 
 export type SnapshotRow = Array<BinaryCell | TextCell | NullCell>;
 
-export interface SnapshotReadOptions {
-  snapshotName: string;
+export interface ChunkQuery {
   schema: string;
   table: string;
   columns: string[];
   /** Columns read as their text form (types whose binary format vecrelay does not decode). */
   textColumns?: ReadonlySet<string>;
+  /** Key columns in key order, with the type each is cast back to in the next chunk's bound. */
+  key: Array<{ name: string; type: string }>;
+  /** Text form of the last key read; null for the first chunk. */
+  after: string[] | null;
+  /** Extra SQL condition (`vecrelay resync --where`). */
+  where: string | null;
+  limit: number;
 }
 
-/** Yields batches of rows (cells in `columns` order) of one table as the exported snapshot saw it. */
-export async function* readTableSnapshot(
-  pgConfig: PgConfig,
-  opts: SnapshotReadOptions,
-): AsyncGenerator<SnapshotRow[]> {
-  const client = newClient(pgConfig);
-  await client.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`SET TRANSACTION SNAPSHOT '${opts.snapshotName.replaceAll("'", "''")}'`);
-    const text = opts.textColumns ?? new Set<string>();
-    const list = opts.columns.map((c) => (text.has(c) ? `${quoteIdent(c)}::text` : quoteIdent(c))).join(', ');
-    const isText = opts.columns.map((c) => text.has(c));
-    const copy = client.query(
-      new CopyOut(
-        `COPY (SELECT ${list} FROM ${quoteTable(opts.schema, opts.table)}) TO STDOUT (FORMAT binary)`,
-      ),
-    );
-    for await (const rows of copy.batches()) {
-      for (const row of rows as SnapshotRow[]) {
-        for (let i = 0; i < row.length; i++) {
-          const cell = row[i]!;
-          // A text column's send format is its UTF-8 bytes.
-          if (isText[i] && cell.kind === 'binary')
-            row[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
-        }
-      }
-      yield rows as SnapshotRow[];
-    }
-    await client.query('COMMIT');
-  } finally {
-    await client.end().catch(() => {});
+export interface Chunk {
+  rows: SnapshotRow[];
+  /** Text form of the last row's key: the next chunk's `after` (null when no row was read). */
+  lastKey: string[] | null;
+  /** Bytes of cell data read (sizes the next chunk). */
+  bytes: number;
+}
+
+export function chunkStatement(client: pg.Client, q: ChunkQuery): string {
+  const text = q.textColumns ?? new Set<string>();
+  const list = q.columns.map((c) => (text.has(c) ? `${quoteIdent(c)}::text` : quoteIdent(c)));
+  // The key again, as text, after the row's own columns: the bound of the next chunk.
+  // Under names of their own: ORDER BY would find two output columns called like the key.
+  const keyText = q.key.map((k, i) => `${quoteIdent(k.name)}::text AS ${quoteIdent(`_vecrelay_after_${i}`)}`);
+  const keyList = q.key.map((k) => quoteIdent(k.name)).join(', ');
+  const conditions: string[] = [];
+  if (q.after) {
+    // The text form casts back to the column's type exactly (its input function reads what its
+    // output function wrote), so the row comparison uses the key's own btree order.
+    const bound = q.key.map((k, i) => `CAST(${client.escapeLiteral(q.after![i]!)} AS ${k.type})`).join(', ');
+    conditions.push(`(${keyList}) > (${bound})`);
   }
+  if (q.where) conditions.push(`(${q.where})`);
+  return (
+    `COPY (SELECT ${[...list, ...keyText].join(', ')} FROM ${quoteTable(q.schema, q.table)}` +
+    (conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '') +
+    ` ORDER BY ${keyList} LIMIT ${q.limit}) TO STDOUT (FORMAT binary)`
+  );
+}
+
+/** Reads one chunk into memory (its size is bounded by `limit`, which the caller sizes by bytes). */
+export async function readChunk(client: pg.Client, q: ChunkQuery): Promise<Chunk> {
+  const text = q.textColumns ?? new Set<string>();
+  const isText = q.columns.map((c) => text.has(c));
+  const width = q.columns.length;
+  const copy = client.query(new CopyOut(chunkStatement(client, q)));
+  const rows: SnapshotRow[] = [];
+  let lastKey: string[] | null = null;
+  let bytes = 0;
+  for await (const batch of copy.batches()) {
+    for (const row of batch as SnapshotRow[]) {
+      for (let i = 0; i < width; i++) {
+        const cell = row[i]!;
+        if (cell.kind === 'binary') bytes += cell.bytes.length;
+        // A text column's send format is its UTF-8 bytes.
+        if (isText[i] && cell.kind === 'binary') row[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
+      }
+      lastKey = row.slice(width).map((cell) => (cell.kind === 'binary' ? cell.bytes.toString('utf8') : ''));
+      row.length = width;
+      rows.push(row);
+    }
+  }
+  return { rows, lastKey, bytes };
 }
