@@ -423,7 +423,8 @@ export class StreamSession {
     if (!routed || truncated) return taken.done(0); // a TRUNCATE since the low watermark emptied it
     const target = { plan: chunk.plan, routed };
     const tx = this.tx!;
-    const info: TxInfo = { ...tx.info, snapshot: true };
+    // Snapshot rows belong to no transaction of the table: xid 0, at the watermark's position.
+    const info: TxInfo = { ...tx.info, xid: 0, snapshot: true };
     let pending = 1;
     let emitted = 0;
     const settle = () => {
