@@ -1,10 +1,11 @@
-// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, cutover, teardown)
+// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, resync, cutover, teardown)
 // register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dlqCommand } from './commands/dlq.js';
 import { cutoverCommand, statusCommand, teardownCommand } from './commands/ops.js';
 import { planCommand } from './commands/plan.js';
+import { resyncCommand } from './commands/resync.js';
 import { runCommand } from './commands/run.js';
 import { sinkCommand } from './commands/sink.js';
 import { sourceCommand } from './commands/source.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .addCommand(sinkCommand())
     .addCommand(statusCommand())
     .addCommand(dlqCommand())
+    .addCommand(resyncCommand())
     .addCommand(cutoverCommand())
     .addCommand(teardownCommand())
     .configureOutput({ outputError: (str, write) => write(str) });

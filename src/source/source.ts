@@ -30,6 +30,7 @@ import type { ChunkWindows } from './snapshot/windows.js';
 import type { ResyncRequest } from './snapshot/resync-request.js';
 import { LEGACY_SNAPSHOT_KEY, snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
 import { sleep } from '../shared/backoff.js';
+import { crashPoint } from '../shared/crash-point.js';
 import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
@@ -333,6 +334,7 @@ export class Source {
         log,
       );
       await created.connection.end().catch(() => {});
+      crashPoint('slot-created');
     }
     const jobs: SnapshotJob[] = [];
     for (const t of tables) {

@@ -2,7 +2,7 @@
 // terminated with 57P01) and `-m immediate` (no shutdown checkpoint, crash recovery), while
 // streaming and while the initial snapshot is read. The source must not die ("Unhandled 'error'
 // event"): it logs one warning naming PostgreSQL and where, backs off, reconnects and resumes from
-// the slot — an interrupted snapshot starts over — and in the end the topic holds exactly the
+// the slot — an interrupted snapshot resumes after its last chunk — and in the end the topic holds exactly the
 // table: 0 missing, 0 extra, 0 mismatched (so nothing lost and nothing older applied last).
 // The cluster is a scratch one: the shared stack's must keep serving the other tests.
 import { after, before, test } from 'node:test';
@@ -129,7 +129,7 @@ for (const mode of ['fast', 'immediate'] as const) {
     if (process.env.VECRELAY_SHOW_LOG) console.log(readFileSync(source.logFile, 'utf8'));
   });
 
-  test(`pg_ctl restart -m ${mode} during the initial snapshot: it starts over and ends complete`, async () => {
+  test(`pg_ctl restart -m ${mode} during the initial snapshot: it resumes after its last chunk and ends complete`, async () => {
     const table = uniqueName(`sn${mode}`);
     const initial = 200_000;
     await createWorkloadTable(db, table, initial);
@@ -146,8 +146,8 @@ for (const mode of ['fast', 'immediate'] as const) {
     );
     await cluster.restart(mode);
     await reconnect();
-    // Rows the interrupted snapshot published (the COPY reads them in id order), gone before the
-    // new snapshot: nothing in the stream deletes them, the truncate marker must.
+    // Rows the interrupted snapshot published (chunks go in id order), deleted before it resumes:
+    // the slot was kept, so the deletes arrive through the stream.
     await db.query(`DELETE FROM ${table} WHERE id <= 100`);
     const writer = startWriter(() => cluster.connect(), table, { firstId: initial + 1 });
     try {
@@ -160,7 +160,7 @@ for (const mode of ['fast', 'immediate'] as const) {
     assertRecoveredLoudly(source);
     assert.match(
       readFileSync(source.logFile, 'utf8'),
-      /the previous snapshot did not finish: dropping the slot and starting over/,
+      /snapshot of table resumes after its last recorded chunk/,
       'the restart interrupted the snapshot',
     );
     await stopCleanly(source);

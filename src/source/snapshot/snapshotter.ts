@@ -19,6 +19,7 @@ import { backoffDelay, sleep } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import { metrics } from '../../shared/metrics.js';
 import { RESTART_BACKOFF } from '../../shared/retry.js';
+import { crashPoint } from '../../shared/crash-point.js';
 import { RelationPlan } from '../changes.js';
 import { decodesBinary } from '../decode/index.js';
 import type { TableInfo } from '../postgres/catalog.js';
@@ -165,10 +166,13 @@ export class Snapshotter {
       return;
     }
     const { info } = entry;
-    let persisted = job.resume ?? this.newState(job);
+    // What the state topic holds, updated by readTable chunk by chunk: a retry resumes there.
+    const progress = { persisted: job.resume ?? this.newState(job) };
+    let persisted = progress.persisted;
     const key = snapshotStateKey(info.schema, info.table);
     const bulk = job.reason !== 'resync';
     if (!job.resume) await this.deps.progress.write(key, persisted);
+    crashPoint('snapshot-recorded');
     if (bulk) await this.deps.onStatus?.(job.table, 'running');
     log.info(
       {
@@ -183,9 +187,11 @@ export class Snapshotter {
     let attempt = 0;
     for (;;) {
       try {
-        persisted = await this.readTable(entry, persisted, key, signal);
+        await this.readTable(entry, progress, key, signal);
+        persisted = progress.persisted;
         break;
       } catch (err) {
+        persisted = progress.persisted;
         if (signal.aborted) return;
         if (isFatalPgError(err)) throw err;
         if (isStatementError(err)) {
@@ -206,16 +212,18 @@ export class Snapshotter {
         }
         // A session that ended, a server restarting: resume after the last recorded chunk.
         const delayMs = backoffDelay(attempt++, RESTART_BACKOFF);
-        log.debug(
-          { table: job.table, err, delayMs },
-          'snapshot chunk failed: resuming after the last recorded one',
-        );
+        log.debug({ table: job.table, err, delayMs }, 'snapshot chunk failed');
         await sleep(delayMs, signal).catch(() => {});
         if (signal.aborted) return;
+        log.info(
+          { table: job.table, after: persisted.after ?? undefined, rows: persisted.rows },
+          'snapshot of table resumes after its last recorded chunk',
+        );
       }
     }
     const done = { ...persisted, status: 'done' as const, updatedAt: new Date().toISOString() };
     await this.deps.progress.write(key, done);
+    crashPoint('table-done');
     if (bulk) await this.deps.onStatus?.(job.table, 'done');
     log.info(
       { table: job.table, rows: done.rows, chunks: done.chunks, seconds: (Date.now() - started) / 1000 },
@@ -223,13 +231,14 @@ export class Snapshotter {
     );
   }
 
-  /** Reads chunks after `from.after` until the table ends; returns the last recorded progress. */
+  /** Reads chunks after `progress.persisted.after` until the table ends, recording each. */
   private async readTable(
     entry: { info: TableInfo; routed: RoutedTable },
-    from: TableSnapshotState,
+    progress: { persisted: TableSnapshotState },
     key: string,
     signal: AbortSignal,
-  ): Promise<TableSnapshotState> {
+  ): Promise<void> {
+    const from = progress.persisted;
     const { config, log } = this.deps;
     const { info, routed } = entry;
     const table = `${info.schema}.${info.table}`;
@@ -245,7 +254,6 @@ export class Snapshotter {
     };
     const { chunkRows, chunkBytes } = config.snapshot;
     const sql = await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
-    let recorded = from;
     let lastLog = Date.now();
     try {
       let after = from.after;
@@ -260,10 +268,12 @@ export class Snapshotter {
         let chunk;
         try {
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'low' });
+          crashPoint('chunk-low-watermark');
           await waitForRunningTransactions(sql, log, signal);
           chunk = await readChunk(sql, { ...query, after, limit });
           this.windows.fill(id, { table, plan, rows: chunk.rows });
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'high' });
+          crashPoint('chunk-high-watermark');
         } catch (err) {
           this.windows.fail(id, err as Error);
           throw err;
@@ -282,14 +292,17 @@ export class Snapshotter {
           .then(() => emitted)
           .then(async (sent) => {
             if (rows === 0) return; // the end of the table: the caller records "done"
-            recorded = {
-              ...recorded,
+            const recorded = {
+              ...progress.persisted,
               after: lastKey,
-              rows: recorded.rows + rows,
-              chunks: recorded.chunks + 1,
+              rows: progress.persisted.rows + rows,
+              chunks: progress.persisted.chunks + 1,
               updatedAt: new Date().toISOString(),
             };
+            crashPoint('chunk-acknowledged'); // in Kafka, not yet recorded
             await this.deps.progress.write(key, recorded);
+            progress.persisted = recorded;
+            crashPoint('chunk-recorded');
             metrics.snapshotRows.inc({ kind: 'published' }, sent);
             if (Date.now() - lastLog > PROGRESS_LOG_MS) {
               lastLog = Date.now();
@@ -305,7 +318,6 @@ export class Snapshotter {
         if (last) break;
       }
       await chain;
-      return recorded;
     } finally {
       await sql.end().catch(() => {});
     }
