@@ -37,10 +37,13 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * - a failure kafkajs is about to retry (its entry carries `retryCount`: "Failed to send messages:
  *   This server is not the leader for that topic-partition" while a restarted broker's leaders
  *   move, "Restarting the consumer in ... ms"): a warning. If the retries run out, the call fails
- *   and its caller reports it.
+ *   and its caller reports it;
+ * - a connection that could not be opened in time or broke ("Connection timeout", "Connection
+ *   error"): the request on it fails and its caller retries — a warning, as above.
  */
-function handledLevel(message: string, retryCount: unknown): 'error' | 'warn' | 'debug' {
+function handledLevel(namespace: string, message: string, retryCount: unknown): 'error' | 'warn' | 'debug' {
   if (message.startsWith('Response ')) return 'debug';
+  if (namespace === 'Connection') return 'warn';
   if (message.startsWith('The coordinator is not aware of this member')) return 'warn';
   if (typeof retryCount === 'number') return 'warn';
   return 'error';
@@ -63,12 +66,18 @@ export function createKafka(
       ({ namespace, level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
         const text = String(message);
-        log[level === logLevel.ERROR ? handledLevel(text, rest.retryCount) : (LEVELS[level] ?? 'info')](
+        log[
+          level === logLevel.ERROR
+            ? handledLevel(namespace, text, rest.retryCount)
+            : (LEVELS[level] ?? 'info')
+        ](
           { kafka: namespace, ...rest }, // kafkajs' part (Runner, Connection...): its level is pino's
           text,
         );
       },
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
+    // kafkajs' 1 s is short for a busy machine: a refused connection fails at once anyway.
+    connectionTimeout: 5_000,
     ...tuning,
   });
 }

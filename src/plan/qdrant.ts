@@ -13,7 +13,8 @@ import { qdrantTlsProblem } from '../sink/qdrant/tls-errors.js';
 import type { TableInfo, VectorColumnInfo } from '../source/postgres/catalog.js';
 import type { Check } from './types.js';
 
-export const QDRANT_CHECK_MS = 5_000;
+// Long enough for a busy Qdrant (or machine) to answer; a refused connection fails at once.
+export const QDRANT_CHECK_MS = 15_000;
 
 interface VectorParams {
   size?: unknown;

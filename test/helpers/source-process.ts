@@ -20,7 +20,16 @@ export interface TestPipeline {
     collection?: string;
     unchangedColumns?: 'reselect' | 'partial';
   }>;
-  snapshot?: 'initial' | 'never' | 'initial_only';
+  snapshot?:
+    | 'initial'
+    | 'never'
+    | 'initial_only'
+    | {
+        mode?: 'initial' | 'never' | 'initial_only';
+        parallelism?: number;
+        chunkRows?: number;
+        chunkBytes?: number;
+      };
   partitions?: number;
   source?: Record<string, number>;
   /** Merged over the stack's connection settings (another server, user, passwordEnv...). */

@@ -47,7 +47,12 @@ test('a valid config parses, with defaults filled in and the password from the e
   assert.equal(loaded.postgresPassword, 's3cret');
   assert.equal(loaded.kafka.topicPrefix, 'vecrelay');
   assert.equal(loaded.source.slotBusyRetries, 10);
-  assert.equal(loaded.snapshot, 'initial');
+  assert.deepEqual(loaded.snapshot, {
+    mode: 'initial',
+    parallelism: 2,
+    chunkRows: 10_000,
+    chunkBytes: 16 * 1024 * 1024,
+  });
 });
 
 test('an unknown field is named by its full path, at every level', () => {
