@@ -22,6 +22,13 @@ export interface TableDescriptor {
   payload: string[];
   /** The pipeline that publishes this table to `topic` (src/event/identity.ts); absent when published by an older vecrelay. */
   owner?: PipelineIdentity;
+  /**
+   * The table's initial snapshot: the source publishes the descriptor again with 'running' when it
+   * starts and 'done' when it completes. The sink bulk-loads the collection in between (HNSW
+   * construction deferred, src/sink/qdrant/bulk-load.ts). Absent: unknown (an older source, or a
+   * table without a snapshot): no bulk load.
+   */
+  snapshot?: 'running' | 'done';
 }
 
 export { tablesTopic } from './names.js';
