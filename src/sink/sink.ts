@@ -85,7 +85,7 @@ export class Sink {
       createPartitioner: Partitioners.DefaultPartitioner, // silences kafkajs' v2 partitioner notice
     });
     let consumer: SinkConsumer | undefined;
-    let watch: DescriptorWatch | undefined;
+    let watch: Promise<DescriptorWatch | undefined> | undefined;
     try {
       await admin.connect();
       await producer.connect();
@@ -100,7 +100,14 @@ export class Sink {
       ]);
       const outputs = await this.openTables(kafka, admin, output, signal);
       if (signal.aborted) return;
-      watch = await this.followTables(kafka, admin, output, signal);
+      // Beside the consumer, not before it: its group join would delay the start.
+      watch = this.followTables(kafka, admin, output, signal).catch((err: unknown) => {
+        log.warn(
+          { err },
+          `could not follow the table descriptors: ${messageOf(err)}; a bulk-loaded collection gets its index back at the next start`,
+        );
+        return undefined;
+      });
 
       // Ends on the signal (a graceful stop) or on a failure that stops consuming; a failure is
       // rethrown so the caller restarts the sink (or stops, on a misconfiguration).
@@ -138,7 +145,7 @@ export class Sink {
       // Waits for the batches in flight, which stop at their next request once the signal is
       // aborted (consumer.ts): a stop is prompt.
       await consumer?.stop().catch(() => {});
-      await watch?.stop();
+      await (await watch)?.stop();
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
       await output.close();
@@ -156,9 +163,9 @@ export class Sink {
 
   /**
    * Follows the tables' descriptors while the sink runs, so that a table's snapshot finishing
-   * restores the index of its bulk-loaded collection (qdrant/bulk-load.ts). Only with bulk loads
-   * on (qdrant.bulkLoad), or while a collection still waits for its snapshot; one at a time, in
-   * the order published.
+   * restores the index of its bulk-loaded collection (qdrant/bulk-load.ts). Only when the output
+   * waits for that (a snapshot runs, or a collection is being bulk-loaded); one descriptor at a
+   * time, in the order published.
    */
   private async followTables(
     kafka: Kafka,
@@ -167,7 +174,7 @@ export class Sink {
     signal: AbortSignal,
   ): Promise<DescriptorWatch | undefined> {
     const { config, log } = this;
-    if (!output.described || !(config.qdrant?.bulkLoad || output.waitsForDescriptors?.())) return undefined;
+    if (!output.described || !output.waitsForDescriptors?.()) return undefined;
     const tables = new Map(this.wantedTables().map((w) => [w.topic, w.t]));
     let queue = Promise.resolve();
     return watchDescriptors(kafka, admin, config.kafka.topicPrefix, (descriptor) => {

@@ -133,9 +133,12 @@ export class QdrantOutput implements Output {
     );
   }
 
-  /** Whether some table's collection waits for a later descriptor (its snapshot to finish). */
+  /**
+   * Whether some table waits for a later descriptor: its collection is being bulk-loaded, or its
+   * snapshot runs (a collection recreated meanwhile would be bulk-loaded).
+   */
   waitsForDescriptors(): boolean {
-    return [...this.bulkLoads.values()].some((b) => b.loading);
+    return [...this.bulkLoads.values()].some((b) => b.loading || b.deferIndex);
   }
 
   /** A table described anew: a bulk-loaded collection gets its index back once the snapshot is done. */
