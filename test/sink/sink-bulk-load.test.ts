@@ -8,6 +8,7 @@
 // and a collection someone else created with m 0 is left as it is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { encodeEvent } from '../../src/event/avro.js';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { keyBytes } from '../../src/event/key.js';
@@ -16,6 +17,7 @@ import type { TableDescriptor } from '../../src/event/table-descriptor.js';
 import { SCHEMA_HEADER, SCHEMA_VERSION } from '../../src/event/versions.js';
 import { testKafka, withAdmin } from '../helpers/kafka.js';
 import { dropCollection, pointCount, qdrantRequest } from '../helpers/qdrant.js';
+import { startQdrantProcess } from '../helpers/qdrant-process.js';
 import { useSinkPipelines, vec } from '../helpers/sink-pipeline.js';
 import { writeConfig, type RunningProcess } from '../helpers/source-process.js';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
@@ -38,8 +40,11 @@ interface CollectionInfo {
   };
 }
 
-async function info(collection: string): Promise<CollectionInfo | undefined> {
-  const { status, result } = await qdrantRequest<CollectionInfo>('GET', `/collections/${collection}`);
+async function info(
+  collection: string,
+  request: typeof qdrantRequest = qdrantRequest,
+): Promise<CollectionInfo | undefined> {
+  const { status, result } = await request<CollectionInfo>('GET', `/collections/${collection}`);
   return status === 200 ? result : undefined;
 }
 
@@ -305,5 +310,26 @@ test('a collection created beforehand with m 0 (no mark) is never changed; the o
   for (const [name, h] of Object.entries(effectiveHnsw(ownInfo)))
     assert.equal(h.m, 0, `the user's collection keeps m 0 on ${name}`);
   assert.equal(ownInfo.config.metadata, undefined);
+  await stop(sink);
+});
+
+test('Qdrant before 1.16 (no collection metadata): no bulk load, the collection is indexed from the start', async () => {
+  const qdrant = await startQdrantProcess(ctx.cleanup, { version: '1.15.4' });
+  const table = uniqueName('bulkold');
+  const pl = pipeline([table], { url: qdrant.url });
+  const [collection] = pl.collections as [string];
+  await createTopics(pl);
+  await describe(pl, 0, 'running');
+  await rows(pl, 0, 1, 20, 'r');
+  const sink = ctx.start(['sink', '--config', pl.config]);
+  const c = await waitFor(`collection ${collection}`, () => info(collection, (...a) => qdrant.request(...a)));
+  assert.equal(effectiveHnsw(c).embedding!.m, INDEXED.m, 'indexed from the start');
+  assert.notEqual(effectiveHnsw(c).image!.m, 0);
+  assert.equal(c.config.metadata, undefined, 'no mark');
+  await waitFor('the sink to say why', () =>
+    readFileSync(sink.logFile, 'utf8').includes(
+      'Qdrant before 1.16 has no collection metadata: no bulk load',
+    ),
+  );
   await stop(sink);
 });

@@ -165,9 +165,10 @@ export async function ensureCollection(
       ? { sparse_vectors: Object.fromEntries(layout.sparse.map((n) => [n, {}])) }
       : {}),
   };
-  const mark = deferIndex
-    ? bulkLoadMark(dense.map((d) => ({ key: layout.unnamed ? '' : d.name, hnsw: d.hnsw })))
-    : undefined;
+  const mark =
+    deferIndex && dense.length > 0 // sparse vectors have no graph to defer
+      ? bulkLoadMark(dense.map((d) => ({ key: layout.unnamed ? '' : d.name, hnsw: d.hnsw })))
+      : undefined;
   try {
     await client.createCollection(collection, {
       ...params,
