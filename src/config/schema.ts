@@ -175,6 +175,12 @@ export const configSchema = z
           .describe(
             "PEM CA bundle that signed Qdrant's certificate (https url); trusted besides the system CAs",
           ),
+        bulkLoad: z
+          .boolean()
+          .default(true)
+          .describe(
+            "a collection created while its table's initial snapshot runs defers HNSW construction (m: 0) until the snapshot is done (Qdrant ≥ 1.16)",
+          ),
       })
       .strict()
       .optional(),

@@ -23,9 +23,10 @@ export interface TableDescriptor {
   /** The pipeline that publishes this table to `topic` (src/event/identity.ts); absent when published by an older vecrelay. */
   owner?: PipelineIdentity;
   /**
-   * The table's first snapshot (at start, or once added to the config) is 'running' or 'done':
-   * the sink bulk-loads its collection in between (HNSW construction deferred). Absent when
-   * published by an older vecrelay.
+   * The table's first snapshot (at start, or once the table is added to the config): the source
+   * publishes the descriptor again with 'running' when it starts and 'done' when it completes. The
+   * sink bulk-loads the collection in between (HNSW construction deferred,
+   * src/sink/qdrant/bulk-load.ts). Absent: unknown (an older source): no bulk load.
    */
   snapshot?: 'running' | 'done';
 }

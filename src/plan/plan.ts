@@ -210,7 +210,7 @@ async function targetChecks(options: PlanOptions, tables: TableInfo[]): Promise<
       ...(
         await checkQdrant(
           qdrant,
-          config ?? { qdrant: { url: options.qdrantUrl, collectionPrefix: '' }, tables: [] },
+          config ?? { qdrant: { url: options.qdrantUrl, collectionPrefix: '', bulkLoad: true }, tables: [] },
           tables,
         )
       ).map((c) => c.check),

@@ -63,6 +63,13 @@ export interface TableOutput {
 export interface Output {
   /** Makes sure the table's place in the target exists and fits the table; waits for the target. */
   open(table: OutputTable, signal: AbortSignal): Promise<TableOutput>;
+  /**
+   * The source described an opened table anew while the sink runs (its snapshot started or
+   * finished): Qdrant restores the index of a bulk-loaded collection. Idempotent.
+   */
+  described?(table: OutputTable, signal: AbortSignal): Promise<void>;
+  /** Whether some opened table waits for a later descriptor (a bulk load for its snapshot to finish). */
+  waitsForDescriptors?(): boolean;
   close(): Promise<void>;
 }
 

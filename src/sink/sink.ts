@@ -5,9 +5,10 @@
 import { Partitioners, type Kafka } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { splitTable } from '../config/load.js';
+import type { TableConfig } from '../config/schema.js';
 import type { TableDescriptor } from '../event/table-descriptor.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
-import { readDescriptors } from '../kafka/descriptors.js';
+import { readDescriptors, watchDescriptors, type DescriptorWatch } from '../kafka/descriptors.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { changeTopic, sinkGroupId } from '../event/names.js';
 import { sleep } from '../shared/backoff.js';
@@ -60,6 +61,7 @@ export class Sink {
         batchSize: config.sink.batchSize,
         requestMaxBytes: config.sink.requestMaxBytes,
         retryMaxMs: config.sink.retryMaxMs,
+        bulkLoad: config.qdrant.bulkLoad,
       },
       log,
       signal,
@@ -83,6 +85,7 @@ export class Sink {
       createPartitioner: Partitioners.DefaultPartitioner, // silences kafkajs' v2 partitioner notice
     });
     let consumer: SinkConsumer | undefined;
+    let watch: Promise<DescriptorWatch | undefined> | undefined;
     try {
       await admin.connect();
       await producer.connect();
@@ -97,6 +100,14 @@ export class Sink {
       ]);
       const outputs = await this.openTables(kafka, admin, output, signal);
       if (signal.aborted) return;
+      // Beside the consumer, not before it: its group join would delay the start.
+      watch = this.followTables(kafka, admin, output, signal).catch((err: unknown) => {
+        log.warn(
+          { err },
+          `could not follow the table descriptors: ${messageOf(err)}; a bulk-loaded collection gets its index back at the next start`,
+        );
+        return undefined;
+      });
 
       // Ends on the signal (a graceful stop) or on a failure that stops consuming; a failure is
       // rethrown so the caller restarts the sink (or stops, on a misconfiguration).
@@ -134,10 +145,51 @@ export class Sink {
       // Waits for the batches in flight, which stop at their next request once the signal is
       // aborted (consumer.ts): a stop is prompt.
       await consumer?.stop().catch(() => {});
+      await (await watch)?.stop();
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
       await output.close();
     }
+  }
+
+  /** The configured tables with their change topics. */
+  private wantedTables(): Array<{ t: TableConfig; topic: string }> {
+    const { config } = this;
+    return config.tables.map((t) => {
+      const { schema, table } = splitTable(t.table);
+      return { t, topic: changeTopic(config.kafka.topicPrefix, schema, table) };
+    });
+  }
+
+  /**
+   * Follows the tables' descriptors while the sink runs, so that a table's snapshot finishing
+   * restores the index of its bulk-loaded collection (qdrant/bulk-load.ts). Only when the output
+   * waits for that (a snapshot runs, or a collection is being bulk-loaded); one descriptor at a
+   * time, in the order published.
+   */
+  private async followTables(
+    kafka: Kafka,
+    admin: ReturnType<Kafka['admin']>,
+    output: Output,
+    signal: AbortSignal,
+  ): Promise<DescriptorWatch | undefined> {
+    const { config, log } = this;
+    if (!output.described || !output.waitsForDescriptors?.()) return undefined;
+    const tables = new Map(this.wantedTables().map((w) => [w.topic, w.t]));
+    let queue = Promise.resolve();
+    return watchDescriptors(kafka, admin, config.kafka.topicPrefix, (descriptor) => {
+      if (!tables.has(descriptor.topic)) return; // another pipeline's table, or one not synced
+      queue = queue
+        .then(() => output.described!({ descriptor, config: tables.get(descriptor.topic) }, signal))
+        .catch((err: unknown) => {
+          if (signal.aborted) return;
+          // The collection keeps its mark: the next start tries again.
+          log.error(
+            { err, table: `${descriptor.schema}.${descriptor.table}` },
+            `could not follow the table's new descriptor (snapshot ${descriptor.snapshot ?? 'unknown'}): ${messageOf(err)}`,
+          );
+        });
+    });
   }
 
   /** Waits for every table's descriptor, then opens each table's place in the target. */
@@ -148,10 +200,7 @@ export class Sink {
     signal: AbortSignal,
   ): Promise<Map<string, TableOutput>> {
     const { config, log } = this;
-    const wanted = config.tables.map((t) => {
-      const { schema, table } = splitTable(t.table);
-      return { t, topic: changeTopic(config.kafka.topicPrefix, schema, table) };
-    });
+    const wanted = this.wantedTables();
     let descriptors = new Map<string, TableDescriptor>();
     for (let attempt = 0; !signal.aborted; attempt++) {
       descriptors = await readDescriptors(kafka, admin, config.kafka.topicPrefix);

@@ -214,6 +214,42 @@ test('--state keeps collections, points and payload indexes across a restart', {
 });
 
 test(
+  '--state keeps the settings PATCH /collections/{name} left (hnsw_config, metadata)',
+  { skip },
+  async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'qdrant-state-')), 'state.json');
+    let server = await startQdrantTestServer({ stateFile });
+    const client = () => new QdrantClient({ url: server.url, checkCompatibility: false });
+    try {
+      await client().createCollection('c', {
+        vectors: { v: { size: 2, distance: 'Dot', hnsw_config: { m: 0 } } },
+        metadata: { mark: true, keep: 1 },
+      });
+      await client().updateCollection('c', {
+        vectors: { v: { hnsw_config: { m: 20 } } },
+        hnsw_config: { ef_construct: 90 },
+        metadata: { mark: null },
+      });
+    } finally {
+      await server.close();
+    }
+    server = await startQdrantTestServer({ stateFile });
+    try {
+      const { config } = await client().getCollection('c');
+      const vectors = config.params.vectors as Record<string, { hnsw_config?: { m?: number } }>;
+      assert.equal(vectors.v?.hnsw_config?.m, 20);
+      assert.equal(config.hnsw_config.ef_construct, 90);
+      assert.deepEqual(config.metadata, { keep: 1 });
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test(
   '--version: an older Qdrant answers its version and ignores update_filter (unknown to serde before 1.16)',
   { skip },
   async () => {

@@ -1,4 +1,5 @@
-// Collections: creation (with Qdrant's parse and validation rules), info, payload indexes.
+// Collections: creation (with Qdrant's parse and validation rules), info, payload indexes. Their
+// update (PATCH) is in update-collection.ts.
 import { ApiError, collectionNotFound, formatError, validationError } from './errors.js';
 import { compareIds, idKey, type PointId } from './ids.js';
 import { clone, isObject, type JsonObject, type JsonValue, type Out } from './json.js';
@@ -75,9 +76,19 @@ export class Collection {
   private constructor(
     readonly name: string,
     readonly schema: VectorSchema,
-    private readonly vectorsEcho: JsonObject,
+    private vectorsEcho: JsonObject,
     private readonly body: JsonObject,
   ) {}
+
+  /** After PATCH /collections/{name} changed the creation body (update-collection.ts): echo it. */
+  reconfigured(): void {
+    const echo = (v: JsonValue | undefined) => vectorParams(v)?.echo ?? {};
+    if (this.schema.single) this.vectorsEcho = echo(this.body.vectors);
+    else
+      this.vectorsEcho = Object.fromEntries(
+        Object.entries(this.body.vectors as JsonObject).map(([n, v]) => [n, echo(v)]),
+      );
+  }
 
   /** Parses a PUT /collections/{name} body the way Qdrant's CreateCollection does. */
   static create(name: string, body: JsonValue): Collection {
@@ -111,7 +122,7 @@ export class Collection {
         throw formatError(`invalid type: expected struct SparseVectorParams for \`${sname}\``);
       schema.sparse.add(sname);
     }
-    for (const key of ['hnsw_config', 'optimizers_config', 'wal_config', 'quantization_config']) {
+    for (const key of ['hnsw_config', 'optimizers_config', 'wal_config', 'quantization_config', 'metadata']) {
       objectOrAbsent(body, key);
     }
     if (sizeErrors.length) throw validationError(sizeErrors);

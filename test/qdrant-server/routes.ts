@@ -20,6 +20,7 @@ import {
   type Version,
 } from './points.js';
 import { count, getPoint, query, retrieve, scroll, search } from './reads.js';
+import { updateCollection } from './update-collection.js';
 
 export const VERSION = '1.19.0';
 
@@ -127,7 +128,7 @@ export function buildRoutes(
       },
       withBody,
     ),
-    route('PATCH', C, (ctx) => done(() => coll(ctx))(), withBody),
+    route('PATCH', C, (ctx) => updateCollection(coll(ctx), ctx.body), withBody),
     route('DELETE', C, (ctx) => store.delete(name(ctx))),
     route(
       'PUT',

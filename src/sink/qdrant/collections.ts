@@ -7,6 +7,7 @@ import type { TableConfig } from '../../config/schema.js';
 import type { TableDescriptor } from '../../event/table-descriptor.js';
 import type { Logger } from '../../shared/log.js';
 import { throwFirst, type Problem } from '../../shared/problems.js';
+import { BULK_LOAD_KEY, bulkLoadMark, deferredHnsw } from './bulk-load.js';
 import { vectorLayout } from './points.js';
 import { LSN_FIELD, SEQ_FIELD } from './points.js';
 
@@ -130,20 +131,25 @@ export function existingCollectionProblem(
   return undefined;
 }
 
+/**
+ * Creates the table's collection when missing, else checks that it fits. With `deferIndex` a
+ * collection it creates is created for a bulk load (bulk-load.ts): every dense vector with m 0,
+ * and the mark saying what to restore. An existing collection is never changed.
+ */
 export async function ensureCollection(
   client: QdrantClient,
   collection: string,
   descriptor: TableDescriptor,
   table: TableConfig | undefined,
   log: Logger,
+  deferIndex = false,
 ): Promise<ExistingParams> {
   const layout = vectorLayout(descriptor);
   const dense = denseSpecs(descriptor, table, log);
-  const vectorConfig = (d: DenseSpec) => ({
-    size: d.size,
-    distance: d.distance,
-    ...(d.hnsw ? { hnsw_config: d.hnsw } : {}),
-  });
+  const vectorConfig = (d: DenseSpec) => {
+    const hnsw = deferIndex ? deferredHnsw(d.hnsw) : d.hnsw;
+    return { size: d.size, distance: d.distance, ...(hnsw ? { hnsw_config: hnsw } : {}) };
+  };
   const { exists } = await client.collectionExists(collection);
   if (exists) {
     const info = await client.getCollection(collection);
@@ -159,8 +165,15 @@ export async function ensureCollection(
       ? { sparse_vectors: Object.fromEntries(layout.sparse.map((n) => [n, {}])) }
       : {}),
   };
+  const mark =
+    deferIndex && dense.length > 0 // sparse vectors have no graph to defer
+      ? bulkLoadMark(dense.map((d) => ({ key: layout.unnamed ? '' : d.name, hnsw: d.hnsw })))
+      : undefined;
   try {
-    await client.createCollection(collection, params);
+    await client.createCollection(collection, {
+      ...params,
+      ...(mark ? { metadata: { [BULK_LOAD_KEY]: mark } } : {}),
+    });
   } catch (err) {
     // Another sink process created it first (409): check it like any existing collection.
     if ((await client.collectionExists(collection)).exists)
@@ -177,8 +190,13 @@ export async function ensureCollection(
       wait: true,
     });
   log.info(
-    { collection, vectors: dense.map((d) => `${d.name}:${d.size}:${d.distance}`), sparse: layout.sparse },
-    'created collection',
+    {
+      collection,
+      vectors: dense.map((d) => `${d.name}:${d.size}:${d.distance}`),
+      sparse: layout.sparse,
+      ...(mark ? { bulkLoad: true } : {}),
+    },
+    mark ? 'created collection for a bulk load (HNSW m: 0 until the snapshot is done)' : 'created collection',
   );
   return params;
 }

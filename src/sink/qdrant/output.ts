@@ -3,12 +3,15 @@
 //
 // At start it asks Qdrant its version: from 1.16 on, writes are conditional on the stored source
 // position (fence.ts, `update_filter`); an older server gets unconditional writes and one warning.
+// From 1.16 on too, a collection created while its table's snapshot runs is bulk-loaded
+// (bulk-load.ts: it needs collection metadata), unless qdrant.bulkLoad is false.
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { ConfigError, messageOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { retry } from '../../shared/retry.js';
 import type { Output, OutputTable, TableOutput } from '../output.js';
 import { collectionName } from '../../event/names.js';
+import { BulkLoad } from './bulk-load.js';
 import { ensureCollection, readCollectionParams } from './collections.js';
 import { collectionVectors } from './layout.js';
 import { authError, isAuthStatus, isRetriableStatus, QdrantError } from './errors.js';
@@ -29,9 +32,11 @@ export interface QdrantOutputOptions {
   batchSize: number;
   requestMaxBytes: number;
   retryMaxMs: number;
+  /** qdrant.bulkLoad: defer HNSW construction while a table's initial snapshot runs. */
+  bulkLoad: boolean;
 }
 
-/** update_filter on upsert and update_vectors: Qdrant 1.16.0. */
+/** update_filter on upsert and update_vectors, and collection metadata: Qdrant 1.16.0. */
 const CONDITIONAL_SINCE = [1, 16];
 
 export function supportsConditional(version: string): boolean {
@@ -39,12 +44,19 @@ export function supportsConditional(version: string): boolean {
   return major > CONDITIONAL_SINCE[0]! || (major === CONDITIONAL_SINCE[0] && minor >= CONDITIONAL_SINCE[1]!);
 }
 
+/** Collection metadata (bulk-load.ts keeps its mark there): the same Qdrant 1.16.0. */
+export const supportsMetadata = supportsConditional;
+
 export class QdrantOutput implements Output {
+  /** Each opened table's bulk load (bulk-load.ts), by change topic. */
+  private readonly bulkLoads = new Map<string, BulkLoad>();
+
   private constructor(
     private readonly options: QdrantOutputOptions,
     private readonly http: QdrantHttp,
     private readonly client: QdrantClient,
     private readonly conditional: boolean,
+    private readonly metadata: boolean,
     private readonly log: Logger,
   ) {}
 
@@ -68,16 +80,35 @@ export class QdrantOutput implements Output {
         'Qdrant before 1.16 has no conditional upsert (update_filter): writes are unconditional, so a sink ' +
           'that lost its partition in a rebalance may land an older version of a point; upgrade Qdrant',
       );
-    return new QdrantOutput(options, http, client, conditional, log);
+    const metadata = supportsMetadata(version);
+    if (options.bulkLoad && !metadata)
+      log.info(
+        { version },
+        'Qdrant before 1.16 has no collection metadata: no bulk load (HNSW construction is not deferred during snapshots)',
+      );
+    return new QdrantOutput(options, http, client, conditional, metadata, log);
   }
 
   async open({ descriptor, config }: OutputTable, signal: AbortSignal): Promise<TableOutput> {
     const { options, log } = this;
     const collection = collectionName(options.collectionPrefix, config, descriptor.schema, descriptor.table);
-    const ensure = () =>
-      retryQdrant(log, options, signal, `collection ${collection}`, () =>
-        ensureCollection(this.client, collection, descriptor, config, log),
+    const bulk = new BulkLoad(
+      this.client,
+      collection,
+      options.bulkLoad && this.metadata,
+      descriptor.snapshot,
+      log.child({ component: 'bulk-load', collection }),
+    );
+    // Also when the collection is recreated after it vanished: while the snapshot runs, the
+    // rebuild from the topic is a bulk load too.
+    const ensure = async () => {
+      const params = await retryQdrant(log, options, signal, `collection ${collection}`, () =>
+        ensureCollection(this.client, collection, descriptor, config, log, bulk.deferIndex),
       );
+      await this.follow(bulk, signal);
+      return params;
+    };
+    this.bulkLoads.set(descriptor.topic, bulk);
     const params = await ensure();
     return new CollectionWriter(
       this.http,
@@ -100,6 +131,26 @@ export class QdrantOutput implements Output {
           readCollectionParams(this.client, collection),
         ),
     );
+  }
+
+  /**
+   * Whether some table waits for a later descriptor: its collection is being bulk-loaded, or its
+   * snapshot runs (a collection recreated meanwhile would be bulk-loaded).
+   */
+  waitsForDescriptors(): boolean {
+    return [...this.bulkLoads.values()].some((b) => b.loading || b.deferIndex);
+  }
+
+  /** A table described anew: a bulk-loaded collection gets its index back once the snapshot is done. */
+  async described({ descriptor }: OutputTable, signal: AbortSignal): Promise<void> {
+    const bulk = this.bulkLoads.get(descriptor.topic);
+    if (!bulk || descriptor.snapshot === bulk.snapshot) return;
+    bulk.snapshot = descriptor.snapshot; // a recreated collection follows it too
+    if (bulk.loading) await this.follow(bulk, signal);
+  }
+
+  private follow(bulk: BulkLoad, signal: AbortSignal): Promise<void> {
+    return retryQdrant(this.log, this.options, signal, `collection ${bulk.collection}`, () => bulk.follow());
   }
 
   async close(): Promise<void> {
