@@ -180,6 +180,7 @@ export class Source {
         tables: tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
         progress: state,
         onStatus: async (table, s) => {
+          if (status.get(table) === s) return; // published so already (at start)
           status.set(table, s);
           const info = tables.filter((t) => `${t.schema}.${t.table}` === table);
           await publishDescriptors(producer, config, info, routed, identity, (t) => status.get(t));

@@ -117,6 +117,34 @@ export async function ensurePublication(
     log.info({ publication: name, tables: wanted }, 'created publication');
     return;
   }
+  // A table added to the config: added to the publication here, and snapshotted while the others
+  // stream (src/source/snapshot/). Decoding reads the publication as of each change, so every
+  // change after this statement is captured.
+  const missing = existing.allTables
+    ? []
+    : tables.filter((t) => !existing.tables.includes(`${t.schema}.${t.table}`));
+  if (missing.length) {
+    const add = `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map((t) => quoteTable(t.schema, t.table)).join(', ')}`;
+    try {
+      await client.query(add);
+    } catch (err) {
+      if ((err as { code?: string }).code === '42501')
+        throw new ProblemError(
+          {
+            object: `publication ${name}`,
+            message: `role ${config.postgres.user} may not add ${missing.map((t) => `${t.schema}.${t.table}`).join(', ')} to publication ${name} (${(err as Error).message})`,
+            fix: `run it as the owner of the publication and the tables: ${add}`,
+          },
+          { cause: err },
+        );
+      throw err;
+    }
+    log.info(
+      { publication: name, tables: missing.map((t) => `${t.schema}.${t.table}`) },
+      'added tables to the publication',
+    );
+    existing.tables = [...existing.tables, ...missing.map((t) => `${t.schema}.${t.table}`)].sort();
+  }
   throwFirst(publicationProblem(name, existing, wanted));
   log.info({ publication: name }, 'reusing publication');
 }

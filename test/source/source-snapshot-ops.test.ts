@@ -1,0 +1,165 @@
+// Snapshots while streaming, on demand (issue 11): a table added to the config is added to the
+// publication and snapshotted while the others stream; `vecrelay resync` re-reads a table or a key
+// range through the running source; `snapshot: initial_only` stops once every table is in Kafka
+// and drops its slot; several tables are read at once; the sink is told when each table's first
+// snapshot runs (its descriptor says 'running', then 'done').
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { readCompacted } from '../../src/kafka/compacted.js';
+import { changeTopic, stateTopic, tablesTopic } from '../../src/event/names.js';
+import { snapshotStateKey, type TableSnapshotState } from '../../src/event/snapshot-state.js';
+import type { TableDescriptor } from '../../src/event/table-descriptor.js';
+import { readTopic, testKafka } from '../helpers/kafka.js';
+import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
+import { useSourcePipelines } from '../helpers/pipeline.js';
+import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
+import { uniqueName } from '../helpers/stack.js';
+import { assertTopicEqualsTable, createWorkloadTable } from '../chaos/source-workload.js';
+
+const ctx = useSourcePipelines({ prefix: 'snapops' });
+const log = (run: RunningProcess) => readFileSync(run.logFile, 'utf8');
+
+/** Every value ever written under `key` in a compacted topic, in order (before compaction). */
+async function history<T>(topic: string, key: string): Promise<T[]> {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const values: T[] = [];
+  try {
+    await readCompacted(kafka, admin, topic, (m) => {
+      if (m.key?.toString() === key && m.value) values.push(JSON.parse(m.value.toString()) as T);
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  return values;
+}
+
+async function snapshotState(p: TestPipeline, table: string) {
+  const states = await history<TableSnapshotState>(
+    stateTopic(p.topicPrefix, p.name),
+    snapshotStateKey('public', table),
+  );
+  return states.at(-1);
+}
+
+async function stop(run: RunningProcess) {
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, `stopped cleanly; log:\n${log(run).slice(-3000)}`);
+}
+
+test('a table added to the config: added to the publication and snapshotted while the first streams', async () => {
+  const first = uniqueName('added_a');
+  const second = uniqueName('added_b');
+  await createWorkloadTable(ctx.sql, first, 300);
+  await createWorkloadTable(ctx.sql, second, 700);
+  ctx.cleanup(() => ctx.sql.query(`DROP TABLE IF EXISTS ${second}`));
+  const p = ctx.pipeline(first, { snapshot: { chunkRows: 100, parallelism: 2 } });
+  const before = ctx.startSource(writeConfig(p));
+  await waitSlotStreaming(ctx.sql, p.slot);
+  await assertTopicEqualsTable(ctx.sql, first, changeTopic(p.topicPrefix, 'public', first));
+  await stop(before);
+
+  const both: TestPipeline = { ...p, tables: [...p.tables, { table: `public.${second}` }] };
+  const after = ctx.startSource(writeConfig(both));
+  await waitSlotStreaming(ctx.sql, p.slot);
+  await ctx.sql.query(`UPDATE ${first} SET version = version + 1 WHERE id <= 10`);
+  await ctx.sql.query(`UPDATE ${second} SET version = version + 1 WHERE id > 690`);
+  await assertTopicEqualsTable(ctx.sql, second, changeTopic(p.topicPrefix, 'public', second));
+  await assertTopicEqualsTable(ctx.sql, first, changeTopic(p.topicPrefix, 'public', first));
+  const published = await ctx.sql.query(
+    `SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND tablename = $2`,
+    [p.publication, second],
+  );
+  assert.equal(published.rowCount, 1, 'the source added the table to its publication');
+  const state = await snapshotState(p, second);
+  assert.equal(state?.status, 'done');
+  assert.equal(state?.reason, 'added');
+  assert.match(log(after), /added tables to the publication/);
+  // The first table was not read again.
+  assert.doesNotMatch(log(after), new RegExp(`"table":"public\\.${first}"[^\\n]*snapshot of table starts`));
+  // The sink was told when the new table's first snapshot ran.
+  const descriptors = await history<TableDescriptor>(tablesTopic(p.topicPrefix), `public.${second}`);
+  const phases = descriptors.map((d) => d.snapshot);
+  assert.deepEqual(phases.slice(phases.indexOf('running')), ['running', 'done']);
+  await stop(after);
+});
+
+test('vecrelay resync --where re-reads the matching rows through the running source; --wait says when done', async () => {
+  const table = uniqueName('resync');
+  await createWorkloadTable(ctx.sql, table, 1000);
+  const p = ctx.pipeline(table, { snapshot: { chunkRows: 150 } });
+  const config = writeConfig(p);
+  const source = ctx.startSource(config);
+  const topic = changeTopic(p.topicPrefix, 'public', table);
+  await waitSlotStreaming(ctx.sql, p.slot);
+  await assertTopicEqualsTable(ctx.sql, table, topic);
+  const resync = ctx.start([
+    'resync',
+    '--config',
+    config,
+    '--table',
+    table,
+    '--where',
+    'id <= 100',
+    '--wait',
+  ]);
+  const { code } = await resync.exited;
+  assert.equal(code, 0, log(resync));
+  assert.match(log(resync), new RegExp(`resync: public\\.${table} done, 100 rows`));
+  const records = await readTopic(topic, (r) => r.filter((x) => x.event?.op === 'r').length >= 1100);
+  const reads = new Map<string, number>();
+  for (const r of records) if (r.event?.op === 'r') reads.set(r.key, (reads.get(r.key) ?? 0) + 1);
+  const twice = [...reads.values()].filter((n) => n === 2).length;
+  assert.equal(twice, 100, 'the 100 matching rows were read a second time, and only they');
+  const state = await snapshotState(p, table);
+  assert.equal(state?.reason, 'resync');
+  assert.equal(state?.where, 'id <= 100');
+  await assertTopicEqualsTable(ctx.sql, table, topic);
+  await stop(source);
+});
+
+test('vecrelay resync refuses a bad --where and a table not in the pipeline (exit 2), requesting nothing', async () => {
+  const table = uniqueName('resyncbad');
+  await createWorkloadTable(ctx.sql, table, 10);
+  const p = ctx.pipeline(table, { snapshot: 'never' });
+  const config = writeConfig(p);
+  const source = ctx.startSource(config);
+  await waitSlotStreaming(ctx.sql, p.slot);
+  const badWhere = ctx.start([
+    'resync',
+    '--config',
+    config,
+    '--table',
+    table,
+    '--where',
+    'no_such_column = 1',
+  ]);
+  assert.equal((await badWhere.exited).code, 2);
+  assert.match(
+    log(badWhere),
+    /--where "no_such_column = 1" on public\.\S+: column "no_such_column" does not exist/,
+  );
+  const badTable = ctx.start(['resync', '--config', config, '--table', 'nope']);
+  assert.equal((await badTable.exited).code, 2);
+  assert.match(
+    log(badTable),
+    new RegExp(`--table nope: not a table of this pipeline \\(it captures public\\.${table}\\)`),
+  );
+  assert.equal(await snapshotState(p, table), undefined, 'nothing was requested');
+  await stop(source);
+});
+
+test('snapshot: initial_only: every row in Kafka, then the source exits 0 and drops its slot', async () => {
+  const table = uniqueName('initonly');
+  await createWorkloadTable(ctx.sql, table, 2000);
+  const p = ctx.pipeline(table, { snapshot: { mode: 'initial_only', chunkRows: 300 } });
+  const source = ctx.startSource(writeConfig(p));
+  const { code } = await source.exited;
+  assert.equal(code, 0, log(source).slice(-3000));
+  assert.equal(await slotInfo(ctx.sql, p.slot), undefined, 'the slot is gone: no WAL retained');
+  assert.match(log(source), /initial_only/);
+  await assertTopicEqualsTable(ctx.sql, table, changeTopic(p.topicPrefix, 'public', table));
+});
