@@ -15,12 +15,21 @@
 // It stops blocking once `vecrelay dlq --replay` sent it back (a replay marker, src/ops/dlq.ts)
 // and the sink has committed past the copy; until then cutover waits for the sink. A copy the
 // sink refuses again is a new dead letter (same LSN), which blocks in its turn.
-import type { Admin } from 'kafkajs';
+//
+// A sink dead letter also stops blocking when its key has a later event in the same partition,
+// below the end the sink reached, that Qdrant took (no dead letter of its own) and that settles
+// the row by itself: a whole row, a delete or a tombstone — not a partial update
+// (`unchangedColumns: partial`). That is the row's newer state, applied; `dlq --replay` skips
+// such a dead letter as superseded and writes no marker, so without this it would block forever.
+import type { Admin, KafkaMessage } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { parseLsn } from '../event/lsn.js';
 import { deadLetterTopic } from '../event/names.js';
-import { bounded } from './connect.js';
+import { isPartialUpdate } from '../event/change-event.js';
+import { decoderFor, SCHEMA_HEADER, versionOf } from '../event/versions.js';
+import { bounded, kafkaWhere } from './connect.js';
 import { listDeadLetters, type DlqClients, type DlqEntry } from './dlq.js';
+import { readRanges, type Range } from './dlq-read.js';
 
 /** topic → partition → the end offset cutover waited for. */
 export type Ends = Map<string, Map<number, bigint>>;
@@ -52,6 +61,7 @@ export async function checkDeadLetters(
     if (at) replays.push({ entry, at });
     else out.blocking.push(entry);
   }
+  out.blocking = await unsettled(config, clients, out.blocking, listing.entries, ends);
   const committed = await committedOffsets(clients.admin, groupId, [
     ...new Set(replays.map((r) => r.at.topic)),
   ]);
@@ -101,4 +111,67 @@ async function committedOffsets(
   for (const t of fetched)
     out.set(t.topic, new Map(t.partitions.map((p) => [p.partition, BigInt(p.offset)])));
   return out;
+}
+
+/**
+ * The blocking dead letters not settled by a later event of their key (see the top of this file):
+ * reads each partition concerned from the first dead letter's origin up to the end the sink reached.
+ */
+async function unsettled(
+  config: LoadedConfig,
+  clients: DlqClients,
+  blocking: DlqEntry[],
+  all: DlqEntry[],
+  ends: Ends,
+): Promise<DlqEntry[]> {
+  const candidates = new Map<DlqEntry, Position>();
+  for (const entry of blocking) {
+    const origin = entry.stage === 'sink' && entry.key !== null ? parsePosition(entry.origin) : undefined;
+    if (origin && ends.get(origin.topic)?.has(origin.partition)) candidates.set(entry, origin);
+  }
+  if (candidates.size === 0) return blocking;
+  // Records Qdrant refused do not settle anything (a replayed one's copy, read in its turn, may).
+  const refused = new Set(all.filter((e) => e.stage === 'sink').map((e) => e.origin));
+  const byTopic = new Map<string, Map<number, bigint>>();
+  for (const origin of candidates.values()) {
+    const parts = byTopic.get(origin.topic) ?? new Map<number, bigint>();
+    const from = origin.offset + 1n;
+    const had = parts.get(origin.partition);
+    parts.set(origin.partition, had !== undefined && had < from ? had : from);
+    byTopic.set(origin.topic, parts);
+  }
+  /** topic\0partition\0key → the last event of the key read: its offset, and whether it settles the row. */
+  const last = new Map<string, { offset: bigint; settles: boolean }>();
+  for (const [topic, parts] of byTopic) {
+    const ranges: Range[] = [...parts].map(([partition, from]) => ({
+      partition,
+      from,
+      to: ends.get(topic)!.get(partition)!,
+    }));
+    await readRanges(kafkaWhere(config), clients.kafka, clients.admin, topic, ranges, (partition, m) => {
+      const position = `${topic}[${partition}]@${m.offset}`;
+      last.set(`${topic}\0${partition}\0${m.key?.toString('utf8') ?? ''}`, {
+        offset: BigInt(m.offset),
+        settles: !refused.has(position) && settlesRow(m),
+      });
+    });
+  }
+  return blocking.filter((entry) => {
+    const origin = candidates.get(entry);
+    if (!origin) return true;
+    const later = last.get(`${origin.topic}\0${origin.partition}\0${entry.key}`);
+    return !(later && later.offset > origin.offset && later.settles);
+  });
+}
+
+/** A tombstone, a delete or a whole row: applied, it leaves the point as the row is. */
+function settlesRow(m: KafkaMessage): boolean {
+  if (m.value === null) return true;
+  try {
+    const header = m.headers?.[SCHEMA_HEADER];
+    const schema = Array.isArray(header) ? header[0] : header;
+    return !isPartialUpdate(decoderFor(versionOf(schema))(m.value));
+  } catch {
+    return false;
+  }
 }

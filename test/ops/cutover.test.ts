@@ -1,7 +1,7 @@
 // `vecrelay cutover`'s conditions against real Postgres, Kafka and the sink: a snapshot that is not
 // complete (no record, or one still running) keeps it from saying exact, also on a cold start; a
 // dead letter of a change at or below the target makes it fail, naming the row and `vecrelay dlq`,
-// until it is replayed; the target is the WAL insert position, so a commit that returned with
+// until it is replayed or a later change of its key is applied; the target is the WAL insert position, so a commit that returned with
 // synchronous_commit = off before the call is in Qdrant when it returns. Exactness under racing
 // writes is test/ops/ops.test.ts's.
 import { test } from 'node:test';
@@ -89,9 +89,10 @@ function snapshotRecord(table: string, status: 'running' | 'done', rows: number,
   return { key: snapshotStateKey('public', table), value: JSON.stringify(state) };
 }
 
-/** The first record of `topic` whose key contains `id` (the raw message). */
-async function rawRecord(topic: string, id: string): Promise<{ partition: number; message: KafkaMessage }> {
+/** The first record of `topic` whose key is row `id`'s (the raw message). */
+async function rawRecord(topic: string, id: number): Promise<{ partition: number; message: KafkaMessage }> {
   const consumer = testKafka().consumer({ groupId: `test-raw-${randomUUID()}` });
+  const ofRow = new RegExp(`(^|\\D)${id}(\\D|$)`);
   await consumer.connect();
   try {
     let found: { partition: number; message: KafkaMessage } | undefined;
@@ -99,13 +100,31 @@ async function rawRecord(topic: string, id: string): Promise<{ partition: number
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
-        if (!found && message.key?.toString('utf8').includes(id)) found = { partition, message };
+        if (!found && ofRow.test(message.key?.toString('utf8') ?? '')) found = { partition, message };
       },
     });
-    return await waitFor(`the record of ${id} in ${topic}`, () => found, { timeoutMs: 60_000 });
+    return await waitFor(`the record of row ${id} in ${topic}`, () => found, { timeoutMs: 60_000 });
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** Row `id`'s record as the sink dead-letters one Qdrant refused: its original bytes and headers. */
+async function sinkDeadLetter(sp: SinkPipeline, id: number) {
+  const { partition, message } = await rawRecord(sp.topic, id);
+  const original: Headers = Object.entries(message.headers ?? {}).map(([n, v]) => [
+    n,
+    Buffer.from(v as Buffer),
+  ]);
+  return {
+    key: message.key,
+    value: message.value,
+    headers: deadLetterHeaders(
+      { stage: 'sink', topic: sp.topic, partition, offset: message.offset },
+      'Wrong input: Vector dimension error: expected dim: 3, got 8',
+      original,
+    ),
+  };
 }
 
 /** Seconds the command says it took ("(4.21 s)"). */
@@ -174,31 +193,16 @@ test("a table's snapshot record still running keeps cutover from saying exact; o
   );
 });
 
-test('a dead letter at or below the target fails cutover, naming the row and `vecrelay dlq`; replayed, it no longer does', async () => {
+test('a dead letter at or below the target fails cutover, naming the row and `vecrelay dlq`; replayed or superseded, it no longer does', async () => {
   const sp = await pipeline(20);
   ctx.start(['run', '--config', sp.config]);
   await waitPoints(sp, 20);
 
-  // A record of row 5 as the sink dead-letters one Qdrant refused: its original bytes and headers.
-  const { partition, message } = await rawRecord(sp.topic, '5');
-  const original: Headers = Object.entries(message.headers ?? {}).map(([n, v]) => [
-    n,
-    Buffer.from(v as Buffer),
-  ]);
-  await produce(sp.deadLetterTopic, [
-    {
-      key: message.key,
-      value: message.value,
-      headers: deadLetterHeaders(
-        { stage: 'sink', topic: sp.topic, partition, offset: message.offset },
-        'Wrong input: Vector dimension error: expected dim: 3, got 8',
-        original,
-      ),
-    },
-  ]);
+  const letter = await sinkDeadLetter(sp, 5);
+  await produce(sp.deadLetterTopic, [letter]);
   const failed = await execVecrelay(['cutover', '--config', sp.config, '--timeout', '120']);
   assert.equal(failed.code, 1, failed.stdout + failed.stderr);
-  const key = message.key!.toString('utf8');
+  const key = letter.key!.toString('utf8');
   assert.match(failed.stdout, /NOT exact .*1 dead letter of changes at or below the target/);
   assert.ok(failed.stdout.includes(`public.${sp.table} key ${key} at LSN `), failed.stdout);
   assert.match(failed.stdout, /\(snapshot row\) — sink dead letter 0:0: Wrong input: Vector dimension error/);
@@ -225,6 +229,10 @@ test('a dead letter at or below the target fails cutover, naming the row and `ve
     ),
   });
   await produce(sp.deadLetterTopic, [sourceLetter(`${later}/0`, 7)]);
+  // Nor does one settled by a later change of its key that the sink applied (`dlq --replay`
+  // skips it as superseded).
+  await produce(sp.deadLetterTopic, [await sinkDeadLetter(sp, 6)]);
+  await ctx.sql.query(`UPDATE ${sp.table} SET version = 1 WHERE id = 6`);
   const exact = await execVecrelayOk(['cutover', '--config', sp.config, '--timeout', '120'], {
     timeoutMs: 180_000,
   });
