@@ -72,7 +72,8 @@ export async function checkDeadLetters(
   return out;
 }
 
-function atOrBelow(entry: DlqEntry, target: bigint, ends: Ends): boolean {
+/** Whether a dead letter is of a change at or below the target (see the top of this file). */
+export function atOrBelow(entry: DlqEntry, target: bigint, ends: Ends): boolean {
   if (entry.snapshot) return true;
   if (entry.lsn !== null) return parseLsn(entry.lsn) <= target;
   if (entry.stage === 'source') return true;
