@@ -39,6 +39,8 @@ export interface DeadLetterCheck {
   blocking: DlqEntry[];
   /** Replayed dead letters whose copy the sink has not committed past yet, as topic[partition]@offset. */
   inFlight: string[];
+  /** Records of the dead-letter topic this vecrelay cannot read: they may be of any change. */
+  unreadable: string[];
 }
 
 export async function checkDeadLetters(
@@ -48,11 +50,12 @@ export async function checkDeadLetters(
   target: bigint,
   ends: Ends,
 ): Promise<DeadLetterCheck> {
-  const out: DeadLetterCheck = { blocking: [], inFlight: [] };
+  const out: DeadLetterCheck = { blocking: [], inFlight: [], unreadable: [] };
   const topic = deadLetterTopic(config.kafka.topicPrefix, config.name);
   // Most pipelines have none: no group to join when the topic is empty or absent.
   if (!(await hasRecords(clients.admin, topic))) return out;
   const listing = await listDeadLetters(config, clients);
+  out.unreadable = listing.unreadable;
   const replays: Array<{ entry: DlqEntry; at: Position }> = [];
   for (const entry of listing.entries) {
     if (!atOrBelow(entry, target, ends)) continue;

@@ -156,7 +156,10 @@ export async function cutover(
   const clients = { kafka: ops.kafka, admin, close: async () => {} };
   for (;;) {
     const check = await checkDeadLetters(config, clients, groupId, target, ends);
-    if (check.blocking.length) return result(false, [], check.blocking);
+    const unreadable = check.unreadable.map(
+      (u) => `dead letter ${u} (it may be of a change below the target: see vecrelay dlq)`,
+    );
+    if (check.blocking.length || unreadable.length) return result(false, unreadable, check.blocking);
     if (check.inFlight.length === 0) return result(true);
     waiting(
       `replays ${check.inFlight.join(' ')}`,
@@ -186,6 +189,7 @@ export function renderCutover(result: CutoverResult, configFile: string): string
           `  ${d.table ?? '?'} key ${d.key ?? '?'} at ${d.lsn ? `LSN ${d.lsn}` : d.origin}` +
           `${d.snapshot ? ' (snapshot row)' : ''} — ${d.stage} dead letter ${d.id}: ${d.reason.split('\n')[0]}`,
       ),
+      ...result.behind.map((b) => `  ${b}`),
       `Fix the cause, then list and replay them with \`vecrelay dlq --config ${configFile}\` ` +
         `(\`--replay <id>\`; a source dead letter needs its table re-synced), and run cutover again.`,
     ].join('\n');
