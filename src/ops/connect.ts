@@ -3,7 +3,7 @@
 // not answer and which config field points at it; it never waits on a client's own retries
 // (kafkajs retries a missing topic or an unreachable broker for minutes).
 import type pg from 'pg';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import { ConfigError, RetriableError, messageOf } from '../shared/errors.js';
@@ -70,20 +70,30 @@ export async function connectPostgres(config: LoadedConfig, log: Logger): Promis
 }
 
 export async function connectKafka(config: LoadedConfig, log: Logger): Promise<Admin> {
+  return (await connectKafkaClient(config, log)).admin;
+}
+
+/** The client (for reading topics: cutover reads the state and dead-letter topics) and its admin. */
+export async function connectKafkaClient(
+  config: LoadedConfig,
+  log: Logger,
+): Promise<{ kafka: Kafka; admin: Admin }> {
   // kafkajs logs each retry of each call at error level; the command reports the outcome itself.
   const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
-  const admin = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet).admin();
+  const kafka = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet);
+  const admin = kafka.admin();
   try {
     await bounded(kafkaWhere(config), admin.connect());
   } catch (err) {
     void admin.disconnect().catch(() => {});
     throw err;
   }
-  return admin;
+  return { kafka, admin };
 }
 
 export interface OpsClients {
   sql: pg.Client;
+  kafka: Kafka;
   admin: Admin;
   close(): Promise<void>;
 }
@@ -103,12 +113,13 @@ export async function openOps(config: LoadedConfig, log: Logger): Promise<OpsCli
   const sql = await connectPostgres(config, log).catch((err: unknown) => {
     throw unreachable(err);
   });
-  const admin = await connectKafka(config, log).catch(async (err: unknown) => {
+  const { kafka, admin } = await connectKafkaClient(config, log).catch(async (err: unknown) => {
     await sql.end().catch(() => {});
     throw unreachable(err);
   });
   return {
     sql,
+    kafka,
     admin,
     async close() {
       await Promise.race([admin.disconnect().catch(() => {}), delay(2000)]);

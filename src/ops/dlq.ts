@@ -17,6 +17,7 @@
 // listed as not replayable; the table must be re-synced once the cause is fixed.
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
+import { formatLsn } from '../event/lsn.js';
 import { decoderFor, versionOf, SCHEMA_HEADER } from '../event/versions.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
 import {
@@ -48,6 +49,13 @@ export interface DlqEntry {
   reason: string;
   /** sink: the change record's topic[partition]@offset; source: the table's LSN / xid / seq. */
   origin: string;
+  /**
+   * The change's commit LSN (X/Y) — for a snapshot row the position it was read at; null when
+   * unknown (a tombstone, bytes that are not an event). Cutover compares it with its target.
+   */
+  lsn: string | null;
+  /** A snapshot row (op r): it carries the row as committed at some point before its `lsn`. */
+  snapshot: boolean;
   replayable: boolean;
   /** Why not, and what to do instead. */
   notReplayable?: string;
@@ -171,6 +179,8 @@ function entryOf(l: DeadLetter, markers: ReplayMarker[]): DlqEntry {
       table: o.table || null,
       key: typeof key === 'string' ? key : null,
       origin: `${o.op} at LSN ${o.lsn}, xid ${o.xid}${o.seq === undefined ? '' : `, seq ${o.seq}`}`,
+      lsn: o.lsn || null,
+      snapshot: o.op === 'snapshot',
       replayable: false,
       notReplayable:
         `a row that never became an event: there is nothing to replay. Once its cause is fixed, ` +
@@ -181,6 +191,8 @@ function entryOf(l: DeadLetter, markers: ReplayMarker[]): DlqEntry {
   const origin = `${o.topic}[${o.partition}]@${o.offset}`;
   const key = l.key === null ? null : l.key.toString('utf8');
   let table: string | null = null;
+  let lsn: string | null = null;
+  let snapshot = false;
   let why: string | undefined;
   if (l.version === 0)
     why =
@@ -195,6 +207,8 @@ function entryOf(l: DeadLetter, markers: ReplayMarker[]): DlqEntry {
       const schema = l.original.find(([n]) => n === SCHEMA_HEADER)?.[1];
       const event = decoderFor(versionOf(schema))(l.value);
       table = `${event.source.schema}.${event.source.table}`;
+      lsn = formatLsn(event.source.lsn);
+      snapshot = event.op === 'r';
     } catch (err) {
       why ??= `its bytes are not an event (${messageOf(err)}): nothing to replay`;
     }
@@ -204,6 +218,8 @@ function entryOf(l: DeadLetter, markers: ReplayMarker[]): DlqEntry {
     table,
     key,
     origin,
+    lsn,
+    snapshot,
     replayable: why === undefined,
     ...(why ? { notReplayable: why } : {}),
   };

@@ -6,8 +6,20 @@ import { parseLsn } from '../event/lsn.js';
 
 export { slotLag, type SlotLag } from '../source/postgres/slot-lag.js';
 
+/** The WAL write position: how far the server has written (status: slot lag in bytes). */
 export async function currentWalLsn(sql: pg.Client): Promise<bigint> {
   const { rows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+  return parseLsn(rows[0]!.lsn);
+}
+
+/**
+ * The WAL insert position: the end of everything inserted into WAL so far, written or not.
+ * Cutover's target (cutover.ts): with synchronous_commit = off a commit returns to its client
+ * once its record is inserted, before the WAL writer has written it, so a transaction that has
+ * returned may lie beyond the write position (pg_current_wal_lsn) — never beyond this one.
+ */
+export async function currentWalInsertLsn(sql: pg.Client): Promise<bigint> {
+  const { rows } = await sql.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
   return parseLsn(rows[0]!.lsn);
 }
 
@@ -17,6 +29,8 @@ export interface PartitionLag {
   high: bigint;
   /** Next offset the group will read; -1 when it committed nothing yet. */
   committed: bigint;
+  /** Where the group reads next: `committed`, or the partition's start when nothing is committed. */
+  next: bigint;
   lag: bigint;
 }
 
@@ -36,6 +50,6 @@ export async function consumerLag(admin: Admin, groupId: string, topic: string):
     const c = byPartition.get(partition) ?? -1n;
     // Nothing committed: the group will start at the beginning (what compaction left).
     const from = c < 0n ? (low.get(partition) ?? 0n) : c;
-    return { partition, high, committed: c, lag: high > from ? high - from : 0n };
+    return { partition, high, committed: c, next: from, lag: high > from ? high - from : 0n };
   });
 }

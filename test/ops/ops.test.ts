@@ -47,13 +47,15 @@ async function waitSynced(table: string, collection: string) {
   });
 }
 
-/** Keeps committing single-row updates until stopped. */
+/** Keeps committing single-row updates (synchronous_commit = off) until stopped. */
 function writer(table: string, rows: number) {
   let running = true;
   let commits = 0;
   const done = (async () => {
     const c = await connectPg();
     try {
+      // Each commit returns before its WAL is written: cutover's target must still cover it.
+      await c.query(`SET synchronous_commit = off`);
       while (running) {
         await c.query(`UPDATE ${table} SET version = version + 1 WHERE id = $1`, [1 + (commits % rows)]);
         commits++;

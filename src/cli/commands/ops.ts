@@ -2,8 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig, splitTable } from '../../config/load.js';
-import { changeTopic } from '../../kafka/topics.js';
+import { loadConfig } from '../../config/load.js';
 import type { StatusReport } from '../../ops/status.js';
 import { sleep } from '../../shared/backoff.js';
 import { createLogger } from '../../shared/log.js';
@@ -56,7 +55,8 @@ export function statusCommand(): Command {
 export function cutoverCommand(): Command {
   return new Command('cutover')
     .description(
-      'wait until every change committed before now is applied in Qdrant, then optionally flip reads',
+      'wait until every change committed before now is applied in Qdrant (every snapshot complete, ' +
+        'no dead letter at or below it), then optionally flip reads; exit 1 when not exact',
     )
     .requiredOption('-c, --config <file>', 'pipeline config')
     .option('--timeout <seconds>', 'give up after this long (exit 1, saying what is behind)', seconds, 600)
@@ -65,35 +65,23 @@ export function cutoverCommand(): Command {
       const log = quietLog();
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
-        const topics = config.tables.map((t) => {
-          const { schema, table } = splitTable(t.table);
-          return changeTopic(config.kafka.topicPrefix, schema, table);
-        });
         const { openOps } = await import('../../ops/connect.js');
-        const { cutover } = await import('../../ops/cutover.js');
-        const { sinkGroupId } = await import('../../sink/sink.js');
+        const { cutover, renderCutover } = await import('../../ops/cutover.js');
         const ops = await openOps(config, log);
         try {
-          const result = await cutover(ops.sql, ops.admin, {
-            slot: config.postgres.slot,
-            groupId: sinkGroupId(config),
-            topics,
+          const result = await cutover(config, ops, {
             timeoutMs: opts.timeout * 1000,
             signal,
             onPhase: (phase) => process.stderr.write(`cutover: ${phase}\n`),
+            // The process's start: the time printed is the time the command took, connecting
+            // and loading included, and --timeout counts from there too.
+            startedAt: 0,
           });
-          const elapsed = (result.elapsedMs / 1000).toFixed(2);
+          process.stdout.write(`${renderCutover(result, opts.config)}\n`);
           if (!result.ok) {
-            process.stdout.write(
-              `cutover: NOT exact after ${elapsed} s (target ${result.targetLsn}); behind:\n`,
-            );
-            for (const b of result.behind) process.stdout.write(`  ${b}\n`);
             process.exitCode = 1;
             return;
           }
-          process.stdout.write(
-            `cutover: exact — every change committed before ${result.targetLsn} is in Qdrant (${elapsed} s)\n`,
-          );
           if (opts.then) {
             process.stdout.write(`cutover: running ${opts.then}\n`);
             const run = spawnSync(opts.then, { shell: true, stdio: 'inherit' });
