@@ -84,7 +84,7 @@ export async function cutover(
   };
 
   // 2. Every table's snapshot complete.
-  if (config.snapshot !== 'never') {
+  if (config.snapshot.mode !== 'never') {
     const states = new SnapshotStates(ops.kafka, admin, stateTopic(config.kafka.topicPrefix, config.name));
     for (;;) {
       await states.refresh();
