@@ -16,7 +16,7 @@ import { ensureTopics } from '../kafka/topics.js';
 import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/names.js';
 import type { Logger } from '../shared/log.js';
 import { HEALTHY_RUN_MS, RESTART_BACKOFF, retry, runWithRestarts } from '../shared/retry.js';
-import type { CellDecoders } from './changes.js';
+import type { CellDecoders, RelationPlan } from './changes.js';
 import type { TableInfo } from './postgres/catalog.js';
 import { connectClient, passwordSource, pgClientConfig } from './postgres/connect.js';
 import { classifyPgError, isFatalPgError } from './postgres/errors.js';
@@ -197,7 +197,25 @@ export class Source {
         await snapshotter.request({ table: r.table, reason: 'resync', where: r.where, request: r.id });
         requests.add(r.id);
       };
-      await this.streamWithSnapshots(snapshotter, routed, textOnly.length === 0, onResync, signal);
+      // A vector column added, dropped or resized while streaming: the descriptor follows, so a
+      // sink that creates the collection later (a rebuild into a new one) creates it right.
+      const vectorsOf = new Map(tables.map((t) => [`${t.schema}.${t.table}`, catalogVectors(t)]));
+      const onRelation = (plan: RelationPlan) => {
+        const table = `${plan.relation.schema}.${plan.relation.name}`;
+        const now = relationVectors(plan);
+        if (vectorsOf.get(table) === now) return;
+        vectorsOf.set(table, now);
+        void this.describeAgain(table, tables, (fresh) =>
+          publishDescriptors(producer, config, fresh, routed, identity, (t) => status.get(t)),
+        );
+      };
+      await this.streamWithSnapshots(
+        snapshotter,
+        routed,
+        textOnly.length === 0,
+        { onResync, onRelation },
+        signal,
+      );
     } finally {
       await producer.disconnect().catch(() => {});
       await admin.disconnect().catch(() => {});
@@ -212,7 +230,7 @@ export class Source {
     snapshotter: Snapshotter,
     routed: Map<string, RoutedTable>,
     binary: boolean,
-    onResync: (r: ResyncRequest) => Promise<void>,
+    hooks: StreamHooks,
     signal: AbortSignal,
   ) {
     const { config, log } = this;
@@ -229,7 +247,7 @@ export class Source {
     try {
       await Promise.all([
         snapshotter.run(inner.signal).catch(failed),
-        this.stream(routed, binary, inner.signal, snapshotter.windows, onResync).catch(failed),
+        this.stream(routed, binary, inner.signal, { ...hooks, windows: snapshotter.windows }).catch(failed),
       ]);
     } finally {
       signal.removeEventListener('abort', stop);
@@ -245,6 +263,37 @@ export class Source {
       log.info(
         { slot: config.postgres.slot },
         'snapshot: initial_only — every table is in Kafka; dropped the replication slot (no streaming)',
+      );
+    }
+  }
+
+  /** Reads `table` from the catalog again and publishes its descriptor; a failure is a warning. */
+  private async describeAgain(
+    table: string,
+    tables: TableInfo[],
+    publish: (fresh: TableInfo[]) => Promise<void>,
+  ): Promise<void> {
+    try {
+      const client = await this.connect();
+      try {
+        const fresh = (await checkTables(client, this.config)).find(
+          (t) => `${t.schema}.${t.table}` === table,
+        );
+        if (!fresh) return;
+        const i = tables.findIndex((t) => `${t.schema}.${t.table}` === table);
+        if (i >= 0) tables[i] = fresh;
+        await publish([fresh]);
+        this.log.info(
+          { table, vectors: catalogVectors(fresh) },
+          'vector columns changed: table descriptor published again',
+        );
+      } finally {
+        await client.end().catch(() => {});
+      }
+    } catch (err) {
+      this.log.warn(
+        { table, err },
+        'vector columns changed, but the table descriptor could not be published again',
       );
     }
   }
@@ -365,14 +414,13 @@ export class Source {
     routed: Map<string, RoutedTable>,
     binary: boolean,
     signal: AbortSignal,
-    windows: ChunkWindows,
-    onResync: (r: ResyncRequest) => Promise<void>,
+    hooks: StreamHooks & { windows: ChunkWindows },
   ) {
     const { log } = this;
     const session = async () => {
       for (;;) {
         try {
-          return await this.session(routed, binary, signal, windows, onResync);
+          return await this.session(routed, binary, signal, hooks);
         } catch (err) {
           if (signal.aborted || !binary || !(err instanceof UnsupportedTypeError)) throw err;
           // A column added while streaming (ALTER TABLE) has a type with no binary decoder: the
@@ -403,8 +451,7 @@ export class Source {
     routed: Map<string, RoutedTable>,
     binary: boolean,
     signal: AbortSignal,
-    windows: ChunkWindows,
-    onResync: (r: ResyncRequest) => Promise<void>,
+    hooks: StreamHooks & { windows: ChunkWindows },
   ) {
     const { config, log } = this;
     // A producer per session: after a failed send its idempotence state is not to be trusted.
@@ -428,8 +475,7 @@ export class Source {
         onEvent: this.options.onEvent,
         onStreaming: () => this.outages.recovered(),
         quiet: this.outages.active,
-        windows,
-        onResync,
+        ...hooks,
       }).run(signal);
     } finally {
       await closeAll(producers);
@@ -442,6 +488,28 @@ function createEventProducers(config: LoadedConfig): Promise<EventProducer[]> {
   return Promise.all(
     Array.from({ length: config.source.producers }, () => createEventProducer(kafkaSettings(config))),
   );
+}
+
+interface StreamHooks {
+  onResync: (r: ResyncRequest) => Promise<void>;
+  onRelation: (plan: RelationPlan) => void;
+}
+
+/** A table's vector columns as the catalog has them: "name:dimension", sorted. */
+function catalogVectors(t: TableInfo): string {
+  return t.vectors
+    .map((v) => `${v.name}:${v.dimension ?? -1}`)
+    .sort()
+    .join(',');
+}
+
+/** The same, as a Relation message has them (its typmod is the dimension). */
+function relationVectors(plan: RelationPlan): string {
+  return plan.columns
+    .filter((c) => c.role === 'vector')
+    .map((c) => `${c.column.name}:${c.column.typeMod > 0 ? c.column.typeMod : -1}`)
+    .sort()
+    .join(',');
 }
 
 /** Drops the slot once its walsender has let go of it (a stopped session's ends shortly after). */

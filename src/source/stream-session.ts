@@ -73,6 +73,8 @@ export interface SessionDeps {
   windows?: ChunkWindows;
   /** A `vecrelay resync` request met in the stream; resolves once it is recorded. */
   onResync?: (request: ResyncRequest) => Promise<void>;
+  /** A Relation message of a captured table (an ALTER TABLE may have changed its vectors). */
+  onRelation?: (plan: RelationPlan) => void;
 }
 
 export class StreamSession {
@@ -211,7 +213,9 @@ export class StreamSession {
       case 'relation': {
         const relation = this.relations.addRelation(msg);
         const routed = this.deps.tables.get(`${relation.schema}.${relation.name}`);
-        this.plans.set(msg.oid, routed ? { plan: new RelationPlan(relation, routed.table), routed } : null);
+        const plan = routed ? new RelationPlan(relation, routed.table) : null;
+        this.plans.set(msg.oid, plan && routed ? { plan, routed } : null);
+        if (plan) this.deps.onRelation?.(plan);
         return;
       }
       case 'begin':

@@ -14,7 +14,7 @@ import { readTopic, testKafka } from '../helpers/kafka.js';
 import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
-import { uniqueName } from '../helpers/stack.js';
+import { uniqueName, waitFor } from '../helpers/stack.js';
 import { assertTopicEqualsTable, createWorkloadTable } from '../chaos/source-workload.js';
 
 const ctx = useSourcePipelines({ prefix: 'snapops' });
@@ -162,4 +162,30 @@ test('snapshot: initial_only: every row in Kafka, then the source exits 0 and dr
   assert.equal(await slotInfo(ctx.sql, p.slot), undefined, 'the slot is gone: no WAL retained');
   assert.match(log(source), /initial_only/);
   await assertTopicEqualsTable(ctx.sql, table, changeTopic(p.topicPrefix, 'public', table));
+});
+
+test('a vector column added while streaming: the table descriptor is published again with it', async () => {
+  const table = uniqueName('descr');
+  await createWorkloadTable(ctx.sql, table, 5);
+  const p = ctx.pipeline(table, { snapshot: 'never' });
+  const source = ctx.startSource(writeConfig(p));
+  await waitSlotStreaming(ctx.sql, p.slot);
+  await ctx.sql.query(`ALTER TABLE ${table} ADD COLUMN embedding_v2 vector(4)`);
+  await ctx.sql.query(`UPDATE ${table} SET embedding_v2 = '[1,2,3,4]' WHERE id = 1`);
+  const key = `public.${table}`;
+  const vectors = async () =>
+    ((await history<TableDescriptor>(tablesTopic(p.topicPrefix), key)).at(-1)?.vectors ?? []).map(
+      (v) => `${v.name}:${v.dimension}`,
+    );
+  await waitFor(
+    'the descriptor with embedding_v2',
+    async () => (await vectors()).includes('embedding_v2:4'),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    },
+  );
+  assert.deepEqual((await vectors()).sort(), ['embedding:8', 'embedding_v2:4']);
+  assert.equal(log(source).match(/table descriptor published again/g)?.length, 1, 'once, not per session');
+  await stop(source);
 });
