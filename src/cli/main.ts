@@ -1,4 +1,4 @@
-// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, cutover, teardown)
+// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, verify, cutover, teardown)
 // register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { sinkCommand } from './commands/sink.js';
 import { sourceCommand } from './commands/source.js';
+import { verifyCommand } from './commands/verify.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .addCommand(sinkCommand())
     .addCommand(statusCommand())
     .addCommand(dlqCommand())
+    .addCommand(verifyCommand())
     .addCommand(cutoverCommand())
     .addCommand(teardownCommand())
     .configureOutput({ outputError: (str, write) => write(str) });
