@@ -1,6 +1,7 @@
 // What verifying one table needs: its reader in Postgres, its collection in Qdrant, how the sink
 // maps its rows (point ids, vector layout), and the pipeline to wait for.
 import type pg from 'pg';
+import type { Logger } from '../../shared/log.js';
 import type { TableDescriptor } from '../../event/table-descriptor.js';
 import type { Distance } from '../../sink/qdrant/collections.js';
 import type { VectorMapping } from '../../sink/qdrant/layout.js';
@@ -23,11 +24,16 @@ export interface TableContext {
   params: Map<string, { distance: Distance; size: number }>;
   pipeline: PipelineRef;
   waitTimeoutMs: number;
+  log: Logger;
   signal?: AbortSignal;
   state: {
     /** Set when the pipeline did not apply in time: what was behind (then it is not waited for again). */
     behind?: string[];
+    /** Keys found different while reading, and so rechecked. */
+    rechecked: number;
     /** Keys still changing after every recheck round. */
     unsettled: number;
+    /** Keys that differed while the pipeline was behind (so they could not be settled). */
+    notApplied: number;
   };
 }

@@ -37,7 +37,10 @@ export function renderVerify(r: VerifyReport): string {
       );
     if (t.unsettled) lines.push(`  ${t.unsettled} rows kept changing through every recheck: not compared`);
     if (t.pipelineBehind)
-      lines.push('  the pipeline did not catch up, rows were compared without waiting:', ...t.pipelineBehind.map((b) => `    ${b}`));
+      lines.push(
+        `  the pipeline did not apply past the rechecks' position in time: ${t.notApplied} differing rows could not be settled`,
+        ...t.pipelineBehind.map((b) => `    ${b}`),
+      );
   }
   lines.push(
     `verify: ${r.ok ? 'equal' : 'DIVERGENT'} (from WAL position ${r.startLsn}, ${(r.elapsedMs / 1000).toFixed(2)} s)`,

@@ -80,7 +80,7 @@ export class TableReader {
     const cells = info.columns.map((c, i) =>
       this.isText[i] ? `${quoteIdent(c.name)}::text` : quoteIdent(c.name),
     );
-    const keys = this.keyNames.map((k) => `${quoteIdent(k)}::text`);
+    const keys = this.keyNames.map((k, i) => `${quoteIdent(k)}::text AS "_vecrelay_key${i}"`);
     this.select = [...cells, ...keys].join(', ');
     this.from = quoteTable(info.schema, info.table);
   }
@@ -91,8 +91,9 @@ export class TableReader {
     return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
   }
 
+  /** Qualified: a bare name in ORDER BY would mean the output column (a ::text one, say). */
   get orderBy(): string {
-    return this.keyNames.map(quoteIdent).join(', ');
+    return this.keyNames.map((k) => `${this.from}.${quoteIdent(k)}`).join(', ');
   }
 
   /** Key texts as a typed literal tuple matching keyTuple. */
@@ -119,7 +120,7 @@ export class TableReader {
    * of the `extra` expressions.
    */
   async rows(tail: string, extra: string[] = []): Promise<TableRow[]> {
-    const select = [this.select, ...extra.map((e) => `(${e})::text`)].join(', ');
+    const select = [this.select, ...extra.map((e, i) => `(${e})::text AS "_vecrelay_extra${i}"`)].join(', ');
     const copy = this.client.query(
       new CopyOut(`COPY (SELECT ${select} FROM ${this.from} ${tail}) TO STDOUT (FORMAT binary)`),
     );

@@ -13,10 +13,14 @@
 //        otherwise                           → a divergence: the point's last change is older than
 //                                              A and everything up to B is applied, so it will
 //                                              not become equal by itself.
+// When the pipeline does not apply past B within the wait, a difference cannot be told from a
+// change not yet applied: it is counted (notApplied, the table is then not proven equal), never
+// named as a divergence.
 // The point's last change is its `_vecrelay_lsn` (the commit LSN the sink writes with every change,
 // whole or partial). Keys still in flight after the last round are counted as unsettled, not
 // reported.
 import type { ColumnValue } from '../../event/change-event.js';
+import { formatLsn } from '../../event/lsn.js';
 import { pointIdJson, pointIdOf, type PointId } from '../../sink/qdrant/point-id.js';
 import { LSN_FIELD } from '../../sink/qdrant/points.js';
 import { comparePoint, expectedPoint, type Problem } from './compare.js';
@@ -94,13 +98,16 @@ export async function snapshotRows(
 /** Waits for the pipeline to apply below `position`; after one timeout it is not waited for again. */
 export async function awaitPipeline(ctx: TableContext, position: bigint): Promise<void> {
   if (ctx.state.behind) return;
+  const started = Date.now();
   const behind = await waitApplied(ctx.pipeline, position, { timeoutMs: ctx.waitTimeoutMs, signal: ctx.signal });
+  ctx.log.debug({ position: formatLsn(position), ms: Date.now() - started, behind }, 'waited for the pipeline');
   if (behind.length) ctx.state.behind = behind;
 }
 
 /** The divergences among `candidates` that are not in flight (see the top of this file). */
 export async function settle(ctx: TableContext, candidates: Map<string, Candidate>): Promise<Divergence[]> {
   const found: Divergence[] = [];
+  ctx.state.rechecked += candidates.size;
   let pending = candidates;
   for (let round = 0; round < ROUNDS && pending.size; round++) {
     const since = await walInsertLsn(ctx.pipeline.sql);
@@ -120,6 +127,7 @@ export async function settle(ctx: TableContext, candidates: Map<string, Candidat
       const d = judge(ctx, idJson, rowById.get(idJson), point);
       if (!d) continue;
       if (point && lastChange(point) >= since) next.set(idJson, candidate);
+      else if (ctx.state.behind) ctx.state.notApplied++; // cannot tell: the pipeline is behind
       else if (d.kind === 'missing') gone.push(d);
       else found.push(d);
     }
@@ -130,6 +138,7 @@ export async function settle(ctx: TableContext, candidates: Map<string, Candidat
         if (now.has(d.idJson)) found.push(d);
         else next.set(d.idJson, pending.get(d.idJson)!);
     }
+    ctx.log.debug({ round, candidates: pending.size, found: found.length, inFlight: next.size }, 'recheck round');
     pending = next;
   }
   ctx.state.unsettled += pending.size;

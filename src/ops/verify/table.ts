@@ -44,8 +44,15 @@ export interface TableReport {
     k: number;
     differing: Array<{ key: unknown; vector: string; onlyPostgres: string[]; onlyQdrant: string[] }>;
   };
+  /** Keys found different while reading (changes in flight, or divergent), and so rechecked. */
+  rechecked: number;
   /** Keys that kept changing through every recheck (not reported as divergent). */
   unsettled: number;
+  /**
+   * Keys that differed while the pipeline was behind (pipelineBehind): not named as divergent,
+   * but the table is not proven equal either.
+   */
+  notApplied: number;
   /** Set when the pipeline did not catch up in time: rows were then compared without waiting. */
   pipelineBehind?: string[];
   /** The WAL insert position the verify started at. */
@@ -188,7 +195,9 @@ export async function verifyTable(
       skipped: topK.skipped,
       differing: topK.differing.map((d) => ({ ...d, key: keyOut(d.key) })),
     },
+    rechecked: ctx.state.rechecked,
     unsettled: ctx.state.unsettled,
+    notApplied: ctx.state.notApplied,
     ...(ctx.state.behind ? { pipelineBehind: ctx.state.behind } : {}),
     startLsn,
   };
@@ -216,4 +225,5 @@ export const tableOk = (t: TableReport): boolean =>
   t.counts.missing === 0 &&
   t.counts.extra === 0 &&
   t.counts.mismatched === 0 &&
+  t.notApplied === 0 &&
   t.exactTopKIdentical !== false;

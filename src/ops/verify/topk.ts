@@ -120,6 +120,11 @@ export async function sampledTopK(
             onlyQdrant.every((p) => Math.abs(distanceOf(params.distance, Number(p.score)) - kth) <= tol) &&
             onlyPostgres.every((id) => Math.abs(pgDistance.get(id)! - kth) <= tol) &&
             exact.length === nearest.length;
+          if (!tie && ctx.state.behind) {
+            result.skipped++; // the pipeline is behind: cannot tell a divergence from a lag
+            done = true;
+            continue;
+          }
           if (!tie)
             result.differing.push({
               key,

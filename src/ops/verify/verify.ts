@@ -114,8 +114,9 @@ export async function verifyPipeline(
         params: vectorParams(params),
         pipeline: { sql: ops.sql, admin: ops.admin, slot: config.postgres.slot, groupId: sinkGroupId(config), topics: [topic] },
         waitTimeoutMs: options.waitTimeoutMs,
+        log: log.child({ component: 'verify', table: name }),
         ...(options.signal ? { signal: options.signal } : {}),
-        state: { unsettled: 0 },
+        state: { rechecked: 0, unsettled: 0, notApplied: 0 },
       };
       const result = await verifyTable(ctx, options, report.startLsn, (done) =>
         options.onProgress?.(name, done, 2 * info.estimatedRows),
@@ -146,7 +147,9 @@ function emptyReport(collection: string, startLsn: string, k: number, extra: Par
     counts: { missing: 0, extra: 0, mismatched: 0 },
     details: [],
     topK: { k, samples: 0, skipped: 0, differing: [] },
+    rechecked: 0,
     unsettled: 0,
+    notApplied: 0,
     startLsn,
     ...extra,
   };
