@@ -88,11 +88,15 @@ test('payload keys as a list on scroll and retrieve; a deleted unnamed vector re
       { id: 2, vector: [3, 4], payload: { title: 'y' } },
     ],
   });
-  const page = await ok<{ points: Point[]; next_page_offset: unknown }>('POST', `/collections/${name}/points/scroll`, {
-    limit: 10,
-    with_payload: ['_vecrelay_key'],
-    with_vector: false,
-  });
+  const page = await ok<{ points: Point[]; next_page_offset: unknown }>(
+    'POST',
+    `/collections/${name}/points/scroll`,
+    {
+      limit: 10,
+      with_payload: ['_vecrelay_key'],
+      with_vector: false,
+    },
+  );
   assert.deepEqual(
     page.points.map((p) => [p.id, p.payload]),
     [
@@ -109,5 +113,8 @@ test('payload keys as a list on scroll and retrieve; a deleted unnamed vector re
   });
   assert.deepEqual(p!.payload, {});
   const v = p!.vector;
-  assert.ok(v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v) && !('' in v)), JSON.stringify(v));
+  assert.ok(
+    v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v) && !('' in v)),
+    JSON.stringify(v),
+  );
 });

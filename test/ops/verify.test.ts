@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitSlotActive } from '../helpers/pg.js';
-import { qdrantRequest } from '../helpers/qdrant.js';
+import type { ColumnValue } from '../../src/event/change-event.js';
+import { pipelineNamespace, pointIdOf } from '../../src/sink/qdrant/point-id.js';
+import { pointCount, qdrantRequest } from '../helpers/qdrant.js';
 import { lit, useSinkPipelines, vec } from '../helpers/sink-pipeline.js';
 import { connectPg } from '../helpers/pg.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
@@ -83,8 +85,15 @@ test('a synced table verifies equal; then each kind of damage in Qdrant is named
       points: [{ id: 1000, vector: vec(1000, DIM), payload: { title: 'ghost' } }], // extra
     }),
   );
-  ok(await qdrantRequest('PUT', `${points}/vectors?wait=true`, { points: [{ id: 5, vector: vec(999, DIM) }] }));
-  ok(await qdrantRequest('POST', `${points}/payload?wait=true`, { payload: { title: 'tampered' }, points: [6] }));
+  ok(
+    await qdrantRequest('PUT', `${points}/vectors?wait=true`, { points: [{ id: 5, vector: vec(999, DIM) }] }),
+  );
+  ok(
+    await qdrantRequest('POST', `${points}/payload?wait=true`, {
+      payload: { title: 'tampered' },
+      points: [6],
+    }),
+  );
   // Row 7's embedding is NULL: its point must carry no vector.
   ok(await qdrantRequest('PUT', `${points}/vectors?wait=true`, { points: [{ id: 7, vector: vec(7, DIM) }] }));
 
@@ -94,7 +103,10 @@ test('a synced table verifies equal; then each kind of damage in Qdrant is named
   const t = broken.report.tables[name]!;
   assert.deepEqual(t.missing, [3]);
   assert.deepEqual(t.extra, [1000]);
-  assert.deepEqual([...t.mismatched].sort((a, b) => Number(a) - Number(b)), [5, 6, 7]);
+  assert.deepEqual(
+    [...t.mismatched].sort((a, b) => Number(a) - Number(b)),
+    [5, 6, 7],
+  );
   assert.equal(t.nullVectorViolations, 1);
   const why = new Map(t.details.map((d) => [d.key, d.problems.join('; ')]));
   assert.match(why.get(5)!, /vector embedding differs/);
@@ -155,4 +167,63 @@ test('writes continuing during verify cause no false report', async () => {
     running = false;
     await writer;
   }
+});
+
+test('a composite text key (derived point ids), named vectors with an L2 index, typed payload: equal, then damage named', async () => {
+  const table = uniqueName('verifyk');
+  await ctx.sql.query(
+    `CREATE TABLE ${table} (tenant text, id int, doc jsonb, price numeric, at timestamptz, tags text[],
+       a vector(8), b vector(4), PRIMARY KEY (tenant, id))`,
+  );
+  ctx.cleanup(() => ctx.sql.query(`DROP TABLE IF EXISTS ${table}`));
+  await ctx.sql.query(`CREATE INDEX ON ${table} USING hnsw (a vector_l2_ops)`);
+  await ctx.sql.query(
+    `INSERT INTO ${table}
+     SELECT CASE WHEN i % 2 = 0 THEN 'acme' ELSE 'it''s, "b"' END, i,
+            jsonb_build_object('n', i, 'big', 9007199254740993, 'nested', jsonb_build_array(1.5, 'x')),
+            i * 1.10, '2024-01-02 03:04:05.123456+00'::timestamptz + i * interval '1 hour', ARRAY['t' || i],
+            (SELECT array_agg(cos(i * 7 + d)::real) FROM generate_series(0, 7) d)::vector,
+            CASE WHEN i % 5 = 0 THEN NULL ELSE (SELECT array_agg(sin(i + d)::real) FROM generate_series(0, 3) d)::vector END
+     FROM generate_series(1, 60) i`,
+  );
+  const sp = ctx.pipeline(table);
+  ctx.start(['run', '--config', sp.config]);
+  await waitSlotActive(ctx.sql, sp.p.slot);
+  await waitFor('the snapshot in Qdrant', async () => (await pointCount(sp.collection)) === 60, {
+    timeoutMs: 90_000,
+  });
+  const name = `public.${table}`;
+  const equal = await verify(sp.config);
+  const t0 = equal.report.tables[name]!;
+  assert.equal(equal.code, 0, JSON.stringify(t0, null, 1));
+  assert.equal(t0.rows, 60);
+  assert.equal(t0.exactTopKIdentical, true);
+
+  const id = (key: Record<string, unknown>) =>
+    pointIdOf(
+      {
+        key: [
+          { name: 'tenant', type: 'text' },
+          { name: 'id', type: 'int4' },
+        ],
+      },
+      pipelineNamespace(sp.p.name),
+      key as Record<string, ColumnValue>,
+    ).id as string;
+  const points = `/collections/${sp.collection}/points`;
+  const ghost = '5f0c6a1e-8d2b-4c3a-9e7f-0a1b2c3d4e5f';
+  await qdrantRequest('PUT', `${points}?wait=true`, {
+    points: [{ id: ghost, vector: { a: Array(8).fill(0.5) }, payload: {} }],
+  });
+  await qdrantRequest('POST', `${points}/payload?wait=true`, {
+    payload: { doc: { n: 4, big: 9007199254740992, nested: [1.5, 'x'] } },
+    points: [id({ tenant: 'acme', id: 4n })],
+  });
+  const broken = await verify(sp.config, '--timeout', '30');
+  const t = broken.report.tables[name]!;
+  assert.equal(broken.code, 1);
+  assert.deepEqual(t.extra, [ghost]);
+  assert.deepEqual(t.mismatched, [['acme', 4]]);
+  assert.deepEqual(t.missing, []);
+  assert.match(t.details[0]!.problems.join(), /payload differs in "doc"/);
 });

@@ -44,7 +44,8 @@ export async function waitApplied(
   }
   const listed = new Set(await bounded('Kafka', p.admin.listTopics()));
   const missing = p.topics.filter((t) => !listed.has(t));
-  if (missing.length) return missing.map((t) => `topic ${t} does not exist: the source creates it when it starts`);
+  if (missing.length)
+    return missing.map((t) => `topic ${t} does not exist: the source creates it when it starts`);
   const ends = new Map<string, Map<number, bigint>>();
   for (const topic of p.topics) ends.set(topic, await bounded('Kafka', topicEnds(p.admin, topic)));
   for (;;) {
@@ -53,7 +54,9 @@ export async function waitApplied(
       for (const { partition, committed } of await bounded('Kafka', consumerLag(p.admin, p.groupId, topic))) {
         const end = ends.get(topic)!.get(partition) ?? 0n;
         if (end > 0n && committed < end)
-          behind.push(`sink: ${topic}[${partition}] committed ${committed < 0n ? 'nothing' : committed}, needs ${end}`);
+          behind.push(
+            `sink: ${topic}[${partition}] committed ${committed < 0n ? 'nothing' : committed}, needs ${end}`,
+          );
       }
     if (behind.length === 0 || Date.now() > deadline) return behind;
     await sleep(pollMs, signal);

@@ -34,7 +34,8 @@ export function expectedPoint(
   event: ChangeEvent,
 ): ExpectedPoint {
   const { id, derivedFrom } = pointIdOf(descriptor, namespace, event.key);
-  const extra: Record<string, string> = derivedFrom === undefined ? {} : { [KEY_FIELD]: JSON.stringify(derivedFrom) };
+  const extra: Record<string, string> =
+    derivedFrom === undefined ? {} : { [KEY_FIELD]: JSON.stringify(derivedFrom) };
   return {
     idJson: pointIdJson(id),
     id,
@@ -128,27 +129,32 @@ function vectorProblem(
       want.indices.every((ix, i) => s.indices![i] === ix && Math.fround(s.values![i]!) === want.values[i]);
     return ok ? undefined : { kind: 'vector', detail: `sparse vector ${name} differs` };
   }
-  if (!Array.isArray(have)) return { kind: 'vector', detail: `vector ${name} is sparse in Qdrant, dense in the row` };
+  if (!Array.isArray(have))
+    return { kind: 'vector', detail: `vector ${name} is sparse in Qdrant, dense in the row` };
   if (have.length !== want.values.length)
     return {
       kind: 'dimension',
       detail: `vector ${name} has ${have.length} dimensions in Qdrant, ${want.values.length} in the row`,
     };
-  const equal = params?.distance === 'Cosine' ? cosineStored(want.values, have) : denseEqual(want.values, have);
+  const equal =
+    params?.distance === 'Cosine' ? cosineStored(want.values, have) : denseEqual(want.values, have);
   if (equal) return undefined;
   const first = want.values.findIndex((x, i) => x !== Math.fround(have[i]!));
   return {
     kind: 'vector',
     detail:
       `vector ${name} differs` +
-      (params?.distance === 'Cosine' ? ' (after Cosine normalisation)' : ` (first at [${first}]: ${want.values[first]} vs ${have[first]})`),
+      (params?.distance === 'Cosine'
+        ? ' (after Cosine normalisation)'
+        : ` (first at [${first}]: ${want.values[first]} vs ${have[first]})`),
   };
 }
 
 /** JSON values equal: objects by keys (any order), arrays in order, numbers by value. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a === 'bigint' || typeof b === 'bigint') return String(a) === String(b) && typeof a !== 'string' && typeof b !== 'string';
+  if (typeof a === 'bigint' || typeof b === 'bigint')
+    return String(a) === String(b) && typeof a !== 'string' && typeof b !== 'string';
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) {
@@ -157,7 +163,10 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   const ka = Object.keys(a);
   const ob = b as Record<string, unknown>;
-  return ka.length === Object.keys(ob).length && ka.every((k) => Object.hasOwn(ob, k) && jsonEqual((a as Record<string, unknown>)[k], ob[k]));
+  return (
+    ka.length === Object.keys(ob).length &&
+    ka.every((k) => Object.hasOwn(ob, k) && jsonEqual((a as Record<string, unknown>)[k], ob[k]))
+  );
 }
 
 /** The payload columns that differ (or the whole payload when it is not an object). */
@@ -188,7 +197,10 @@ export function comparePoint(
     const p = params.get(mapping.layout.unnamed ? '' : name);
     if (value === null) {
       if (have !== undefined)
-        problems.push({ kind: 'null-vector', detail: `vector ${name} is NULL in the row but present in Qdrant` });
+        problems.push({
+          kind: 'null-vector',
+          detail: `vector ${name} is NULL in the row but present in Qdrant`,
+        });
       continue;
     }
     if (value.kind === 'dense' && p && value.values.length !== p.size)
@@ -196,7 +208,8 @@ export function comparePoint(
         kind: 'dimension',
         detail: `vector ${name} has ${value.values.length} dimensions in the row, the collection ${p.size}`,
       });
-    else if (have === undefined) problems.push({ kind: 'vector', detail: `vector ${name} is missing from the point` });
+    else if (have === undefined)
+      problems.push({ kind: 'vector', detail: `vector ${name} is missing from the point` });
     else {
       const problem = vectorProblem(name, value, have, p);
       if (problem) problems.push(problem);

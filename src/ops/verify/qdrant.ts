@@ -22,9 +22,7 @@ export interface QdrantPoint {
 
 export interface CollectionParams extends ExistingParams {
   vectors?:
-    | { size?: unknown; distance?: unknown }
-    | Record<string, { size?: unknown; distance?: unknown }>
-    | null;
+    { size?: unknown; distance?: unknown } | Record<string, { size?: unknown; distance?: unknown }> | null;
 }
 
 /**
@@ -32,7 +30,12 @@ export interface CollectionParams extends ExistingParams {
  * hands the reviver the literal's source text). Point ids in the answer become PointIds.
  */
 export function parseExact(text: string): unknown {
-  return JSON.parse(text, function (this: unknown, _key: string, value: unknown, context?: { source?: string }) {
+  return JSON.parse(text, function (
+    this: unknown,
+    _key: string,
+    value: unknown,
+    context?: { source?: string },
+  ) {
     if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
       const source = context?.source;
       if (source && /^-?\d+$/.test(source)) return BigInt(source);
@@ -124,8 +127,7 @@ export class CollectionReader {
   /** The collection's `config.params`; undefined when it does not exist. */
   async params(): Promise<CollectionParams | undefined> {
     const info = (await this.call('GET', '', undefined, true)) as
-      | { config?: { params?: CollectionParams } }
-      | undefined;
+      { config?: { params?: CollectionParams } } | undefined;
     return info ? (info.config?.params ?? {}) : undefined;
   }
 

@@ -5,7 +5,10 @@ import type { VerifyReport } from './verify.js';
 
 const SHOWN = 20;
 const show = (xs: unknown[], total: number) =>
-  `${xs.slice(0, SHOWN).map((x) => JSON.stringify(x)).join(', ')}${total > SHOWN ? `, … (${total} in all)` : ''}`;
+  `${xs
+    .slice(0, SHOWN)
+    .map((x) => JSON.stringify(x))
+    .join(', ')}${total > SHOWN ? `, … (${total} in all)` : ''}`;
 
 export function renderVerify(r: VerifyReport): string {
   const lines: string[] = [];
@@ -16,14 +19,17 @@ export function renderVerify(r: VerifyReport): string {
       continue;
     }
     lines.push(`  rows ${t.rows}, points ${t.points}`);
-    if (t.counts.missing) lines.push(`  missing points (${t.counts.missing}): ${show(t.missing, t.counts.missing)}`);
+    if (t.counts.missing)
+      lines.push(`  missing points (${t.counts.missing}): ${show(t.missing, t.counts.missing)}`);
     if (t.counts.extra) lines.push(`  extra points (${t.counts.extra}): ${show(t.extra, t.counts.extra)}`);
     if (t.counts.mismatched) {
       lines.push(`  mismatched (${t.counts.mismatched}):`);
-      for (const d of t.details.slice(0, SHOWN)) lines.push(`    ${JSON.stringify(d.key)}: ${d.problems.join('; ')}`);
+      for (const d of t.details.slice(0, SHOWN))
+        lines.push(`    ${JSON.stringify(d.key)}: ${d.problems.join('; ')}`);
       if (t.counts.mismatched > SHOWN) lines.push(`    … (${t.counts.mismatched} in all; --json lists them)`);
     }
-    if (t.nullVectorViolations) lines.push(`  points with a vector for a NULL column: ${t.nullVectorViolations}`);
+    if (t.nullVectorViolations)
+      lines.push(`  points with a vector for a NULL column: ${t.nullVectorViolations}`);
     if (t.topK.samples)
       lines.push(
         `  top-${t.topK.k} on ${t.topK.samples} samples: exact search ${t.exactTopKIdentical ? 'identical' : 'DIFFERS'}, ` +

@@ -43,7 +43,8 @@ export function pgText(v: ColumnValue): string {
     case 'string':
       return v;
   }
-  if (v instanceof Uint8Array) return `\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+  if (v instanceof Uint8Array)
+    return `\\x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
   switch (v.kind) {
     case 'json':
       return v.json;
@@ -129,12 +130,14 @@ export class TableReader {
     const out: TableRow[] = [];
     for await (const batch of copy.batches()) {
       for (const raw of batch) {
-        const text = (cell: BinaryCell | NullCell) => (cell.kind === 'null' ? null : cell.bytes.toString('utf8'));
+        const text = (cell: BinaryCell | NullCell) =>
+          cell.kind === 'null' ? null : cell.bytes.toString('utf8');
         const tuple: Array<BinaryCell | TextCell | NullCell> = raw.slice(0, n);
         for (let i = 0; i < n; i++) {
           const cell = tuple[i]!;
           // A text column's send format is its UTF-8 bytes.
-          if (this.isText[i] && cell.kind === 'binary') tuple[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
+          if (this.isText[i] && cell.kind === 'binary')
+            tuple[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
         }
         const keyText = raw.slice(n, n + k).map((c) => text(c) ?? '');
         const extras = raw.slice(n + k).map(text);

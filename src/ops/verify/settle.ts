@@ -66,9 +66,19 @@ export function judge(
     return {
       ...base,
       kind: 'mismatched',
-      problems: [{ kind: 'undecodable', detail: `the row does not decode (${row.error}): the pipeline dead-letters it` }],
+      problems: [
+        {
+          kind: 'undecodable',
+          detail: `the row does not decode (${row.error}): the pipeline dead-letters it`,
+        },
+      ],
     };
-  const problems = comparePoint(expectedPoint(ctx.descriptor, ctx.namespace, row.event), point, ctx.mapping, ctx.params);
+  const problems = comparePoint(
+    expectedPoint(ctx.descriptor, ctx.namespace, row.event),
+    point,
+    ctx.mapping,
+    ctx.params,
+  );
   return problems.length ? { ...base, kind: 'mismatched', problems } : undefined;
 }
 
@@ -99,8 +109,14 @@ export async function snapshotRows(
 export async function awaitPipeline(ctx: TableContext, position: bigint): Promise<void> {
   if (ctx.state.behind) return;
   const started = Date.now();
-  const behind = await waitApplied(ctx.pipeline, position, { timeoutMs: ctx.waitTimeoutMs, signal: ctx.signal });
-  ctx.log.debug({ position: formatLsn(position), ms: Date.now() - started, behind }, 'waited for the pipeline');
+  const behind = await waitApplied(ctx.pipeline, position, {
+    timeoutMs: ctx.waitTimeoutMs,
+    signal: ctx.signal,
+  });
+  ctx.log.debug(
+    { position: formatLsn(position), ms: Date.now() - started, behind },
+    'waited for the pipeline',
+  );
   if (behind.length) ctx.state.behind = behind;
 }
 
@@ -127,7 +143,8 @@ export async function settle(ctx: TableContext, candidates: Map<string, Candidat
       const d = judge(ctx, idJson, rowById.get(idJson), point);
       if (!d) continue;
       if (point && lastChange(point) >= since) next.set(idJson, candidate);
-      else if (ctx.state.behind) ctx.state.notApplied++; // cannot tell: the pipeline is behind
+      else if (ctx.state.behind)
+        ctx.state.notApplied++; // cannot tell: the pipeline is behind
       else if (d.kind === 'missing') gone.push(d);
       else found.push(d);
     }
@@ -138,7 +155,10 @@ export async function settle(ctx: TableContext, candidates: Map<string, Candidat
         if (now.has(d.idJson)) found.push(d);
         else next.set(d.idJson, pending.get(d.idJson)!);
     }
-    ctx.log.debug({ round, candidates: pending.size, found: found.length, inFlight: next.size }, 'recheck round');
+    ctx.log.debug(
+      { round, candidates: pending.size, found: found.length, inFlight: next.size },
+      'recheck round',
+    );
     pending = next;
   }
   ctx.state.unsettled += pending.size;

@@ -67,7 +67,9 @@ const SETTLE_BATCH = 512;
 /** A key as JSON: the value of a one-column key, else the list of values in key order. */
 export function keyJson(keyNames: string[], key: Record<string, ColumnValue>): unknown {
   const values = JSON.parse(canonicalKey(keyNames, key), (_k, v: unknown, ctx?: { source?: string }) =>
-    typeof v === 'number' && !Number.isSafeInteger(v) && ctx?.source && /^-?\d+$/.test(ctx.source) ? ctx.source : v,
+    typeof v === 'number' && !Number.isSafeInteger(v) && ctx?.source && /^-?\d+$/.test(ctx.source)
+      ? ctx.source
+      : v,
   ) as unknown[];
   return values.length === 1 ? values[0] : values;
 }
@@ -84,7 +86,11 @@ function keyOfPoint(ctx: TableContext, point: QdrantPoint): Record<string, Colum
   const columns = ctx.descriptor.key;
   try {
     if (typeof stored === 'string') key = parseCanonicalKey(columns, stored);
-    else if (columns.length === 1 && typeof id === 'bigint' && ['int2', 'int4', 'int8'].includes(columns[0]!.type))
+    else if (
+      columns.length === 1 &&
+      typeof id === 'bigint' &&
+      ['int2', 'int4', 'int8'].includes(columns[0]!.type)
+    )
       key = { [columns[0]!.name]: id };
     else if (columns.length === 1 && typeof id === 'string' && columns[0]!.type === 'uuid')
       key = { [columns[0]!.name]: { kind: 'uuid', uuid: id } };
@@ -115,7 +121,7 @@ export async function verifyTable(
 
   // 1. Rows in key order.
   let rows = 0;
-  for (let after: string[] | null = null; ; ) {
+  for (let after: string[] | null = null; ;) {
     ctx.signal?.throwIfAborted();
     const chunk = await ctx.reader.chunk(after, options.chunkSize);
     if (!chunk.length) break;
@@ -148,7 +154,7 @@ export async function verifyTable(
   // 2. Points in id order: those with no row.
   let pointCount = 0;
   const scanned = metrics.verifyRows.labels({ table: ctx.table, side: 'qdrant' });
-  for (let offset: PointId | null = null; ; ) {
+  for (let offset: PointId | null = null; ;) {
     ctx.signal?.throwIfAborted();
     const page = await ctx.qdrant.scroll(offset, options.chunkSize, [KEY_FIELD]);
     pointCount += page.points.length;
@@ -157,13 +163,21 @@ export async function verifyTable(
       const key = keyOfPoint(ctx, point);
       const id = answeredId(point.id);
       // A point whose id no key of this table maps to: no write of the pipeline made it.
-      if (!key) found.set(pointIdJson(id), { kind: 'extra', idJson: pointIdJson(id), id, key: undefined, problems: [] });
+      if (!key)
+        found.set(pointIdJson(id), {
+          kind: 'extra',
+          idJson: pointIdJson(id),
+          id,
+          key: undefined,
+          problems: [],
+        });
       else keyed.push({ point, key });
     }
     const present = new Set((await ctx.reader.byKeys(keyed.map((k) => k.key))).map((r) => rowIdJson(ctx, r)));
     for (const { point, key } of keyed) {
       const idJson = pointIdJson(answeredId(point.id));
-      if (!present.has(idJson) && !found.has(idJson)) candidates.set(idJson, { id: answeredId(point.id), key });
+      if (!present.has(idJson) && !found.has(idJson))
+        candidates.set(idJson, { id: answeredId(point.id), key });
     }
     scanned.inc(page.points.length);
     progress(rows + pointCount);

@@ -29,7 +29,12 @@ export interface TopKResult {
   /** Samples that kept changing under writes (not compared). */
   skipped: number;
   /** Samples whose exact top-k differs: the sample's key, the vector, and ids on one side only. */
-  differing: Array<{ key: Record<string, ColumnValue>; vector: string; onlyPostgres: string[]; onlyQdrant: string[] }>;
+  differing: Array<{
+    key: Record<string, ColumnValue>;
+    vector: string;
+    onlyPostgres: string[];
+    onlyQdrant: string[];
+  }>;
 }
 
 const OPERATOR: Record<Distance, string> = { Cosine: '<=>', Euclid: '<->', Dot: '<#>', Manhattan: '<+>' };
@@ -45,7 +50,13 @@ export async function sampledTopK(
   samples: Array<Record<string, ColumnValue>>,
   k: number,
 ): Promise<TopKResult> {
-  const result: TopKResult = { recallAtK: null, exactTopKIdentical: null, samples: 0, skipped: 0, differing: [] };
+  const result: TopKResult = {
+    recallAtK: null,
+    exactTopKIdentical: null,
+    samples: 0,
+    skipped: 0,
+    differing: [],
+  };
   const recalls: number[] = [];
   const { layout } = ctx.mapping;
   for (const name of layout.dense) {

@@ -112,7 +112,13 @@ export async function verifyPipeline(
         namespace: pipelineNamespace(config.name),
         mapping: new VectorMapping(collection, descriptor, t.vectors, collectionVectors(params)),
         params: vectorParams(params),
-        pipeline: { sql: ops.sql, admin: ops.admin, slot: config.postgres.slot, groupId: sinkGroupId(config), topics: [topic] },
+        pipeline: {
+          sql: ops.sql,
+          admin: ops.admin,
+          slot: config.postgres.slot,
+          groupId: sinkGroupId(config),
+          topics: [topic],
+        },
         waitTimeoutMs: options.waitTimeoutMs,
         log: log.child({ component: 'verify', table: name }),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -133,7 +139,12 @@ export async function verifyPipeline(
   }
 }
 
-function emptyReport(collection: string, startLsn: string, k: number, extra: Partial<TableReport>): TableReport {
+function emptyReport(
+  collection: string,
+  startLsn: string,
+  k: number,
+  extra: Partial<TableReport>,
+): TableReport {
   return {
     collection,
     rows: 0,
