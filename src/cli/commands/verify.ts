@@ -1,6 +1,5 @@
 // `vecrelay verify`: every configured table against its collection, row by row, and a sampled
 // top-k. Exit 0 equal, 1 divergent, 2 a configuration or connection error.
-import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
@@ -61,6 +60,7 @@ export function verifyCommand(): Command {
         // Imported here, not above: a command loads only what it runs (start-up time).
         const { verifyPipeline, verifyExitCode } = await import('../../ops/verify/verify.js');
         const { renderVerify } = await import('../../ops/verify/render.js');
+        const { default: cliProgress } = await import('cli-progress');
         const bar = process.stderr.isTTY
           ? new cliProgress.SingleBar(
               { format: 'verify {bar} {value}/{total} rows+points | {table}', stream: process.stderr },

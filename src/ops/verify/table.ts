@@ -101,19 +101,41 @@ function keyOfPoint(ctx: TableContext, point: QdrantPoint): Record<string, Colum
   return pointIdJson(pointIdOf(ctx.descriptor, ctx.namespace, key).id) === pointIdJson(id) ? key : undefined;
 }
 
+/** Divergences as they are found: exact counts, the first MAX_LISTED of each kind kept. */
+class Findings {
+  readonly counts = { missing: 0, extra: 0, mismatched: 0 };
+  nullVectors = 0;
+  /** By point id, in the order found; a key found twice (in both passes) counts once. */
+  readonly listed = new Map<string, Divergence>();
+  private readonly listedOf = { missing: 0, extra: 0, mismatched: 0 };
+
+  add(d: Divergence): void {
+    if (this.listed.has(d.idJson)) return;
+    this.counts[d.kind]++;
+    if (d.problems.some((p) => p.kind === 'null-vector')) this.nullVectors++;
+    if (this.listedOf[d.kind] >= MAX_LISTED) return;
+    this.listedOf[d.kind]++;
+    this.listed.set(d.idJson, d);
+  }
+
+  has(idJson: string): boolean {
+    return this.listed.has(idJson);
+  }
+}
+
 export async function verifyTable(
   ctx: TableContext,
   options: VerifyOptions,
   startLsn: string,
   progress: (done: number) => void,
 ): Promise<{ report: TableReport; keys: Array<Record<string, ColumnValue>> }> {
-  const found = new Map<string, Divergence>();
+  const found = new Findings();
   let candidates = new Map<string, Candidate>();
   const flush = async (force = false) => {
     if (!candidates.size || (!force && candidates.size < SETTLE_BATCH)) return;
     const batch = candidates;
     candidates = new Map();
-    for (const d of await settle(ctx, batch)) found.set(d.idJson, d);
+    for (const d of await settle(ctx, batch)) found.add(d);
   };
   const samples: Array<Record<string, ColumnValue>> = [];
   let seen = 0;
@@ -164,7 +186,7 @@ export async function verifyTable(
       const id = answeredId(point.id);
       // A point whose id no key of this table maps to: no write of the pipeline made it.
       if (!key)
-        found.set(pointIdJson(id), {
+        found.add({
           kind: 'extra',
           idJson: pointIdJson(id),
           id,
@@ -198,10 +220,10 @@ export async function verifyTable(
     missing: [],
     extra: [],
     mismatched: [],
-    nullVectorViolations: 0,
+    nullVectorViolations: found.nullVectors,
     recallAtK: topK.recallAtK,
     exactTopKIdentical: topK.exactTopKIdentical,
-    counts: { missing: 0, extra: 0, mismatched: 0 },
+    counts: found.counts,
     details: [],
     topK: {
       k: options.topK,
@@ -217,13 +239,10 @@ export async function verifyTable(
   };
   /** The divergent rows' keys, for a resync (repair.ts). */
   const keys: Array<Record<string, ColumnValue>> = [];
-  for (const d of found.values()) {
-    report.counts[d.kind]++;
-    if (d.key && keys.length < MAX_LISTED) keys.push(d.key);
-    const list = report[d.kind];
-    if (list.length < MAX_LISTED) list.push(d.kind === 'extra' || !d.key ? idOut(d.id) : keyOut(d.key));
-    if (d.problems.some((p) => p.kind === 'null-vector')) report.nullVectorViolations++;
-    if (d.kind === 'mismatched' && report.details.length < MAX_LISTED)
+  for (const d of found.listed.values()) {
+    if (d.key) keys.push(d.key);
+    report[d.kind].push(d.kind === 'extra' || !d.key ? idOut(d.id) : keyOut(d.key));
+    if (d.kind === 'mismatched')
       report.details.push({ key: keyOut(d.key!), problems: d.problems.map((p) => p.detail) });
   }
   for (const kind of ['missing', 'extra', 'mismatched'] as const)
