@@ -9,6 +9,8 @@ import { pipelineNamespace, pointIdOf } from '../../src/sink/qdrant/point-id.js'
 import { pointCount, qdrantRequest } from '../helpers/qdrant.js';
 import { lit, useSinkPipelines, vec } from '../helpers/sink-pipeline.js';
 import { connectPg } from '../helpers/pg.js';
+import { freePort } from '../helpers/free-port.js';
+import { writeConfig } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 import { execVecrelay } from '../helpers/vecrelay-exec.js';
 
@@ -226,4 +228,31 @@ test('a composite text key (derived point ids), named vectors with an L2 index, 
   assert.deepEqual(t.mismatched, [['acme', 4]]);
   assert.deepEqual(t.missing, []);
   assert.match(t.details[0]!.problems.join(), /payload differs in "doc"/);
+});
+
+test('exit 2 for a table not in the config or a Qdrant that does not answer; exit 1 when the collection does not exist', async () => {
+  const table = uniqueName('verifye');
+  await ctx.createTable(table, DIM);
+  await ctx.sql.query(`INSERT INTO ${table} VALUES (1, 'a', 1, $1)`, [lit(vec(1, DIM))]);
+  const sp = ctx.pipeline(table);
+
+  const unknown = await execVecrelay(['verify', '--config', sp.config, '--table', 'public.nope']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--table public\.nope: not a table of .*tables\[\]: public\.verifye/);
+
+  // Nothing ran: the collection was never created.
+  const none = await verify(sp.config);
+  assert.equal(none.code, 1);
+  assert.match(
+    (none.report.tables[`public.${table}`] as unknown as { error: string }).error,
+    /collection .* does not exist in Qdrant/,
+  );
+
+  const port = await freePort();
+  const offline = writeConfig(sp.p, { qdrant: { url: `http://127.0.0.1:${port}` } });
+  const t0 = Date.now();
+  const down = await execVecrelay(['verify', '--config', offline]);
+  assert.equal(down.code, 2, down.stderr);
+  assert.match(down.stderr, new RegExp(`Qdrant at http://127\\.0\\.0\\.1:${port} \\(qdrant\\.url\\)`));
+  assert.ok(Date.now() - t0 < 30_000, 'it says so within seconds');
 });
