@@ -58,14 +58,14 @@ async function synced(rows: number) {
     [rows],
   );
   const sp = ctx.pipeline(table);
-  ctx.start(['run', '--config', sp.config]);
+  const run = ctx.start(['run', '--config', sp.config]);
   await waitSlotActive(ctx.sql, sp.p.slot);
   await ctx.waitCollectionEqualsTable(table, sp.collection);
-  return { ...sp, name: `public.${table}` };
+  return { ...sp, run, name: `public.${table}` };
 }
 
 test('a synced table verifies equal; then each kind of damage in Qdrant is named by its key, exit 1', async () => {
-  const { config, collection, name } = await synced(40);
+  const { config, collection, name, table, run } = await synced(40);
   const equal = await verify(config);
   assert.equal(equal.code, 0, JSON.stringify(equal.report, null, 1));
   const t0 = equal.report.tables[name]!;
@@ -122,6 +122,26 @@ test('a synced table verifies equal; then each kind of damage in Qdrant is named
   assert.match(text.stdout, /missing points \(1\): 3/);
   assert.match(text.stdout, /extra points \(1\): 1000/);
   assert.match(text.stdout, /verify: DIVERGENT/);
+
+  // The pipeline stopped with a change it never applied: nothing can be told from a lag, so
+  // nothing is named; the differences are counted as not settled (exit 1). Meanwhile the figures
+  // are on /metrics.
+  run.child.kill('SIGTERM');
+  await run.exited;
+  await ctx.sql.query(`UPDATE ${table} SET title = 'after the stop' WHERE id = 20`);
+  const port = await freePort();
+  const stalled = verify(config, '--timeout', '15', '--sample', '0', '--metrics-port', String(port));
+  const scraped = await waitFor('verify figures on /metrics', async () => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    return text.includes(`vecrelay_verify_rows_total{table="${name}",side="postgres"} 40`) ? text : undefined;
+  });
+  assert.match(scraped, /vecrelay_verify_rows_total/);
+  const behind = await stalled;
+  const tb = behind.report.tables[name]! as TableJson & { pipelineBehind: string[] };
+  assert.equal(behind.code, 1);
+  assert.deepEqual([tb.missing, tb.extra, tb.mismatched], [[], [], []]);
+  assert.equal(tb.notApplied, 6, 'the five damaged points and the row changed after the stop');
+  assert.match(tb.pipelineBehind.join('\n'), /the slot is not active: is the source running\?/);
 });
 
 test('writes continuing during verify cause no false report', async () => {
