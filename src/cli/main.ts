@@ -1,5 +1,5 @@
-// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, resync, cutover, teardown)
-// register here as they are built; commander gives --help, --version and unknown-command errors.
+// The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, resync, verify,
+// cutover, teardown) register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dlqCommand } from './commands/dlq.js';
@@ -9,6 +9,7 @@ import { resyncCommand } from './commands/resync.js';
 import { runCommand } from './commands/run.js';
 import { sinkCommand } from './commands/sink.js';
 import { sourceCommand } from './commands/source.js';
+import { verifyCommand } from './commands/verify.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
     .addCommand(statusCommand())
     .addCommand(dlqCommand())
     .addCommand(resyncCommand())
+    .addCommand(verifyCommand())
     .addCommand(cutoverCommand())
     .addCommand(teardownCommand())
     .configureOutput({ outputError: (str, write) => write(str) });

@@ -41,7 +41,12 @@ export const postgresWhere = (config: LoadedConfig) =>
 export const kafkaWhere = (config: LoadedConfig) =>
   `Kafka at ${config.kafka.brokers.join(',')} (kafka.brokers)`;
 
-export async function connectPostgres(config: LoadedConfig, log: Logger): Promise<pg.Client> {
+export async function connectPostgres(
+  config: LoadedConfig,
+  log: Logger,
+  /** A bound on each query; null for none (verify's table scans). */
+  { queryTimeoutMs = OPS_CALL_TIMEOUT_MS }: { queryTimeoutMs?: number | null } = {},
+): Promise<pg.Client> {
   // connectClient: the client has its 'error' listener (a server that goes away between two
   // queries fails the next query, which says so; the event itself must not end the process), and
   // a failure that names its own fix (a wrong password, postgres.ssl) is reported as it is.
@@ -49,7 +54,7 @@ export async function connectPostgres(config: LoadedConfig, log: Logger): Promis
     {
       ...pgClientConfig(config),
       connectionTimeoutMillis: OPS_CALL_TIMEOUT_MS,
-      query_timeout: OPS_CALL_TIMEOUT_MS,
+      ...(queryTimeoutMs === null ? {} : { query_timeout: queryTimeoutMs }),
     },
     {
       password: passwordSource(config),
@@ -98,18 +103,20 @@ export interface OpsClients {
   close(): Promise<void>;
 }
 
+/** An Unreachable as the ConfigError a command stops with (exit 2); any other error as it is. */
+export function unreachable(err: unknown): unknown {
+  if (!(err instanceof Unreachable)) return err;
+  if (err.cause instanceof ConfigError) return err.cause; // it names its fix already
+  return new ConfigError(`${err.message}: check its address and credentials, and that it runs`, {
+    cause: err,
+  });
+}
+
 /**
  * Both clients, for commands that need both (cutover, teardown): a system that cannot be reached
  * is a ConfigError naming it and its config field (exit 2).
  */
 export async function openOps(config: LoadedConfig, log: Logger): Promise<OpsClients> {
-  const unreachable = (err: unknown) => {
-    if (!(err instanceof Unreachable)) return err;
-    if (err.cause instanceof ConfigError) return err.cause; // it names its fix already
-    return new ConfigError(`${err.message}: check its address and credentials, and that it runs`, {
-      cause: err,
-    });
-  };
   const sql = await connectPostgres(config, log).catch((err: unknown) => {
     throw unreachable(err);
   });

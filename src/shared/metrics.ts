@@ -54,6 +54,21 @@ export const metrics = {
     help: 'Qdrant requests retried after a retriable failure',
     labelNames: ['status'],
   }),
+  verifyRows: new Counter({
+    name: 'vecrelay_verify_rows_total',
+    help: '`vecrelay verify`: rows read from Postgres and points scrolled in Qdrant, by table and side',
+    labelNames: ['table', 'side'],
+  }),
+  verifyDivergent: new Gauge({
+    name: 'vecrelay_verify_divergent',
+    help: '`vecrelay verify`: rows found divergent, by table and kind (missing, extra, mismatched, null_vector)',
+    labelNames: ['table', 'kind'],
+  }),
+  verifyRecall: new Gauge({
+    name: 'vecrelay_verify_recall_at_k',
+    help: "`vecrelay verify`: mean recall@k of Qdrant's HNSW search against the exact kNN, by table",
+    labelNames: ['table'],
+  }),
 };
 
 /** Readiness flags; /readyz is 200 once every registered component said it is ready. */

@@ -1,0 +1,97 @@
+// `vecrelay verify`: every configured table against its collection, row by row, and a sampled
+// top-k. Exit 0 equal, 1 divergent, 2 a configuration or connection error.
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../shared/log.js';
+import { startMetricsServer } from '../../shared/metrics.js';
+import { runUntilSignalled } from '../lifecycle.js';
+import { metricsHostOption } from './metrics-option.js';
+
+const count = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number ≥ ${min}`);
+  return n;
+};
+
+interface VerifyOpts {
+  config: string;
+  table?: string;
+  json?: boolean;
+  sample: number;
+  topK: number;
+  timeout: number;
+  metricsPort?: number;
+  metricsHost?: string;
+}
+
+export function verifyCommand(): Command {
+  return new Command('verify')
+    .description(
+      'compare every configured table with its Qdrant collection, row by row, and a sampled top-k; ' +
+        'exit 0 equal, 1 divergent, 2 a configuration or connection error',
+    )
+    .requiredOption('-c, --config <file>', 'pipeline config')
+    .option('-t, --table <table>', 'only this table (schema.table)')
+    .option('--json', 'print one JSON object')
+    .option('--sample <n>', 'rows sampled for the top-k comparison (0: none)', count(0), 20)
+    .option('--top-k <k>', 'neighbours compared per sample', count(1), 10)
+    .option(
+      '--timeout <seconds>',
+      'how long a recheck waits for the pipeline to apply past its position',
+      count(1),
+      120,
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics while verifying (the config’s metrics.port belongs to the running pipeline)',
+      count(1),
+    )
+    .addOption(metricsHostOption())
+    .action(async (opts: VerifyOpts) => {
+      // Warnings only, on stderr: stdout is the report (--json is parsed).
+      const log = createLogger({ level: process.env.VECRELAY_LOG_LEVEL ?? 'warn', stderr: true });
+      await runUntilSignalled(log, async (signal) => {
+        const config = loadConfig(opts.config);
+        if (opts.metricsPort)
+          await startMetricsServer(
+            { port: opts.metricsPort, host: opts.metricsHost ?? config.metrics?.host ?? '127.0.0.1' },
+            log,
+          );
+        // Imported here, not above: a command loads only what it runs (start-up time).
+        const { verifyPipeline, verifyExitCode } = await import('../../ops/verify/verify.js');
+        const { renderVerify } = await import('../../ops/verify/render.js');
+        const { default: cliProgress } = await import('cli-progress');
+        const bar = process.stderr.isTTY
+          ? new cliProgress.SingleBar(
+              { format: 'verify {bar} {value}/{total} rows+points | {table}', stream: process.stderr },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
+        let current = '';
+        try {
+          const { report } = await verifyPipeline(config, log, {
+            ...(opts.table ? { table: opts.table } : {}),
+            sample: opts.sample,
+            topK: opts.topK,
+            chunkSize: 256,
+            waitTimeoutMs: opts.timeout * 1000,
+            signal,
+            onProgress: (table, done, estimated) => {
+              if (!bar) return;
+              if (table !== current) {
+                current = table;
+                bar.start(Math.max(estimated, 1), 0, { table });
+              }
+              if (done > bar.getTotal()) bar.setTotal(done);
+              bar.update(done, { table });
+            },
+          });
+          bar?.stop();
+          process.stdout.write(`${opts.json ? JSON.stringify(report) : renderVerify(report)}\n`);
+          process.exitCode = verifyExitCode(report);
+        } finally {
+          bar?.stop();
+        }
+      });
+    });
+}

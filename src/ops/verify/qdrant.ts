@@ -1,0 +1,166 @@
+// The reads `verify` makes of a collection: its parameters, points by id, a scroll of its ids, and
+// nearest-neighbour queries (exact and HNSW). Plain fetch with JSON the sink's own functions write
+// (point ids keep every digit), and answers parsed so that integers beyond 2^53 — point ids,
+// payload integers — stay exact (bigint), as the test server and Qdrant itself keep them.
+//
+// A passing fault (network, 5xx, 408, 429) is retried a few times; a refused key or a certificate
+// that does not verify is a ConfigError naming its config field (exit 2), like `status`.
+import { sleep } from '../../shared/backoff.js';
+import { ConfigError, messageOf } from '../../shared/errors.js';
+import { isRetriableStatus } from '../../sink/qdrant/errors.js';
+import { pointIdJson, type PointId } from '../../sink/qdrant/point-id.js';
+import { qdrantTlsProblem } from '../../sink/qdrant/tls-errors.js';
+import type { ExistingParams } from '../../sink/qdrant/collections.js';
+
+/** A point as Qdrant answers it; `vector` is a list (the unnamed vector) or name → vector. */
+export interface QdrantPoint {
+  id: PointId;
+  payload?: Record<string, unknown> | null;
+  vector?: unknown;
+  score?: number;
+}
+
+export interface CollectionParams extends ExistingParams {
+  vectors?:
+    { size?: unknown; distance?: unknown } | Record<string, { size?: unknown; distance?: unknown }> | null;
+}
+
+/**
+ * JSON.parse keeping integers exact: an integer literal beyond 2^53 becomes a bigint (Node ≥ 21
+ * hands the reviver the literal's source text). Point ids in the answer become PointIds.
+ */
+export function parseExact(text: string): unknown {
+  return JSON.parse(text, function (
+    this: unknown,
+    _key: string,
+    value: unknown,
+    context?: { source?: string },
+  ) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
+      const source = context?.source;
+      if (source && /^-?\d+$/.test(source)) return BigInt(source);
+    }
+    return value;
+  } as (key: string, value: unknown) => unknown);
+}
+
+/** A point id as Qdrant answers it → the sink's PointId (integers as bigint, uuids as text). */
+export function answeredId(id: unknown): PointId {
+  if (typeof id === 'bigint') return id;
+  if (typeof id === 'number') return BigInt(id);
+  return String(id);
+}
+
+export class CollectionReader {
+  private readonly base: string;
+
+  constructor(
+    private readonly options: {
+      url: string;
+      apiKey: string | undefined;
+      caFile: string | undefined;
+      timeoutMs?: number;
+      signal?: AbortSignal;
+    },
+    readonly collection: string,
+  ) {
+    this.base = `${options.url.replace(/\/+$/, '')}/collections/${encodeURIComponent(collection)}`;
+  }
+
+  private where() {
+    return `Qdrant at ${this.options.url} (qdrant.url)`;
+  }
+
+  /** One request; the parsed `result`, or undefined on a 404 when `missingOk`. */
+  private async call(method: string, path: string, body?: string, missingOk = false): Promise<unknown> {
+    const timeoutMs = this.options.timeoutMs ?? 60_000;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${this.base}${path}`, {
+          method,
+          headers: {
+            'content-type': 'application/json',
+            ...(this.options.apiKey ? { 'api-key': this.options.apiKey } : {}),
+          },
+          ...(body === undefined ? {} : { body }),
+          signal: this.options.signal
+            ? AbortSignal.any([this.options.signal, AbortSignal.timeout(timeoutMs)])
+            : AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        if (this.options.signal?.aborted) throw err;
+        const tls = qdrantTlsProblem(err, { url: this.options.url, caFile: this.options.caFile });
+        if (tls) throw new ConfigError(`${tls.message}: ${tls.fix}`);
+        if (attempt < 4) {
+          await sleep(500 * attempt, this.options.signal);
+          continue;
+        }
+        const cause = (err as { cause?: unknown }).cause;
+        throw new ConfigError(
+          `${this.where()}: ${messageOf(cause ?? err)}: check its address and that it runs`,
+        );
+      }
+      const text = await res.text();
+      if (res.status === 200) return (parseExact(text) as { result: unknown }).result;
+      if (res.status === 404 && missingOk) return undefined;
+      if (res.status === 401 || res.status === 403)
+        throw new ConfigError(
+          `${this.where()} refused the API key (HTTP ${res.status}): check qdrant.apiKeyEnv`,
+        );
+      if (isRetriableStatus(res.status) && attempt < 4) {
+        await sleep(500 * attempt, this.options.signal);
+        continue;
+      }
+      let message = text.slice(0, 300);
+      try {
+        message = (JSON.parse(text) as { status?: { error?: string } }).status?.error ?? message;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      throw new ConfigError(
+        `${this.where()}: ${method} ${path} on collection ${this.collection} answered ${res.status}: ${message}`,
+      );
+    }
+  }
+
+  /** The collection's `config.params`; undefined when it does not exist. */
+  async params(): Promise<CollectionParams | undefined> {
+    const info = (await this.call('GET', '', undefined, true)) as
+      { config?: { params?: CollectionParams } } | undefined;
+    return info ? (info.config?.params ?? {}) : undefined;
+  }
+
+  /** Points by id (missing ones are left out), with their payload and, asked, their vectors. */
+  async retrieve(ids: PointId[], withVector: boolean, withPayload: boolean | string[] = true) {
+    if (ids.length === 0) return [];
+    const body =
+      `{"ids":[${ids.map(pointIdJson).join(',')}],"with_payload":${JSON.stringify(withPayload)},` +
+      `"with_vector":${withVector}}`;
+    return (await this.call('POST', '/points', body)) as QdrantPoint[];
+  }
+
+  /** One page of the collection in id order, from `offset` (null: the start). */
+  async scroll(offset: PointId | null, limit: number, withPayload: boolean | string[]) {
+    const body =
+      `{"limit":${limit},"with_payload":${JSON.stringify(withPayload)},"with_vector":false` +
+      `${offset === null ? '' : `,"offset":${pointIdJson(offset)}`}}`;
+    const page = (await this.call('POST', '/points/scroll', body)) as {
+      points: QdrantPoint[];
+      next_page_offset: unknown;
+    };
+    const next = page.next_page_offset;
+    return { points: page.points, next: next === null || next === undefined ? null : answeredId(next) };
+  }
+
+  /**
+   * The `limit` nearest points to `vector` (JSON text) in vector `using` ('' for the unnamed one):
+   * with `exact`, a full scan (params.exact); else the HNSW index, as applications query it.
+   */
+  async nearest(vectorJson: string, using: string, limit: number, exact: boolean, withPayload: string[]) {
+    const body =
+      `{"query":${vectorJson},${using ? `"using":${JSON.stringify(using)},` : ''}"limit":${limit},` +
+      `"with_payload":${JSON.stringify(withPayload)},"with_vector":false${exact ? ',"params":{"exact":true}' : ''}}`;
+    return ((await this.call('POST', '/points/query', body)) as { points: QdrantPoint[] }).points;
+  }
+}
