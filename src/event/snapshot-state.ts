@@ -1,7 +1,9 @@
 // Each table's snapshot progress, as the source records it in the pipeline's state topic
 // (`<prefix>._state.<pipeline>`, src/kafka/state-store.ts) and as `cutover` and `status` read it.
 //
-// Key `snapshot:<schema>.<table>` (names as Postgres spells them). The source writes a record
+// Key `snapshot:<schema>.<table>` (names as Postgres spells them) for a table's own snapshot —
+// at the first start, or once added to the config — and `resync:<request id>` for each
+// `vecrelay resync` (several may wait for one table). The source writes a record
 // before a table's first chunk ("running", after = null), after every chunk Kafka acknowledged
 // ("running", after = that chunk's last key), and once the last chunk is acknowledged ("done").
 // A restart resumes after `after`; a table with no record has never been snapshotted.
@@ -26,6 +28,8 @@ export interface TableSnapshotState {
   after: string[] | null;
   /** `vecrelay resync --where`: only rows matching this SQL condition are read. */
   where: string | null;
+  /** `verify --repair`: only these keys (text form of each key column); a key with no row is deleted. */
+  keys?: string[][];
   rows: number;
   chunks: number;
   startedAt: string;
@@ -38,6 +42,10 @@ export interface TableSnapshotState {
 
 export function snapshotStateKey(schema: string, table: string): string {
   return `snapshot:${schema}.${table}`;
+}
+
+export function resyncStateKey(request: string): string {
+  return `resync:${request}`;
 }
 
 /** Whether a table's snapshot is complete, given its own record and the legacy one. */

@@ -9,7 +9,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { splitTable } from '../config/load.js';
 import { stateTopic } from '../event/names.js';
-import { snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
+import { resyncStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
 import { readCompacted } from '../kafka/compacted.js';
 import { sleep } from '../shared/backoff.js';
 import { ConfigError } from '../shared/errors.js';
@@ -32,12 +32,13 @@ export function resolveTable(config: LoadedConfig, name: string): ResyncTarget {
   throw new ConfigError(`--table ${name}: several schemas have it (${list}): name it as schema.table`);
 }
 
-/** Writes the request; returns its id and WAL position. */
+/** Writes the request (`keys`: only those, text form of each key column); returns its id and WAL position. */
 export async function requestResync(
   sql: pg.Client,
   config: LoadedConfig,
   target: ResyncTarget,
   where: string | null,
+  keys?: string[][],
 ): Promise<{ id: string; lsn: string }> {
   const table = `${target.schema}.${target.table}`;
   const slot = await sql.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [
@@ -59,7 +60,7 @@ export async function requestResync(
     }
   }
   const id = randomUUID();
-  const lsn = await emitResync(sql, { pipeline: config.name, table, where, id });
+  const lsn = await emitResync(sql, { pipeline: config.name, table, where, id, ...(keys ? { keys } : {}) });
   return { id, lsn };
 }
 
@@ -74,14 +75,14 @@ export async function waitForResync(
   signal: AbortSignal,
   onProgress: (state: TableSnapshotState | undefined) => void,
 ): Promise<TableSnapshotState | undefined> {
-  const key = snapshotStateKey(target.schema, target.table);
+  const key = resyncStateKey(id);
   const topic = stateTopic(config.kafka.topicPrefix, config.name);
   for (;;) {
     let state: TableSnapshotState | undefined;
     await readCompacted(kafka, admin, topic, (m) => {
       if (m.key?.toString() === key && m.value) state = JSON.parse(m.value.toString()) as TableSnapshotState;
     });
-    const mine = state?.request === id ? state : undefined;
+    const mine = state;
     onProgress(mine);
     if (mine?.status === 'done') return mine;
     if (Date.now() > deadline || signal.aborted) return undefined;

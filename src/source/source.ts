@@ -194,7 +194,13 @@ export class Source {
       }
       const onResync = async (r: ResyncRequest) => {
         if (requests.has(r.id)) return; // replayed from the WAL after a restart: recorded already
-        await snapshotter.request({ table: r.table, reason: 'resync', where: r.where, request: r.id });
+        await snapshotter.request({
+          table: r.table,
+          reason: 'resync',
+          where: r.where,
+          request: r.id,
+          ...(r.keys ? { keys: r.keys } : {}),
+        });
         requests.add(r.id);
       };
       // A vector column added, dropped or resized while streaming: the descriptor follows, so a
@@ -387,6 +393,19 @@ export class Source {
       crashPoint('slot-created');
     }
     const jobs: SnapshotJob[] = [];
+    // Resync requests recorded and not finished (`resync:<id>`): resumed, the slot having kept them.
+    for (const [key, value] of records) {
+      const r = value as TableSnapshotState;
+      if (!slotExisted || !key.startsWith('resync:') || r.status !== 'running') continue;
+      jobs.push({
+        table: r.table,
+        reason: 'resync',
+        where: r.where,
+        request: r.request,
+        resume: r,
+        ...(r.keys ? { keys: r.keys } : {}),
+      });
+    }
     for (const t of tables) {
       const table = `${t.schema}.${t.table}`;
       const record = own(t);

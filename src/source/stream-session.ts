@@ -453,6 +453,15 @@ export class StreamSession {
           return settle;
         });
       }
+      for (const tuple of chunk.absent ?? []) {
+        // A key asked for that has no row (and did not change since the low watermark): gone.
+        const event = this.builder.delete(chunk.plan, info, tuple);
+        if (changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue;
+        await this.publish(event, target, tracker, publisher, () => {
+          pending++;
+          return settle;
+        });
+      }
     } catch (err) {
       taken.fail(err as Error);
       throw err;

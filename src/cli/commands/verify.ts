@@ -22,6 +22,7 @@ interface VerifyOpts {
   timeout: number;
   metricsPort?: number;
   metricsHost?: string;
+  repair?: boolean;
 }
 
 export function verifyCommand(): Command {
@@ -46,6 +47,7 @@ export function verifyCommand(): Command {
       'serve /metrics while verifying (the config’s metrics.port belongs to the running pipeline)',
       count(1),
     )
+    .option('--repair', 're-sync the divergent keys through the running pipeline, then verify again')
     .addOption(metricsHostOption())
     .action(async (opts: VerifyOpts) => {
       // Warnings only, on stderr: stdout is the report (--json is parsed).
@@ -68,8 +70,8 @@ export function verifyCommand(): Command {
             )
           : undefined;
         let current = '';
-        try {
-          const { report } = await verifyPipeline(config, log, {
+        const verify = () =>
+          verifyPipeline(config, log, {
             ...(opts.table ? { table: opts.table } : {}),
             sample: opts.sample,
             topK: opts.topK,
@@ -86,7 +88,28 @@ export function verifyCommand(): Command {
               bar.update(done, { table });
             },
           });
+        try {
+          let { report, keys } = await verify();
           bar?.stop();
+          if (opts.repair && verifyExitCode(report) !== 0 && [...keys.values()].some((k) => k.length)) {
+            if (!opts.json) process.stdout.write(`${renderVerify(report)}\n`);
+            const { repairKeys } = await import('../../ops/verify/repair.js');
+            const say = (line: string) => process.stderr.write(`${line}\n`);
+            const repaired = await repairKeys(
+              config,
+              log,
+              keys,
+              Date.now() + opts.timeout * 1000,
+              signal,
+              say,
+            );
+            process.stdout.write(
+              `repair: ${repaired} keys re-synced through the pipeline; verifying again\n`,
+            );
+            current = '';
+            ({ report, keys } = await verify());
+            bar?.stop();
+          }
           process.stdout.write(`${opts.json ? JSON.stringify(report) : renderVerify(report)}\n`);
           process.exitCode = verifyExitCode(report);
         } finally {

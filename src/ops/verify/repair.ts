@@ -1,11 +1,14 @@
-// The hook of `verify --repair`: the divergent keys of each table, handed to what re-syncs rows
-// through the pipeline (`vecrelay resync`, built apart). verify finds the keys; the resync reads
-// those rows again in Postgres and sends them down the pipeline (a key with no row: a delete),
-// after which verify checks them again.
+// `verify --repair`: the divergent keys of each table go back through the pipeline as a resync
+// of exactly those keys (src/ops/resync.ts → the running source's snapshotter): each key's row is
+// read again between watermarks and sent as a whole row, a key with no row as a delete. verify
+// then checks the tables again.
 import type { LoadedConfig } from '../../config/load.js';
 import type { ColumnValue } from '../../event/change-event.js';
-import { ConfigError } from '../../shared/errors.js';
+import { createKafka, kafkaSettings } from '../../kafka/client.js';
 import type { Logger } from '../../shared/log.js';
+import { connectPostgres } from '../connect.js';
+import { requestResync, resolveTable, waitForResync } from '../resync.js';
+import { pgText } from './rows.js';
 
 /**
  * Per table ("schema.table"): the keys of its rows that differ — missing points, mismatched
@@ -14,13 +17,49 @@ import type { Logger } from '../../shared/log.js';
  */
 export type DivergentKeys = Map<string, Array<Record<string, ColumnValue>>>;
 
+/** Keys per request: the request travels in one WAL message and one state record. */
+const KEYS_PER_REQUEST = 1000;
+
 /**
- * Requests a resync of `keys` through the pipeline; resolves once requested (not yet applied).
- * Not wired yet: `vecrelay resync` is built apart, and the integration replaces this body with
- * its request.
+ * Requests a resync of `keys` through the pipeline and waits until the source has published
+ * them all (or `deadline`); resolves with the keys requested, or throws naming what did not finish.
  */
-export async function requestResync(config: LoadedConfig, log: Logger, keys: DivergentKeys): Promise<void> {
-  void config;
-  log.debug({ tables: [...keys.keys()] }, 'verify: a resync was asked for');
-  throw new ConfigError('verify --repair needs vecrelay resync, which this build does not have');
+export async function repairKeys(
+  config: LoadedConfig,
+  log: Logger,
+  keys: DivergentKeys,
+  deadline: number,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<number> {
+  const sql = await connectPostgres(config, log);
+  const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
+  const kafka = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet);
+  const admin = kafka.admin();
+  let requested = 0;
+  try {
+    await admin.connect();
+    for (const [table, list] of keys) {
+      if (list.length === 0) continue;
+      const target = resolveTable(config, table);
+      // Key columns in the order verify built each key (the key's own order).
+      const names = Object.keys(list[0]!);
+      const texts = list.map((k) => names.map((n) => pgText(k[n]!)));
+      for (let i = 0; i < texts.length; i += KEYS_PER_REQUEST) {
+        const batch = texts.slice(i, i + KEYS_PER_REQUEST);
+        const { id } = await requestResync(sql, config, target, null, batch);
+        say(`repair: resync of ${batch.length} keys of ${table} requested (${id})`);
+        const done = await waitForResync(kafka, admin, config, target, id, deadline, signal, () => {});
+        if (!done)
+          throw new Error(
+            `repair: the resync of ${table} (${id}) did not finish in time: is the source running?`,
+          );
+        requested += batch.length;
+      }
+    }
+  } finally {
+    await admin.disconnect().catch(() => {});
+    await sql.end().catch(() => {});
+  }
+  return requested;
 }

@@ -23,6 +23,8 @@ export interface ChunkQuery {
   after: string[] | null;
   /** Extra SQL condition (`vecrelay resync --where`). */
   where: string | null;
+  /** Only these keys (text form of each key column); `after` is then ignored. */
+  keys?: string[][] | null;
   limit: number;
 }
 
@@ -32,6 +34,8 @@ export interface Chunk {
   lastKey: string[] | null;
   /** Bytes of cell data read (sizes the next chunk). */
   bytes: number;
+  /** Text form of every row's key, in row order. */
+  keys: string[][];
 }
 
 export function chunkStatement(client: pg.Client, q: ChunkQuery): string {
@@ -42,7 +46,10 @@ export function chunkStatement(client: pg.Client, q: ChunkQuery): string {
   const keyText = q.key.map((k, i) => `${quoteIdent(k.name)}::text AS ${quoteIdent(`_vecrelay_after_${i}`)}`);
   const keyList = q.key.map((k) => quoteIdent(k.name)).join(', ');
   const conditions: string[] = [];
-  if (q.after) {
+  const literal = (texts: string[]) =>
+    `(${q.key.map((k, i) => `CAST(${client.escapeLiteral(texts[i]!)} AS ${k.type})`).join(', ')})`;
+  if (q.keys) conditions.push(`(${keyList}) IN (${q.keys.map(literal).join(', ')})`);
+  else if (q.after) {
     // The text form casts back to the column's type exactly (its input function reads what its
     // output function wrote), so the row comparison uses the key's own btree order.
     const bound = q.key.map((k, i) => `CAST(${client.escapeLiteral(q.after![i]!)} AS ${k.type})`).join(', ');
@@ -65,6 +72,7 @@ export async function readChunk(client: pg.Client, q: ChunkQuery): Promise<Chunk
   const rows: SnapshotRow[] = [];
   let lastKey: string[] | null = null;
   let bytes = 0;
+  const keys: string[][] = [];
   for await (const batch of copy.batches()) {
     for (const row of batch as SnapshotRow[]) {
       for (let i = 0; i < width; i++) {
@@ -74,9 +82,10 @@ export async function readChunk(client: pg.Client, q: ChunkQuery): Promise<Chunk
         if (isText[i] && cell.kind === 'binary') row[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
       }
       lastKey = row.slice(width).map((cell) => (cell.kind === 'binary' ? cell.bytes.toString('utf8') : ''));
+      keys.push(lastKey);
       row.length = width;
       rows.push(row);
     }
   }
-  return { rows, lastKey, bytes };
+  return { rows, lastKey, bytes, keys };
 }

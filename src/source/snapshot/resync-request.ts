@@ -13,6 +13,8 @@ export interface ResyncRequest {
   table: string;
   /** SQL condition on the table's rows; null for every row. */
   where: string | null;
+  /** Or these keys only (text form of each key column, `verify --repair`): a key with no row is deleted. */
+  keys?: string[][];
   /** Unique per request: a request replayed from the WAL after a restart is run once. */
   id: string;
 }
@@ -32,11 +34,13 @@ export function readResync(prefix: string, content: Buffer): ResyncRequest | und
     const r = JSON.parse(content.toString('utf8')) as Partial<ResyncRequest>;
     if (typeof r.pipeline !== 'string' || typeof r.table !== 'string' || typeof r.id !== 'string')
       return undefined;
+    const keys = Array.isArray(r.keys) && r.keys.every((k) => Array.isArray(k)) ? r.keys : undefined;
     return {
       pipeline: r.pipeline,
       table: r.table,
       where: typeof r.where === 'string' ? r.where : null,
       id: r.id,
+      ...(keys ? { keys } : {}),
     };
   } catch {
     return undefined;

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LoadedConfig } from '../../config/load.js';
 import {
+  resyncStateKey,
   snapshotStateKey,
   type SnapshotReason,
   type TableSnapshotState,
@@ -30,6 +31,7 @@ import type { RoutedTable } from '../stream-session.js';
 import { relationFromCatalog } from './catalog-relation.js';
 import { emitWatermark, waitForRunningTransactions } from './watermarks.js';
 import { ChunkWindows } from './windows.js';
+import type { Tuple } from '../pgoutput/index.js';
 
 /** Where progress records go (the pipeline's state topic). */
 export interface ProgressStore {
@@ -40,6 +42,8 @@ export interface SnapshotJob {
   table: string;
   reason: SnapshotReason;
   where: string | null;
+  /** Only these keys (verify --repair); a key with no row is deleted. */
+  keys?: string[][];
   request?: string;
   /** A record left by an earlier run of this job: resume after its key. */
   resume?: TableSnapshotState;
@@ -90,7 +94,7 @@ export class Snapshotter {
       return;
     }
     const state = this.newState(job);
-    await this.deps.progress.write(snapshotStateKey(entry.info.schema, entry.info.table), state);
+    await this.deps.progress.write(stateKey(job, entry.info), state);
     this.deps.log.info({ table: job.table, where: job.where ?? undefined }, 'resync requested');
     this.enqueue({ ...job, resume: state });
   }
@@ -107,6 +111,7 @@ export class Snapshotter {
       reason: job.reason,
       after: null,
       where: job.where,
+      ...(job.keys ? { keys: job.keys } : {}),
       rows: 0,
       chunks: 0,
       startedAt: now,
@@ -169,7 +174,7 @@ export class Snapshotter {
     // What the state topic holds, updated by readTable chunk by chunk: a retry resumes there.
     const progress = { persisted: job.resume ?? this.newState(job) };
     let persisted = progress.persisted;
-    const key = snapshotStateKey(info.schema, info.table);
+    const key = stateKey(job, info);
     const bulk = job.reason !== 'resync';
     if (!job.resume) await this.deps.progress.write(key, persisted);
     crashPoint('snapshot-recorded');
@@ -256,7 +261,11 @@ export class Snapshotter {
     const sql = await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
     let lastLog = Date.now();
     try {
-      let after = from.after;
+      // Keys asked for by name (verify --repair) go in batches, from the first again after a
+      // restart (they are few); a table or a --where range goes after the last recorded key.
+      const byKey = from.keys ?? null;
+      let next = 0;
+      let after = byKey ? null : from.after;
       let limit = Math.min(chunkRows, FIRST_CHUNK_ROWS);
       let chain: Promise<void> = Promise.resolve();
       const ahead: Array<Promise<void>> = [];
@@ -266,12 +275,15 @@ export class Snapshotter {
         const emitted = this.windows.register(id, table);
         emitted.catch(() => {}); // awaited through `chain`
         let chunk;
+        let batch: string[][] | null = null;
         try {
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'low' });
           crashPoint('chunk-low-watermark');
           await waitForRunningTransactions(sql, log, signal);
-          chunk = await readChunk(sql, { ...query, after, limit });
-          this.windows.fill(id, { table, plan, rows: chunk.rows });
+          batch = byKey?.slice(next, next + limit) ?? null;
+          chunk = await readChunk(sql, { ...query, after, limit, keys: batch });
+          const absent = batch ? missingKeys(plan, batch, chunk.keys) : [];
+          this.windows.fill(id, { table, plan, rows: chunk.rows, absent });
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'high' });
           crashPoint('chunk-high-watermark');
         } catch (err) {
@@ -282,7 +294,8 @@ export class Snapshotter {
         const rows = chunk.rows.length;
         // Fewer rows than asked for: the table ends here. Rows added since (keys after the last
         // one) committed after this chunk's low watermark: the stream carries them.
-        const last = rows < limit;
+        const last = batch ? next + batch.length >= byKey!.length : rows < limit;
+        if (batch) next += batch.length;
         if (rows > 0) {
           // Next chunk sized by bytes as well as rows: wide rows make smaller chunks.
           limit = Math.max(1, Math.min(chunkRows, Math.floor((chunkBytes * rows) / Math.max(bytes, 1))));
@@ -291,10 +304,10 @@ export class Snapshotter {
         chain = chain
           .then(() => emitted)
           .then(async (sent) => {
-            if (rows === 0) return; // the end of the table: the caller records "done"
+            if (rows === 0 && !batch) return; // the end of the table: the caller records "done"
             const recorded = {
               ...progress.persisted,
-              after: lastKey,
+              after: batch ? null : lastKey,
               rows: progress.persisted.rows + rows,
               chunks: progress.persisted.chunks + 1,
               updatedAt: new Date().toISOString(),
@@ -322,6 +335,26 @@ export class Snapshotter {
       await sql.end().catch(() => {});
     }
   }
+}
+
+/** Where a job's progress is recorded: its table's key, or its resync request's. */
+function stateKey(job: SnapshotJob, info: TableInfo): string {
+  return job.reason === 'resync' && job.request
+    ? resyncStateKey(job.request)
+    : snapshotStateKey(info.schema, info.table);
+}
+
+/** Key-only tuples (the rest NULL) of the keys in `asked` that `found` lacks. */
+function missingKeys(plan: RelationPlan, asked: string[][], found: string[][]): Tuple[] {
+  const have = new Set(found.map((k) => JSON.stringify(k)));
+  const columns = plan.relation.columns;
+  return asked
+    .filter((k) => !have.has(JSON.stringify(k)))
+    .map((k) => {
+      const tuple: Tuple = columns.map(() => ({ kind: 'null' }) as const);
+      plan.keyIndexes.forEach((index, i) => (tuple[index] = { kind: 'text', text: k[i]! }));
+      return tuple;
+    });
 }
 
 /** An error of the statement itself (syntax, unknown column, bad value: SQLSTATE classes 42, 22). */

@@ -9,12 +9,15 @@
 // after a restart: its chunk is read again under new watermarks) is ignored.
 import type { RelationPlan } from '../changes.js';
 import type { SnapshotRow } from '../postgres/snapshot.js';
+import type { Tuple } from '../pgoutput/index.js';
 
 export interface ChunkRows {
   /** "schema.table". */
   table: string;
   plan: RelationPlan;
   rows: SnapshotRow[];
+  /** Keys asked for by name (`verify --repair`) that have no row: deleted, unless changed since. */
+  absent?: Tuple[];
 }
 
 interface Window {
