@@ -32,20 +32,32 @@ export interface SnapshotPending {
   detail: string;
 }
 
+/** What the state topic says of one table: its own record and the pipeline-wide legacy one. */
+export interface SnapshotRecords {
+  own: TableSnapshotState | undefined;
+  legacy: { status?: string } | undefined;
+}
+
 export class SnapshotStates {
   private seen: string | undefined;
   private readonly records = new Map<string, unknown>();
 
+  /**
+   * `where` names the system in a timeout's message (kafka.brokers for an operator), and
+   * `timeoutMs` bounds one read of the topic (cutover waits long; `status` answers in seconds).
+   */
   constructor(
     private readonly kafka: Kafka,
     private readonly admin: Admin,
     readonly topic: string,
+    private readonly options: { where?: string; timeoutMs?: number } = {},
   ) {}
 
   /** Reads the topic again if anything was written to it since the last read. */
   async refresh(): Promise<void> {
-    const exists = (await bounded('Kafka', this.admin.listTopics())).includes(this.topic);
-    const offsets = exists ? await bounded('Kafka', this.admin.fetchTopicOffsets(this.topic)) : [];
+    const where = this.options.where ?? 'Kafka';
+    const exists = (await bounded(where, this.admin.listTopics())).includes(this.topic);
+    const offsets = exists ? await bounded(where, this.admin.fetchTopicOffsets(this.topic)) : [];
     const now = offsets
       .map((o) => `${o.partition}:${o.low}-${o.high}`)
       .sort()
@@ -53,26 +65,33 @@ export class SnapshotStates {
     if (now === this.seen) return;
     const records = new Map<string, unknown>();
     await bounded(
-      'Kafka',
+      where,
       readCompacted(this.kafka, this.admin, this.topic, (message) => {
         const key = message.key?.toString('utf8');
         if (key === undefined) return;
         if (message.value === null) records.delete(key);
         else records.set(key, parseJson(message.value));
       }),
-      READ_TIMEOUT_MS,
+      this.options.timeoutMs ?? READ_TIMEOUT_MS,
     );
     this.records.clear();
     for (const [k, v] of records) this.records.set(k, v);
     this.seen = now;
   }
 
+  /** A table's records as last read. */
+  of(schema: string, table: string): SnapshotRecords {
+    return {
+      own: this.records.get(snapshotStateKey(schema, table)) as TableSnapshotState | undefined,
+      legacy: this.records.get(LEGACY_SNAPSHOT_KEY) as { status?: string } | undefined,
+    };
+  }
+
   /** The tables whose snapshot is not complete, with where each stands. */
   pending(tables: TableName[]): SnapshotPending[] {
-    const legacy = this.records.get(LEGACY_SNAPSHOT_KEY) as { status?: string } | undefined;
     const out: SnapshotPending[] = [];
     for (const { schema, table } of tables) {
-      const own = this.records.get(snapshotStateKey(schema, table)) as TableSnapshotState | undefined;
+      const { own, legacy } = this.of(schema, table);
       if (snapshotComplete(own, legacy)) continue;
       out.push({ table: `${schema}.${table}`, detail: describe(own, legacy) });
     }

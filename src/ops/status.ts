@@ -1,29 +1,38 @@
 // `vecrelay status`: per table — slot lag (bytes, and time since the last acknowledged commit),
-// consumer lag per partition and in total, rows in Postgres vs points in Qdrant — plus the
-// dead-letter count and, given an earlier sample, an estimate of the time to catch up.
+// consumer lag per partition and in total, rows in Postgres vs points in Qdrant, its snapshot
+// (done, running and how far, none yet: status-snapshots.ts) — plus the dead-letter count and,
+// given an earlier sample, an estimate of the time to catch up.
 //
 // It answers within seconds whatever the state of the pipeline: every call is bounded
 // (connect.ts), a topic is asked about only once the broker listed it (kafkajs retries a missing
 // one for minutes), and what is missing or stopped is one line each in `problems`. A system that
 // does not answer is one line in `unreachable`, and the rest of the report is still made.
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { splitTable, type LoadedConfig } from '../config/load.js';
 import { quoteTable } from '../source/postgres/connect.js';
 import { qdrantTlsProblem } from '../sink/qdrant/tls-errors.js';
-import { changeTopic, collectionName, deadLetterTopic, sinkGroupId } from '../event/names.js';
+import { changeTopic, collectionName, deadLetterTopic, sinkGroupId, stateTopic } from '../event/names.js';
 import type { Logger } from '../shared/log.js';
 import { messageOf } from '../shared/errors.js';
 import {
   OPS_CALL_TIMEOUT_MS,
   Unreachable,
   bounded,
-  connectKafka,
+  connectKafkaClient,
   connectPostgres,
   kafkaWhere,
   postgresWhere,
 } from './connect.js';
 import { consumerLag, slotLag, type SlotLag } from './lag.js';
+import { SnapshotStates } from './cutover-snapshots.js';
+import { describeSnapshot, tableSnapshot, type TableSnapshot } from './status-snapshots.js';
+
+/**
+ * Bound of one read of the state topic: a throwaway consumer group joins and reads it (several
+ * calls), so twice a single call's bound. It is read again only when its offsets moved.
+ */
+const STATE_READ_TIMEOUT_MS = 2 * OPS_CALL_TIMEOUT_MS;
 
 export interface TableStatus {
   table: string;
@@ -38,6 +47,8 @@ export interface TableStatus {
   points: number | null;
   partitions: Array<{ partition: number; high: string; committed: string; lag: string }>;
   consumerLag: number;
+  /** Its snapshot as the state topic records it; null when Kafka did not answer. */
+  snapshot: TableSnapshot | null;
 }
 
 export interface StatusReport {
@@ -49,6 +60,8 @@ export interface StatusReport {
   groupId: string;
   /** Members of the sink's consumer group (running sinks); null when Kafka did not answer. */
   sinkMembers: number | null;
+  /** config snapshot.mode (initial, never, initial_only). */
+  snapshotMode: string;
   tables: TableStatus[];
   totalConsumerLag: number;
   deadLetters: number | null;
@@ -125,6 +138,9 @@ async function countPoints(
 export class StatusProbe {
   private sql: pg.Client | undefined;
   private admin: Admin | undefined;
+  private kafka: Kafka | undefined;
+  /** Kept across the reports of --watch: the state topic is read again only when it changed. */
+  private states: SnapshotStates | undefined;
 
   constructor(
     private readonly config: LoadedConfig,
@@ -149,6 +165,7 @@ export class StatusProbe {
         points: null,
         partitions: [],
         consumerLag: 0,
+        snapshot: null,
       };
     });
     const fail = (err: unknown) => {
@@ -179,7 +196,8 @@ export class StatusProbe {
     let sinkMembers: number | null = null;
     let deadLetters: number | null = null;
     try {
-      this.admin ??= await connectKafka(config, this.log);
+      if (!this.admin)
+        ({ kafka: this.kafka, admin: this.admin } = await connectKafkaClient(config, this.log));
       const admin = this.admin;
       const where = kafkaWhere(config);
       const existing = new Set(await bounded(where, admin.listTopics()));
@@ -202,6 +220,18 @@ export class StatusProbe {
       if (existing.has(dlq)) {
         const offsets = await bounded(where, admin.fetchTopicOffsets(dlq));
         deadLetters = offsets.reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
+      }
+      // Last: the one read that joins a consumer group. No state topic: no snapshot yet.
+      this.states ??= new SnapshotStates(
+        this.kafka!,
+        admin,
+        stateTopic(config.kafka.topicPrefix, config.name),
+        { where, timeoutMs: STATE_READ_TIMEOUT_MS },
+      );
+      await this.states.refresh();
+      for (const t of tables) {
+        const { schema, table } = splitTable(t.table);
+        t.snapshot = tableSnapshot(this.states.of(schema, table), t.rows);
       }
     } catch (err) {
       await this.closeKafka();
@@ -258,6 +288,7 @@ export class StatusProbe {
       at: at.toISOString(),
       slotName: config.postgres.slot,
       slot,
+      snapshotMode: config.snapshot.mode,
       groupId,
       sinkMembers,
       tables,
@@ -283,6 +314,8 @@ export class StatusProbe {
   private async closeKafka() {
     const admin = this.admin;
     this.admin = undefined;
+    this.kafka = undefined;
+    this.states = undefined;
     if (admin) await Promise.race([admin.disconnect().catch(() => {}), pause(2000)]);
   }
 }
@@ -320,6 +353,7 @@ export function renderStatus(r: StatusReport): string {
   for (const t of r.tables) {
     lines.push(
       `${t.table} → ${t.collection}: rows ${known(t.rows, t.tableExists)}  points ${known(t.points, t.collectionExists)}  lag ${t.consumerLag}`,
+      `    ${describeSnapshot(t.snapshot, r.snapshotMode)}`,
     );
     if (t.topicExists === false) lines.push(`    ${t.topic}: MISSING`);
     for (const p of t.partitions)

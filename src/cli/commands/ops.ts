@@ -20,7 +20,7 @@ const quietLog = () => createLogger({ level: process.env.VECRELAY_LOG_LEVEL ?? '
 export function statusCommand(): Command {
   return new Command('status')
     .description(
-      'slot lag, consumer lag per partition, rows vs points, dead letters; ' +
+      "slot lag, consumer lag per partition, rows vs points, each table's snapshot, dead letters; " +
         'exit 0 running, 1 not running or not created, 2 a system did not answer',
     )
     .requiredOption('-c, --config <file>', 'pipeline config')
