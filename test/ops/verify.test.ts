@@ -276,3 +276,35 @@ test('exit 2 for a table not in the config or a Qdrant that does not answer; exi
   assert.match(down.stderr, new RegExp(`Qdrant at http://127\\.0\\.0\\.1:${port} \\(qdrant\\.url\\)`));
   assert.ok(Date.now() - t0 < 30_000, 'it says so within seconds');
 });
+
+test('verify --repair re-syncs the divergent keys through the pipeline (the extra point deleted), then verifies equal', async () => {
+  const { config, collection, name, run } = await synced(30);
+  const points = `/collections/${collection}/points`;
+  const ok = (r: { status: number }) => assert.equal(r.status, 200);
+  ok(await qdrantRequest('POST', `${points}/delete?wait=true`, { points: [3] })); // missing
+  ok(
+    await qdrantRequest('PUT', `${points}?wait=true`, {
+      points: [{ id: 1000, vector: vec(1000, DIM), payload: { title: 'ghost' } }], // extra
+    }),
+  );
+  ok(
+    await qdrantRequest('PUT', `${points}/vectors?wait=true`, { points: [{ id: 5, vector: vec(999, DIM) }] }),
+  );
+  const repaired = await execVecrelay(
+    ['verify', '--config', config, '--repair', '--sample', '0', '--timeout', '120'],
+    {
+      timeoutMs: 300_000,
+    },
+  );
+  assert.equal(repaired.code, 0, `${repaired.stdout}\n${repaired.stderr.slice(-3000)}`);
+  assert.match(repaired.stdout, /repair: 3 keys re-synced through the pipeline; verifying again/);
+  assert.match(
+    repaired.stderr,
+    new RegExp(`repair: resync of 3 keys of ${name.replace('.', '\\.')} requested`),
+  );
+  const after = await verify(config, '--sample', '0');
+  assert.equal(after.code, 0, JSON.stringify(after.report.tables[name]));
+  assert.equal(await pointCount(collection), 30, 'the extra point was deleted');
+  run.child.kill('SIGTERM');
+  await run.exited;
+});

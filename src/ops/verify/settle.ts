@@ -140,8 +140,10 @@ export async function settle(ctx: TableContext, candidates: Map<string, Candidat
     const gone: Divergence[] = [];
     for (const [idJson, candidate] of pending) {
       const point = pointById.get(idJson);
-      const d = judge(ctx, idJson, rowById.get(idJson), point);
-      if (!d) continue;
+      const judged = judge(ctx, idJson, rowById.get(idJson), point);
+      if (!judged) continue;
+      // An extra point's key (from its id or payload): what --repair re-syncs (into a delete).
+      const d = judged.key ? judged : { ...judged, key: candidate.key };
       if (point && lastChange(point) >= since) next.set(idJson, candidate);
       else if (ctx.state.behind)
         ctx.state.notApplied++; // cannot tell: the pipeline is behind
