@@ -28,6 +28,11 @@ export interface TableSnapshotState {
   after: string[] | null;
   /** `vecrelay resync --where`: only rows matching this SQL condition are read. */
   where: string | null;
+  /**
+   * A table with a single integer key and many rows is read in snapshot.parallelism key ranges at
+   * once: range i holds keys in (after, upTo] (no bound: open), each with its own position.
+   */
+  segments?: Array<{ after: string[] | null; upTo: string[] | null; done: boolean }>;
   /** `verify --repair`: only these keys (text form of each key column); a key with no row is deleted. */
   keys?: string[][];
   rows: number;

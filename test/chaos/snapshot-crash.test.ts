@@ -68,9 +68,11 @@ const points: Array<{ point: string; after: (first: RunningProcess, second: Runn
     point: 'chunk-recorded:10',
     // Resumed after the 10th chunk, not from row one.
     after: (_, second) => {
-      const resumed = /"after":\["(\d+)"\][^\n]*snapshot of table resumes/.exec(log(second));
+      const resumed = /"rows":(\d+)[^\n]*snapshot of table resumes/.exec(log(second));
       assert.ok(resumed, 'the restart resumed the snapshot');
-      assert.ok(Number(resumed[1]) >= 10 * CHUNK_ROWS, `after the 10th chunk (key ${resumed[1]})`);
+      assert.ok(Number(resumed[1]) >= 10 * CHUNK_ROWS, `after 10 chunks (${resumed[1]} rows recorded)`);
+      // Read in two key ranges at once (snapshot.parallelism 2), each resumed at its own key.
+      assert.match(log(second), /"ranges":\[("\d+"|null),"\d+"\][^\n]*snapshot of table resumes/);
     },
   },
   {

@@ -23,6 +23,8 @@ export interface ChunkQuery {
   after: string[] | null;
   /** Extra SQL condition (`vecrelay resync --where`). */
   where: string | null;
+  /** The last key of the range (inclusive); null: to the end of the table. */
+  upTo?: string[] | null;
   /** Only these keys (text form of each key column); `after` is then ignored. */
   keys?: string[][] | null;
   limit: number;
@@ -55,6 +57,7 @@ export function chunkStatement(client: pg.Client, q: ChunkQuery): string {
     const bound = q.key.map((k, i) => `CAST(${client.escapeLiteral(q.after![i]!)} AS ${k.type})`).join(', ');
     conditions.push(`(${keyList}) > (${bound})`);
   }
+  if (q.upTo) conditions.push(`(${keyList}) <= ${literal(q.upTo)}`);
   if (q.where) conditions.push(`(${q.where})`);
   return (
     `COPY (SELECT ${[...list, ...keyText].join(', ')} FROM ${quoteTable(q.schema, q.table)}` +

@@ -24,13 +24,20 @@ import { crashPoint } from '../../shared/crash-point.js';
 import { RelationPlan } from '../changes.js';
 import { decodesBinary } from '../decode/index.js';
 import type { TableInfo } from '../postgres/catalog.js';
-import { connectClient, passwordSource, pgClientConfig } from '../postgres/connect.js';
+import {
+  connectClient,
+  passwordSource,
+  pgClientConfig,
+  quoteIdent,
+  quoteTable,
+} from '../postgres/connect.js';
 import { isFatalPgError } from '../postgres/errors.js';
 import { readChunk } from '../postgres/snapshot.js';
 import type { RoutedTable } from '../stream-session.js';
 import { relationFromCatalog } from './catalog-relation.js';
 import { emitWatermark, waitForRunningTransactions } from './watermarks.js';
 import { ChunkWindows } from './windows.js';
+import { Semaphore } from '../../shared/semaphore.js';
 import type { Tuple } from '../pgoutput/index.js';
 
 /** Where progress records go (the pipeline's state topic). */
@@ -66,13 +73,18 @@ const PROGRESS_LOG_MS = 5000;
 
 export class Snapshotter {
   readonly windows = new ChunkWindows();
+  /** Chunk reads at once, over every table and key range: snapshot.parallelism. */
+  private readonly readers: Semaphore;
+  private lastLog = 0;
   private readonly queue: SnapshotJob[] = [];
   private readonly busy = new Set<string>();
   private wake: (() => void) | undefined;
   private active = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly deps: SnapshotterDeps) {}
+  constructor(private readonly deps: SnapshotterDeps) {
+    this.readers = new Semaphore(deps.config.snapshot.parallelism);
+  }
 
   /** Queues a table (after any job of it already queued or running). */
   enqueue(job: SnapshotJob): void {
@@ -184,9 +196,11 @@ export class Snapshotter {
         table: job.table,
         reason: job.reason,
         after: persisted.after ?? undefined,
+        rows: persisted.rows,
+        ranges: persisted.segments?.map((r) => r.after?.[0] ?? null),
         where: job.where ?? undefined,
       },
-      persisted.after ? 'snapshot of table resumes' : 'snapshot of table starts',
+      persisted.after || persisted.rows > 0 ? 'snapshot of table resumes' : 'snapshot of table starts',
     );
     const started = Date.now();
     let attempt = 0;
@@ -236,7 +250,11 @@ export class Snapshotter {
     );
   }
 
-  /** Reads chunks after `progress.persisted.after` until the table ends, recording each. */
+  /**
+   * Reads the table (or its --where rows, or its --keys) after the recorded position until it
+   * ends, recording each chunk. A table with a single integer key and many rows is split into
+   * snapshot.parallelism key ranges read at once, each with its own position in the record.
+   */
   private async readTable(
     entry: { info: TableInfo; routed: RoutedTable },
     progress: { persisted: TableSnapshotState },
@@ -244,6 +262,108 @@ export class Snapshotter {
     signal: AbortSignal,
   ): Promise<void> {
     const from = progress.persisted;
+    if (!from.segments && !from.keys && from.after === null) {
+      const segments = await this.split(entry.info, from.where);
+      if (segments) {
+        progress.persisted = { ...from, segments };
+        await this.deps.progress.write(key, progress.persisted);
+      }
+    }
+    // Records are written one at a time, each the whole table's state, in the order chunks end.
+    let writing: Promise<void> = Promise.resolve();
+    const record = (update: (s: TableSnapshotState) => TableSnapshotState) => {
+      const next = (writing = writing.then(async () => {
+        const recorded = update(progress.persisted);
+        crashPoint('chunk-acknowledged'); // in Kafka, not yet recorded
+        await this.deps.progress.write(key, recorded);
+        progress.persisted = recorded;
+        crashPoint('chunk-recorded');
+      }));
+      return next;
+    };
+    const segments = progress.persisted.segments;
+    if (!segments) {
+      await this.readRange(
+        entry,
+        { after: from.after, upTo: null, where: from.where, keys: from.keys ?? null },
+        signal,
+        (lastKey, rows) =>
+          record((s) => ({
+            ...s,
+            after: from.keys ? null : lastKey,
+            rows: s.rows + rows,
+            chunks: s.chunks + 1,
+            updatedAt: new Date().toISOString(),
+          })),
+      );
+      return;
+    }
+    await Promise.all(
+      segments.map((segment, i) =>
+        segment.done
+          ? undefined
+          : this.readRange(
+              entry,
+              { after: segment.after, upTo: segment.upTo, where: from.where, keys: null },
+              signal,
+              (lastKey, rows, last) =>
+                record((s) => {
+                  const all = [...s.segments!];
+                  all[i] = { ...all[i]!, after: lastKey ?? all[i]!.after, done: last };
+                  return {
+                    ...s,
+                    segments: all,
+                    rows: s.rows + rows,
+                    chunks: s.chunks + 1,
+                    updatedAt: new Date().toISOString(),
+                  };
+                }),
+            ),
+      ),
+    );
+  }
+
+  /** Key ranges for a big table with a single integer key; undefined to read it in one. */
+  private async split(info: TableInfo, where: string | null): Promise<KeyRange[] | undefined> {
+    const { config } = this.deps;
+    const parts = config.snapshot.parallelism;
+    const column = info.columns.find((c) => c.name === info.key[0]);
+    if (parts < 2 || info.key.length !== 1 || !column || !['int2', 'int4', 'int8'].includes(column.udtName))
+      return undefined;
+    const sql = await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
+    try {
+      const k = quoteIdent(column.name);
+      const { rows } = await sql.query<{ lo: string | null; hi: string | null }>(
+        `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${quoteTable(info.schema, info.table)}` +
+          (where ? ` WHERE (${where})` : ''),
+      );
+      const lo = rows[0]?.lo;
+      const hi = rows[0]?.hi;
+      if (lo == null || hi == null) return undefined;
+      // Worth it when each range spans at least a chunk's worth of keys.
+      const span = BigInt(hi) - BigInt(lo);
+      if (span < BigInt(parts * config.snapshot.chunkRows)) return undefined;
+      // Range i holds keys in (bound i, bound i+1]; the first has no lower bound, the last no upper.
+      const bounds = Array.from({ length: parts - 1 }, (_, i) =>
+        (BigInt(lo) + (span * BigInt(i + 1)) / BigInt(parts)).toString(),
+      );
+      return Array.from({ length: parts }, (_, i) => ({
+        after: i === 0 ? null : [bounds[i - 1]!],
+        upTo: i === parts - 1 ? null : [bounds[i]!],
+        done: false,
+      }));
+    } finally {
+      await sql.end().catch(() => {});
+    }
+  }
+
+  /** Reads chunks of one key range until it ends; `recorded` after Kafka has each chunk. */
+  private async readRange(
+    entry: { info: TableInfo; routed: RoutedTable },
+    range: { after: string[] | null; upTo: string[] | null; where: string | null; keys: string[][] | null },
+    signal: AbortSignal,
+    recorded: (lastKey: string[] | null, rows: number, last: boolean) => Promise<void>,
+  ): Promise<void> {
     const { config, log } = this.deps;
     const { info, routed } = entry;
     const table = `${info.schema}.${info.table}`;
@@ -255,17 +375,17 @@ export class Snapshotter {
       columns: info.columns.map((c) => c.name),
       textColumns: new Set(info.columns.filter((c) => !decodesBinary(c.udtName)).map((c) => c.name)),
       key: info.key.map((name) => ({ name, type: types.get(name)! })),
-      where: from.where,
+      where: range.where,
+      upTo: range.upTo,
     };
     const { chunkRows, chunkBytes } = config.snapshot;
     const sql = await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
-    let lastLog = Date.now();
     try {
       // Keys asked for by name (verify --repair) go in batches, from the first again after a
       // restart (they are few); a table or a --where range goes after the last recorded key.
-      const byKey = from.keys ?? null;
+      const byKey = range.keys;
       let next = 0;
-      let after = byKey ? null : from.after;
+      let after = byKey ? null : range.after;
       let limit = Math.min(chunkRows, FIRST_CHUNK_ROWS);
       let chain: Promise<void> = Promise.resolve();
       const ahead: Array<Promise<void>> = [];
@@ -276,6 +396,7 @@ export class Snapshotter {
         emitted.catch(() => {}); // awaited through `chain`
         let chunk;
         let batch: string[][] | null = null;
+        const release = await this.readers.acquire();
         try {
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'low' });
           crashPoint('chunk-low-watermark');
@@ -289,10 +410,12 @@ export class Snapshotter {
         } catch (err) {
           this.windows.fail(id, err as Error);
           throw err;
+        } finally {
+          release();
         }
         const { lastKey, bytes } = chunk;
         const rows = chunk.rows.length;
-        // Fewer rows than asked for: the table ends here. Rows added since (keys after the last
+        // Fewer rows than asked for: the range ends here. Rows added since (keys after the last
         // one) committed after this chunk's low watermark: the stream carries them.
         const last = batch ? next + batch.length >= byKey!.length : rows < limit;
         if (batch) next += batch.length;
@@ -304,25 +427,12 @@ export class Snapshotter {
         chain = chain
           .then(() => emitted)
           .then(async (sent) => {
-            if (rows === 0 && !batch) return; // the end of the table: the caller records "done"
-            const recorded = {
-              ...progress.persisted,
-              after: batch ? null : lastKey,
-              rows: progress.persisted.rows + rows,
-              chunks: progress.persisted.chunks + 1,
-              updatedAt: new Date().toISOString(),
-            };
-            crashPoint('chunk-acknowledged'); // in Kafka, not yet recorded
-            await this.deps.progress.write(key, recorded);
-            progress.persisted = recorded;
-            crashPoint('chunk-recorded');
+            if (rows === 0 && !batch && !range.upTo) return; // the end of the table: the caller records "done"
+            await recorded(rows > 0 ? lastKey : null, rows, last);
             metrics.snapshotRows.inc({ kind: 'published' }, sent);
-            if (Date.now() - lastLog > PROGRESS_LOG_MS) {
-              lastLog = Date.now();
-              log.info(
-                { table, rows: recorded.rows, estimatedRows: info.estimatedRows, chunks: recorded.chunks },
-                'snapshot progress',
-              );
+            if (Date.now() - this.lastLog > PROGRESS_LOG_MS) {
+              this.lastLog = Date.now();
+              log.info({ table, rows: sent, estimatedRows: info.estimatedRows }, 'snapshot progress');
             }
           });
         const settled = chain.then(() => {});
@@ -335,6 +445,12 @@ export class Snapshotter {
       await sql.end().catch(() => {});
     }
   }
+}
+
+interface KeyRange {
+  after: string[] | null;
+  upTo: string[] | null;
+  done: boolean;
 }
 
 /** Where a job's progress is recorded: its table's key, or its resync request's. */
