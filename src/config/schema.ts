@@ -100,7 +100,13 @@ const snapshotSchema = z.preprocess(
         .describe(
           'initial: snapshot, then stream; never: stream only; initial_only: snapshot, then stop and drop the slot',
         ),
-      parallelism: z.number().int().min(1).max(16).default(2).describe('chunks read at once: several tables, or key ranges of one'),
+      parallelism: z
+        .number()
+        .int()
+        .min(1)
+        .max(16)
+        .default(2)
+        .describe('chunks read at once: several tables, or key ranges of one'),
       chunkRows: z.number().int().min(1).max(1_000_000).default(10_000).describe('rows per chunk, at most'),
       chunkBytes: z
         .number()
