@@ -117,7 +117,7 @@ async function statusJson(config: string) {
 }
 
 test('status of a running pipeline: the snapshot done with the rows and chunks it read, in JSON and text, exit 0', async () => {
-  const sp = await withRows(2_500, { snapshot: { mode: 'initial', chunkRows: 1_000 } });
+  const sp = await withRows(2_500, { snapshot: { mode: 'initial', chunkRows: 1_000, parallelism: 1 } });
   ctx.start(['run', '--config', sp.config]);
   const { code, report } = await waitFor(
     'status: running, snapshot done',

@@ -123,7 +123,7 @@ export class BulkLoad {
     if (this.snapshot === 'running') {
       if (!was)
         this.log.info(
-          { collection: this.collection },
+          {},
           "bulk load: HNSW construction deferred (m: 0) until the table's initial snapshot is done",
         );
       return;
@@ -131,7 +131,7 @@ export class BulkLoad {
     if (this.snapshot !== 'done') {
       if (!this.warnedUnknown)
         this.log.warn(
-          { collection: this.collection, key: BULK_LOAD_KEY },
+          { key: BULK_LOAD_KEY },
           `the collection was created for a bulk load (HNSW m: 0), but the table's descriptor does not ` +
             `say how its snapshot goes (an older source?): its index is restored once it says "done"; ` +
             `to restore it now, PATCH /collections/${this.collection} with each vector's hnsw_config ` +
@@ -144,7 +144,7 @@ export class BulkLoad {
     await this.client.updateCollection(this.collection, request);
     this.loading = false;
     this.log.info(
-      { collection: this.collection, vectors: request.vectors },
+      { vectors: request.vectors },
       "bulk load done: the table's snapshot is complete, HNSW index restored",
     );
   }
