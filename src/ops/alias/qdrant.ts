@@ -93,11 +93,17 @@ export class QdrantAliases {
         ],
       });
     } catch (err) {
+      const now = await this.target(alias).catch(() => before);
+      // No answer, but applied (a timeout, a 5xx after the work was done): moved all the same.
+      if (now === collection) return before;
       // The create failed after the delete (the collection went away meanwhile): put it back.
-      if (before !== undefined && (await this.target(alias).catch(() => before)) === undefined)
+      if (before !== undefined && now === undefined)
         await this.call('POST', '/collections/aliases', {
           actions: [{ create_alias: { collection_name: before, alias_name: alias } }],
         }).catch(() => {});
+      // Refused (the collection went away, or a collection took the alias's name, since the check).
+      if (err instanceof QdrantError && err.status !== null && err.status < 500)
+        throw new AliasRefused(`alias ${alias}: ${err.message}`);
       throw err;
     }
     const now = await this.target(alias);
