@@ -71,6 +71,7 @@ export function aliasTargets(config: LoadedConfig, specs: string[]): AliasTarget
  * ConfigError now, not after minutes of waiting.
  */
 export async function checkAliasNames(config: LoadedConfig, targets: AliasTarget[]): Promise<void> {
+  if (targets.length === 0) return;
   const qdrant = new QdrantAliases(config);
   try {
     for (const t of targets) {
