@@ -182,45 +182,42 @@ test(
   },
 );
 
-test(
-  '--state keeps collections, points, payload indexes and aliases across a restart',
-  { skip },
-  async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'qdrant-state-')), 'state.json');
-    let server = await startQdrantTestServer({ stateFile });
-    const client = () => new QdrantClient({ url: server.url, checkCompatibility: false });
-    try {
-      await client().createCollection('c', { vectors: { size: 2, distance: 'Dot' } });
-      await client().createPayloadIndex('c', { field_name: 'n', field_schema: 'integer', wait: true });
-      await client().upsert('c', {
-        points: [
-          { id: 1, vector: [0.5, 0.25], payload: { n: 1 } },
-          { id: '936da01f-9abd-4d9d-80c7-02af85c822a8', vector: [1, 2], payload: {} },
-        ],
-      });
-      await client().updateCollectionAliases({
-        actions: [{ create_alias: { collection_name: 'c', alias_name: 'a' } }],
-      });
-    } finally {
-      await server.close();
-    }
-    server = await startQdrantTestServer({ stateFile });
-    try {
-      const points = await client().retrieve('c', { ids: [1], with_vector: true, with_payload: true });
-      assert.deepEqual(points[0]?.vector, [0.5, 0.25]);
-      assert.equal(points[0]?.payload?.n, 1);
-      assert.equal((await client().count('c')).count, 2);
-      assert.ok('n' in (await client().getCollection('c')).payload_schema);
-      assert.deepEqual((await client().getAliases()).aliases, [{ alias_name: 'a', collection_name: 'c' }]);
-      assert.equal((await client().count('a')).count, 2);
-    } finally {
-      await server.close();
-    }
-  },
-);
+// Aliases too (as Qdrant keeps them in its storage).
+test('--state keeps collections, points and payload indexes across a restart', { skip }, async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'qdrant-state-')), 'state.json');
+  let server = await startQdrantTestServer({ stateFile });
+  const client = () => new QdrantClient({ url: server.url, checkCompatibility: false });
+  try {
+    await client().createCollection('c', { vectors: { size: 2, distance: 'Dot' } });
+    await client().createPayloadIndex('c', { field_name: 'n', field_schema: 'integer', wait: true });
+    await client().upsert('c', {
+      points: [
+        { id: 1, vector: [0.5, 0.25], payload: { n: 1 } },
+        { id: '936da01f-9abd-4d9d-80c7-02af85c822a8', vector: [1, 2], payload: {} },
+      ],
+    });
+    await client().updateCollectionAliases({
+      actions: [{ create_alias: { collection_name: 'c', alias_name: 'a' } }],
+    });
+  } finally {
+    await server.close();
+  }
+  server = await startQdrantTestServer({ stateFile });
+  try {
+    const points = await client().retrieve('c', { ids: [1], with_vector: true, with_payload: true });
+    assert.deepEqual(points[0]?.vector, [0.5, 0.25]);
+    assert.equal(points[0]?.payload?.n, 1);
+    assert.equal((await client().count('c')).count, 2);
+    assert.ok('n' in (await client().getCollection('c')).payload_schema);
+    assert.deepEqual((await client().getAliases()).aliases, [{ alias_name: 'a', collection_name: 'c' }]);
+    assert.equal((await client().count('a')).count, 2);
+  } finally {
+    await server.close();
+  }
+});
 
 test(
   '--state keeps the settings PATCH /collections/{name} left (hnsw_config, metadata)',
