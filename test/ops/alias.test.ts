@@ -155,6 +155,16 @@ test('cutover --alias moves the alias to the new collection once exact, rollback
   assert.ok(forward.stdout.includes(`alias ${alias} → ${sp.collection}`), forward.stdout);
   assert.equal(await searchSide(alias), 'new');
 
+  // Moved by hand since (here: deleted), it is left alone.
+  await qdrantRequest('POST', '/collections/aliases', { actions: [{ delete_alias: { alias_name: alias } }] });
+  const moved = await execVecrelay(['rollback', '--config', sp.config, '--alias', alias]);
+  assert.equal(moved.code, 1, moved.stdout + moved.stderr);
+  assert.match(
+    moved.stdout,
+    /it points at nothing \(the alias does not exist\), not at .* changed outside vecrelay/,
+  );
+  assert.equal(await aliasTarget(alias), undefined);
+
   // An alias cutover created has nothing to go back to.
   const none = await execVecrelay(['rollback', '--config', sp.config, '--alias', fresh]);
   assert.equal(none.code, 1, none.stdout + none.stderr);
