@@ -1,9 +1,9 @@
 // The `vecrelay` command line. Commands (plan, run, source, sink, status, dlq, resync, verify,
-// cutover, teardown) register here as they are built; commander gives --help, --version and unknown-command errors.
+// cutover, rollback, teardown) register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dlqCommand } from './commands/dlq.js';
-import { cutoverCommand, statusCommand, teardownCommand } from './commands/ops.js';
+import { cutoverCommand, rollbackCommand, statusCommand, teardownCommand } from './commands/ops.js';
 import { planCommand } from './commands/plan.js';
 import { resyncCommand } from './commands/resync.js';
 import { runCommand } from './commands/run.js';
@@ -41,6 +41,7 @@ export function buildProgram(): Command {
     .addCommand(resyncCommand())
     .addCommand(verifyCommand())
     .addCommand(cutoverCommand())
+    .addCommand(rollbackCommand())
     .addCommand(teardownCommand())
     .configureOutput({ outputError: (str, write) => write(str) });
 }

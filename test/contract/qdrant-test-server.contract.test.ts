@@ -182,6 +182,7 @@ test(
   },
 );
 
+// Aliases too (as Qdrant keeps them in its storage).
 test('--state keeps collections, points and payload indexes across a restart', { skip }, async () => {
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -198,6 +199,9 @@ test('--state keeps collections, points and payload indexes across a restart', {
         { id: '936da01f-9abd-4d9d-80c7-02af85c822a8', vector: [1, 2], payload: {} },
       ],
     });
+    await client().updateCollectionAliases({
+      actions: [{ create_alias: { collection_name: 'c', alias_name: 'a' } }],
+    });
   } finally {
     await server.close();
   }
@@ -208,6 +212,8 @@ test('--state keeps collections, points and payload indexes across a restart', {
     assert.equal(points[0]?.payload?.n, 1);
     assert.equal((await client().count('c')).count, 2);
     assert.ok('n' in (await client().getCollection('c')).payload_schema);
+    assert.deepEqual((await client().getAliases()).aliases, [{ alias_name: 'a', collection_name: 'c' }]);
+    assert.equal((await client().count('a')).count, 2);
   } finally {
     await server.close();
   }

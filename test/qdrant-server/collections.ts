@@ -1,6 +1,7 @@
 // Collections: creation (with Qdrant's parse and validation rules), info, payload indexes. Their
 // update (PATCH) is in update-collection.ts.
-import { ApiError, collectionNotFound, formatError, validationError } from './errors.js';
+import { Aliases, type AliasAction } from './aliases.js';
+import { ApiError, collectionNotFound, formatError, validationError, wrongInput } from './errors.js';
 import { compareIds, idKey, type PointId } from './ids.js';
 import { clone, isObject, type JsonObject, type JsonValue, type Out } from './json.js';
 import { valuesAt } from './payload.js';
@@ -209,26 +210,62 @@ export class Collection {
 
 export class Store {
   private readonly collections = new Map<string, Collection>();
+  /** Aliases (aliases.ts): a name addressed is looked up as an alias first. */
+  readonly aliases = new Aliases();
 
+  /** The collection `name` addresses: an alias's target, else the collection of that name. */
   get(name: string): Collection {
-    const c = this.collections.get(name);
-    if (!c) throw collectionNotFound(name);
+    const resolved = this.aliases.target(name) ?? name;
+    const c = this.collections.get(resolved);
+    if (!c) throw collectionNotFound(resolved);
     return c;
   }
 
+  /** Whether `name` addresses a collection (an alias does; GET /collections/{name}/exists). */
   has(name: string): boolean {
-    return this.collections.has(name);
+    return this.collections.has(this.aliases.target(name) ?? name);
+  }
+
+  /** The collection of that very name (an alias is not resolved; state.ts). */
+  byName(name: string): Collection | undefined {
+    return this.collections.get(name);
   }
 
   add(c: Collection): void {
-    if (this.collections.has(c.name)) {
-      throw new ApiError(409, `Wrong input: Collection \`${c.name}\` already exists!`);
-    }
+    this.validateCollectionNotExists(c.name);
+    if (this.aliases.has(c.name))
+      throw wrongInput(
+        `Can't create collection with name ${c.name}. Alias with the same name already exists`,
+      );
     this.collections.set(c.name, c);
   }
 
+  /** Deletes the collection of that very name (an alias is not resolved) and its aliases. */
   delete(name: string): boolean {
+    this.aliases.removeCollection(name);
     return this.collections.delete(name);
+  }
+
+  validateCollectionExists(name: string): void {
+    if (!this.collections.has(name)) throw collectionNotFound(name);
+  }
+
+  validateCollectionNotExists(name: string): void {
+    if (this.collections.has(name))
+      throw new ApiError(409, `Wrong input: Collection \`${name}\` already exists!`);
+  }
+
+  /** POST /collections/aliases. */
+  changeAliases(actions: AliasAction[]): void {
+    this.aliases.apply(actions, this);
+  }
+
+  /** GET /aliases: by collection name, as Qdrant lists them (its collections are a sorted map). */
+  listAliases(): Array<{ alias_name: string; collection_name: string }> {
+    return this.aliases
+      .entries()
+      .sort(([a1, c1], [a2, c2]) => (c1 === c2 ? (a1 < a2 ? -1 : 1) : c1 < c2 ? -1 : 1))
+      .map(([alias, collection]) => ({ alias_name: alias, collection_name: collection }));
   }
 
   names(): string[] {
@@ -237,5 +274,6 @@ export class Store {
 
   clear(): void {
     this.collections.clear();
+    this.aliases.clear();
   }
 }

@@ -1,4 +1,5 @@
 // The REST routes: method, path pattern, and a handler returning the `result` of the envelope.
+import { parseAliasActions } from './aliases.js';
 import { Collection, type Store } from './collections.js';
 import { ApiError, formatError } from './errors.js';
 import type { Auth } from './auth.js';
@@ -117,6 +118,24 @@ export function buildRoutes(
     route('GET', '/', () => ({ title: 'qdrant - vector search engine', version }), { raw: true }),
     route('GET', '/(?:healthz|livez|readyz)', () => 'healthz check passed', { raw: true }),
     route('GET', '/collections', () => ({ collections: store.names().map((n) => ({ name: n })) })),
+    // Aliases (aliases.ts). The list of one collection is by its own name, not resolved, and is
+    // empty for a name that is no collection.
+    route(
+      'POST',
+      '/collections/aliases',
+      (ctx) => {
+        store.changeAliases(parseAliasActions(ctx.body));
+        return true;
+      },
+      withBody,
+    ),
+    route('GET', '/aliases', () => ({ aliases: store.listAliases() })),
+    route('GET', `${C}/aliases`, (ctx) => ({
+      aliases: store.aliases
+        .of(name(ctx))
+        .sort()
+        .map((alias) => ({ alias_name: alias, collection_name: name(ctx) })),
+    })),
     route('GET', C, (ctx) => coll(ctx).info()),
     route('GET', `${C}/exists`, (ctx) => ({ exists: store.has(name(ctx)) })),
     route(

@@ -1,9 +1,9 @@
 // A Qdrant-compatible, in-memory REST server for tests (node:http only). It answers like Qdrant
 // 1.19 (read from its source; the project's docs describe what the sink relies on): the
-// {result, status, time} envelope, the
-// error statuses and messages, point id forms, whole-point upserts, exact queries. On top it has
-// test-only endpoints under /__test/ (fault injection, reset). With `tls` it serves https, as
-// Qdrant does with service.enable_tls (tls.cert, tls.key).
+// {result, status, time} envelope, the error statuses and messages, point id forms, whole-point
+// upserts, exact queries, collection aliases (aliases.ts). On top it has test-only endpoints
+// under /__test/ (fault injection, reset). With `tls` it serves https, as Qdrant does with
+// service.enable_tls (tls.cert, tls.key).
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';

@@ -1,7 +1,8 @@
 // Keeping the server's collections across a restart (main.ts --state FILE), as a real Qdrant
 // keeps its storage: written when the server stops, read when it starts. Test-only plumbing:
 // ids, payloads and creation bodies go through the server's own JSON (integers stay exact),
-// vectors as plain JSON numbers (float32 values round-trip through doubles exactly).
+// vectors as plain JSON numbers (float32 values round-trip through doubles exactly). Aliases are
+// kept too, as Qdrant keeps them in its storage (aliases/data.json).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Collection, type Store } from './collections.js';
 import { parseJson, stringify, type JsonObject, type JsonValue, type Out } from './json.js';
@@ -22,7 +23,7 @@ interface SavedCollection {
 
 export function saveState(store: Store, file: string): void {
   const collections: SavedCollection[] = store.names().map((name) => {
-    const c = store.get(name);
+    const c = store.byName(name)!;
     return {
       name,
       body: stringify(c.createBody as Out),
@@ -34,13 +35,16 @@ export function saveState(store: Store, file: string): void {
       })),
     };
   });
-  writeFileSync(`${file}.tmp`, JSON.stringify({ collections }));
+  writeFileSync(`${file}.tmp`, JSON.stringify({ collections, aliases: store.aliases.entries() }));
   renameSync(`${file}.tmp`, file);
 }
 
 export function loadState(store: Store, file: string): void {
   if (!existsSync(file)) return;
-  const { collections } = JSON.parse(readFileSync(file, 'utf8')) as { collections: SavedCollection[] };
+  const { collections, aliases = [] } = JSON.parse(readFileSync(file, 'utf8')) as {
+    collections: SavedCollection[];
+    aliases?: Array<[string, string]>;
+  };
   for (const saved of collections) {
     const c = Collection.create(saved.name, parseJson(saved.body));
     for (const [field, schema] of parseJson(saved.indexes) as Array<[string, JsonValue]>)
@@ -54,4 +58,5 @@ export function loadState(store: Store, file: string): void {
       });
     store.add(c);
   }
+  for (const [alias, collection] of aliases) store.aliases.set(alias, collection);
 }

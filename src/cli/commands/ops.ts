@@ -1,8 +1,8 @@
-// The operator's commands: status, cutover, teardown.
+// The operator's commands: status, cutover, rollback, teardown.
 import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import type { StatusReport } from '../../ops/status.js';
 import { sleep } from '../../shared/backoff.js';
 import { createLogger } from '../../shared/log.js';
@@ -52,19 +52,48 @@ export function statusCommand(): Command {
     });
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface CutoverOpts {
+  config: string;
+  timeout: number;
+  then?: string;
+  alias: string[];
+  verify?: boolean;
+}
+
 export function cutoverCommand(): Command {
   return new Command('cutover')
     .description(
       'wait until every change committed before now is applied in Qdrant (every snapshot complete, ' +
-        'no dead letter at or below it), then optionally flip reads; exit 1 when not exact',
+        'no dead letter at or below it), then optionally verify and flip reads; exit 1 when not exact, ' +
+        'divergent or not flipped',
     )
     .requiredOption('-c, --config <file>', 'pipeline config')
     .option('--timeout <seconds>', 'give up after this long (exit 1, saying what is behind)', seconds, 600)
-    .option('--then <command>', 'shell command to run once exact (e.g. the one that flips reads)')
-    .action(async (opts: { config: string; timeout: number; then?: string }) => {
+    .option(
+      '--verify',
+      'once exact, compare every table with its collection (vecrelay verify); on a divergence flip nothing (exit 1)',
+    )
+    .option(
+      '--alias <[table=]alias>',
+      "once exact (and verified), point this Qdrant alias at the table's collection; with several tables " +
+        'name the table (repeat for each)',
+      collect,
+      [],
+    )
+    .option(
+      '--then <command>',
+      'shell command to run once exact (and flipped; e.g. the one that flips reads)',
+    )
+    .action(async (opts: CutoverOpts) => {
       const log = quietLog();
       await runUntilSignalled(log, async (signal) => {
         const config = loadConfig(opts.config);
+        const { aliasTargets, checkAliasNames, flipAliases } = await import('../../ops/alias/flip.js');
+        const targets = aliasTargets(config, opts.alias);
+        // An alias that can never be moved stops now, not after the wait.
+        await checkAliasNames(config, targets);
         const { openOps } = await import('../../ops/connect.js');
         const { cutover, renderCutover } = await import('../../ops/cutover.js');
         const ops = await openOps(config, log);
@@ -82,11 +111,82 @@ export function cutoverCommand(): Command {
             process.exitCode = 1;
             return;
           }
+          if (opts.verify && !(await verified(config, opts, log, signal))) {
+            process.exitCode = 1;
+            return;
+          }
+          if (targets.length) {
+            const flipped = await flipAliases(config, ops, targets);
+            process.stdout.write(flipped.lines.map((l) => `${l}\n`).join(''));
+            if (!flipped.ok) {
+              process.exitCode = 1;
+              return;
+            }
+          }
           if (opts.then) {
             process.stdout.write(`cutover: running ${opts.then}\n`);
             const run = spawnSync(opts.then, { shell: true, stdio: 'inherit' });
             process.exitCode = run.status ?? 1;
           }
+        } finally {
+          await ops.close();
+        }
+      });
+    });
+}
+
+/** `cutover --verify`: verify every table; prints the report and says so when it diverges. */
+async function verified(
+  config: LoadedConfig,
+  opts: CutoverOpts,
+  log: ReturnType<typeof quietLog>,
+  signal: AbortSignal,
+) {
+  const { verifyPipeline } = await import('../../ops/verify/verify.js');
+  const { tableOk } = await import('../../ops/verify/table.js');
+  const { renderVerify } = await import('../../ops/verify/render.js');
+  process.stderr.write('cutover: verifying every table against its collection\n');
+  const { report } = await verifyPipeline(config, log, {
+    sample: 20,
+    topK: 10,
+    chunkSize: 256,
+    waitTimeoutMs: opts.timeout * 1000,
+    signal,
+  });
+  if (report.ok) {
+    process.stdout.write(`cutover: verified — every table equals its collection\n`);
+    return true;
+  }
+  const divergent = Object.entries(report.tables)
+    .filter(([, t]) => !tableOk(t))
+    .map(([name, t]) => `${name} (${t.collection})`);
+  process.stdout.write(
+    `${renderVerify(report)}\ncutover: verify found a divergence in ${divergent.join(', ')}: nothing ` +
+      `flipped (no alias moved, no --then run); \`vecrelay verify --config ${opts.config} --repair\` ` +
+      're-syncs the divergent rows, then run cutover again\n',
+  );
+  return false;
+}
+
+export function rollbackCommand(): Command {
+  return new Command('rollback')
+    .description(
+      'point a Qdrant alias moved by `cutover --alias` back at the collection it pointed at before; ' +
+        'exit 1 when none is recorded',
+    )
+    .requiredOption('-c, --config <file>', 'pipeline config')
+    .requiredOption('--alias <alias>', 'the alias to point back')
+    .action(async (opts: { config: string; alias: string }) => {
+      const log = quietLog();
+      await runUntilSignalled(log, async () => {
+        const config = loadConfig(opts.config);
+        const { openOps } = await import('../../ops/connect.js');
+        const { rollbackAlias } = await import('../../ops/alias/flip.js');
+        const ops = await openOps(config, log);
+        try {
+          const outcome = await rollbackAlias(config, ops, opts.alias);
+          process.stdout.write(outcome.lines.map((l) => `${l}\n`).join(''));
+          if (!outcome.ok) process.exitCode = 1;
         } finally {
           await ops.close();
         }
