@@ -123,7 +123,6 @@ export class BulkLoad {
     if (this.snapshot === 'running') {
       if (!was)
         this.log.info(
-          {},
           "bulk load: HNSW construction deferred (m: 0) until the table's initial snapshot is done",
         );
       return;
