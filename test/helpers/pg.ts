@@ -34,7 +34,7 @@ export async function lsnAtLeast(sql: pg.Client, a: string | null | undefined, b
   return rows[0]!.ok;
 }
 
-export async function waitSlotActive(sql: pg.Client, slot: string, active = true, timeoutMs = 60_000) {
+export async function waitSlotActive(sql: pg.Client, slot: string, active = true, timeoutMs = 120_000) {
   await waitFor(
     `slot ${slot} ${active ? 'active' : 'inactive'}`,
     async () => (await slotInfo(sql, slot))?.active === active,
