@@ -62,7 +62,7 @@ export async function dropPipeline(sql: pg.Client, slot: string, publication: st
  * the slot is active then, but not yet consistent, and changes committed meanwhile may precede
  * its start and never be streamed.
  */
-export async function waitSlotStreaming(sql: pg.Client, slot: string, timeoutMs = 60_000) {
+export async function waitSlotStreaming(sql: pg.Client, slot: string, timeoutMs = 120_000) {
   await waitFor(
     `slot ${slot} streaming`,
     async () => {
