@@ -1,7 +1,8 @@
 // The demo (README's first command: `npm run demo`). On the local stack — started by the npm
 // script if needed — it creates a table of pgvector embeddings with a payload, runs the pipeline
 // (`vecrelay run`), keeps inserting, updating and deleting while it syncs, shows `status`, runs
-// `cutover`, and prints a verdict comparing Postgres and Qdrant.
+// `cutover --verify --alias` (exact, verified, then the application's alias flips to the
+// collection), and ends with `vecrelay verify` as its verdict.
 //   npm run demo -- [--rows 2000] [--seconds 8] [--name demo] [--keep]
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -122,49 +123,31 @@ try {
   }
   console.log(`the application made ~${writes} writes while the pipeline synced`);
 
-  say('vecrelay cutover: waits until every change committed before now is in Qdrant');
-  console.log(vecrelay('cutover', '--config', configFile, '--timeout', '300').trim());
+  // Blue-green: the application reads the alias, which cutover points at the collection only once
+  // every change committed before the call is in it and verify found it equal (rollback: back).
+  const alias = `${name}_items_live`;
+  say(`vecrelay cutover --verify --alias ${alias}: exact, verified, then the alias flips`);
+  console.log(
+    vecrelay('cutover', '--config', configFile, '--timeout', '300', '--verify', '--alias', alias).trim(),
+  );
 
   say('vecrelay status (after cutover)');
   console.log(status());
 
-  say('verdict: Postgres vs Qdrant');
-  const { rows: countRows } = await sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
-  const rowCount = Number(countRows[0]!.n);
-  const countRes = await fetch(`${env.qdrantUrl}/collections/${collection}/points/count`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{"exact":true}',
-  });
-  const pointCount = ((await countRes.json()) as { result: { count: number } }).result.count;
-  const { rows: sample } = await sql.query<{ id: string; title: string; embedding: string }>(
-    `SELECT id::text, title, embedding::text FROM ${table} ORDER BY random() LIMIT 25`,
-  );
-  const got = await fetch(`${env.qdrantUrl}/collections/${collection}/points`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ids: sample.map((s) => Number(s.id)), with_payload: true, with_vector: true }),
-  });
-  const points = new Map(
-    (
-      (await got.json()) as { result: Array<{ id: number; payload: { title: string }; vector: number[] }> }
-    ).result.map((p) => [String(p.id), p]),
-  );
-  let mismatches = 0;
-  for (const s of sample) {
-    const p = points.get(s.id);
-    const v = JSON.parse(s.embedding) as number[];
-    const norm = Math.hypot(...v);
-    const same =
-      p && p.payload.title === s.title && p.vector.every((x, i) => Math.abs(x - v[i]! / norm) < 1e-5);
-    if (!same) mismatches++;
-  }
-  console.log(`rows in Postgres: ${rowCount}   points in Qdrant: ${pointCount}`);
+  say('verdict: vecrelay verify — every row against its point, and a sampled top-k');
+  const verify = spawnSync(process.execPath, [bin, 'verify', '--config', configFile], { encoding: 'utf8' });
+  console.log(verify.stdout.trim());
+  const aliases = (await (await fetch(`${env.qdrantUrl}/aliases`)).json()) as {
+    result: { aliases: Array<{ alias_name: string; collection_name: string }> };
+  };
+  const target = aliases.result.aliases.find((a) => a.alias_name === alias)?.collection_name;
+  console.log(`alias ${alias} → ${target ?? '(none)'}`);
+  const pass = verify.status === 0 && target === collection;
   console.log(
-    `sample of ${sample.length} rows: ${sample.length - mismatches} identical (title and normalised vector)`,
+    pass
+      ? `VERDICT: PASS — Qdrant holds exactly what Postgres committed, and ${alias} serves it`
+      : 'VERDICT: FAIL',
   );
-  const pass = rowCount === pointCount && mismatches === 0;
-  console.log(pass ? 'VERDICT: PASS — Qdrant holds exactly what Postgres committed' : 'VERDICT: FAIL');
 
   await stopRun();
   if (!args.keep) {

@@ -27,6 +27,8 @@ test('the demo reaches VERDICT: PASS on the local stack', async () => {
   );
   assert.match(stdout, /Qdrant: .*(TEST SERVER|QDRANT_URL)/, 'it says which Qdrant it uses');
   assert.match(stdout, /cutover: exact/);
+  assert.match(stdout, /verify: equal/, "the verdict is vecrelay verify's");
+  assert.match(stdout, /alias \S+_items_live → \S+_items/, 'the alias was flipped to the collection');
   assert.match(stdout, /VERDICT: PASS/);
   assert.match(stdout, /teardown: dropped/, 'it cleans up after itself');
 });
