@@ -131,7 +131,7 @@ async function sinkDeadLetter(sp: SinkPipeline, id: number) {
 const printed = (stdout: string) => Number(/\((?:[^()]*: )?([\d.]+) s\)/.exec(stdout)?.[1] ?? NaN);
 
 test('cold start: not exact before the snapshot is recorded; when it returns 0 every row committed before it is in Qdrant', async () => {
-  const rows = 20_000;
+  const rows = 100_000;
   const sp = await pipeline(rows);
   // Nothing started: no snapshot record at all.
   const early = await execVecrelay(['cutover', '--config', sp.config, '--timeout', '2']);
