@@ -17,6 +17,7 @@ import {
   type TableSnapshotState,
 } from '../../event/snapshot-state.js';
 import { backoffDelay, sleep } from '../../shared/backoff.js';
+import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { metrics } from '../../shared/metrics.js';
 import { RESTART_BACKOFF } from '../../shared/retry.js';
@@ -216,7 +217,12 @@ export class Snapshotter {
         if (isStatementError(err)) {
           // Retrying the same statement cannot help. A resync's own condition (--where) is the
           // likely cause: that request ends here; an initial snapshot stops the source.
-          if (job.reason !== 'resync') throw err;
+          if (job.reason !== 'resync')
+            throw new ConfigError(
+              `the snapshot of ${job.table} cannot be read: ${(err as Error).message} ` +
+                `(SQLSTATE ${(err as { code?: string }).code}); fix the table or leave it out of tables[]`,
+              { cause: err },
+            );
           log.error(
             { table: job.table, where: job.where ?? undefined, err },
             'resync failed: request dropped',
