@@ -14,7 +14,8 @@
 // (no read-back) for reference. --mix-only skips the insert and snapshot runs, --snapshot-only
 // all but the snapshot runs.
 // The snapshot is chunked and online (streaming runs beside it) and ends at the log line
-// 'snapshot of table done'; the slot's peak retained WAL during it is printed too.
+// 'snapshot of table done'; it runs twice, on the quiet table and while another client updates
+// rows (10 random rows every 10 ms), each with the slot's peak retained WAL during it.
 // BENCH_SOURCE='{"producers":4}' overrides source.* settings, BENCH_SNAPSHOT='{"chunkRows":5000}'
 // snapshot.* settings; BENCH_PROFILE=DIR writes a CPU
 // profile of the vecrelay process.
@@ -221,6 +222,7 @@ async function topicMessages(prefix: string): Promise<number> {
 }
 
 const mixSlots: string[] = [];
+const snapSlots: string[] = [];
 
 try {
   await sql.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, doc jsonb, embedding vector(${dim}))`);
@@ -244,7 +246,7 @@ try {
   if (!args['mix-only']) await insertsAndSnapshot(endLsn);
   if (!args['snapshot-only']) await updateMix();
 } finally {
-  for (const s of [rawSlot, name, `${name}_snap`, ...mixSlots])
+  for (const s of [rawSlot, name, ...snapSlots, ...mixSlots])
     await sql
       .query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [s])
       .catch(() => {});
@@ -402,12 +404,11 @@ async function streaming(endLsn: string) {
 }
 
 async function snapshot() {
-  const p = basePipeline();
   // (c) raw snapshot: binary COPY to nowhere.
   const copyClient = new pg.Client({ connectionString: env.pgUrl });
   await copyClient.connect();
   await settle();
-  let cpuBefore = stackCpu();
+  const cpuBefore = stackCpu();
   const t0 = performance.now();
   let copyBytes = 0;
   const copy = copyClient.query(
@@ -419,22 +420,32 @@ async function snapshot() {
   const rawSnap = report('snapshot raw: COPY … (FORMAT binary)', copySeconds, copyBytes);
   await reportCpu('', cpuBefore);
 
-  // (d) vecrelay snapshot: chunked and online (src/source/snapshot/), streaming from a slot of its
-  // own all along; done at the log line 'snapshot of table done' (every chunk acknowledged by
-  // Kafka and recorded). The slot's retained WAL (current position − restart_lsn) is sampled
-  // meanwhile: the snapshot must not pin it.
-  const snapName = `${name}_snap`;
+  // (d) vecrelay snapshot, on a quiet table, then (e) again while another client updates rows.
+  await vecrelaySnapshot(`${name}_snap`, rawSnap, copyBytes, false);
+  await vecrelaySnapshot(`${name}_snapw`, rawSnap, copyBytes, true);
+  console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
+}
+
+/**
+ * vecrelay's snapshot: chunked and online (src/source/snapshot/), streaming from a slot of its own
+ * all along; done at the log line 'snapshot of table done' (every chunk acknowledged by Kafka and
+ * recorded). The slot's retained WAL (current position − restart_lsn) is sampled meanwhile: the
+ * snapshot must not pin it. With `writes`, another client updates 10 random rows (new vectors)
+ * every 10 ms until the snapshot is done.
+ */
+async function vecrelaySnapshot(snapName: string, rawSnap: number, copyBytes: number, writes: boolean) {
   const q = {
-    ...p,
+    ...basePipeline(),
     name: snapName,
     slot: snapName,
-    publication: name,
     topicPrefix: snapName,
     snapshot: { mode: 'initial' as const, ...(JSON.parse(process.env.BENCH_SNAPSHOT ?? '{}') as object) },
   };
+  snapSlots.push(snapName);
   await settle();
-  cpuBefore = stackCpu();
+  const cpuBefore = stackCpu();
   let peakRetained = 0;
+  const writer = writes ? startWriter() : undefined;
   const snapRun = await runSource(
     writeConfig(q),
     'snapshot of table starts',
@@ -449,14 +460,62 @@ async function snapshot() {
     },
     'snapshot of table done',
   );
-  const oursSnap = report('snapshot vecrelay: chunks → Kafka acknowledged', snapRun.seconds, copyBytes);
+  const written = await writer?.stop();
+  const label = writes
+    ? 'snapshot vecrelay, rows updated meanwhile'
+    : 'snapshot vecrelay: chunks → Kafka acknowledged';
+  const oursSnap = report(label, snapRun.seconds, copyBytes);
   const oursSnapSteady = reportSteady(snapRun);
   await reportCpu('', cpuBefore, snapRun.cpuSeconds);
-  const snapshotted = await topicMessages(snapName);
-  if (snapshotted !== rows) throw new Error(`the snapshot topic holds ${snapshotted} messages, not ${rows}`);
+  if (written)
+    console.log(
+      `${''.padEnd(8)} meanwhile ${written.rows} rows updated (${(written.rows / written.seconds).toFixed(0)} rows/s), ` +
+        `${(written.walBytes / 2 ** 20 / written.seconds).toFixed(1)} MB/s of WAL`,
+    );
+  const messages = await topicMessages(snapName);
+  // Quiet: one snapshot event per row. With writes, a row changed while its chunk was read is
+  // left out of the chunk (its update events are newer): at least one event per row.
+  if (writes ? messages < rows : messages !== rows)
+    throw new Error(`the snapshot topic holds ${messages} messages for ${rows} rows`);
   console.log(
-    `snapshot ratio vecrelay / raw: ${(oursSnap / rawSnap).toFixed(2)} (${(oursSnapSteady / rawSnap).toFixed(2)} after start-up)` +
+    `snapshot ratio vecrelay / raw${writes ? ' (with writes)' : ''}: ${(oursSnap / rawSnap).toFixed(2)} (${(oursSnapSteady / rawSnap).toFixed(2)} after start-up)` +
       `   peak RSS ${snapRun.peakMb.toFixed(0)} MB   peak retained WAL of the slot ${(peakRetained / 2 ** 20).toFixed(1)} MB`,
   );
-  console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
+}
+
+/** Updates 10 random rows (a new vector each time) every 10 ms until stopped. */
+function startWriter() {
+  const client = new pg.Client({ connectionString: env.pgUrl });
+  let stopping = false;
+  let updated = 0;
+  const t0 = performance.now();
+  const lsn = async () =>
+    BigInt(
+      (await client.query<{ b: string }>(`SELECT (pg_current_wal_lsn() - '0/0')::bigint::text AS b`)).rows[0]!
+        .b,
+    );
+  const loop = (async () => {
+    await client.connect();
+    const from = await lsn();
+    for (let n = 0; !stopping; n++) {
+      const ids = Array.from({ length: 10 }, () => 1 + Math.floor(Math.random() * rows));
+      const r = await client.query(
+        `UPDATE ${table} SET doc = doc || jsonb_build_object('w', $1::int),
+           embedding = (SELECT array_agg(random()::real) FROM generate_series(1, ${dim}))::vector
+         WHERE id = ANY($2::bigint[])`,
+        [n, ids],
+      );
+      updated += r.rowCount ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return Number((await lsn()) - from);
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      const walBytes = await loop;
+      await client.end();
+      return { rows: updated, seconds: (performance.now() - t0) / 1000, walBytes };
+    },
+  };
 }
