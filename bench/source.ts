@@ -5,14 +5,19 @@
 //   streaming: pg_recvlogical (pgoutput, binary) over the WAL   vs  vecrelay slot → Kafka-acknowledged
 //   snapshot:  COPY (SELECT …) TO STDOUT (FORMAT binary)          vs  vecrelay snapshot → Kafka-acknowledged
 // with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS; also vecrelay's rate after
-// its start-up (until the log says it streams / created the snapshot's slot), the CPU seconds of
+// its start-up (until the log says it streams / the snapshot of the table starts), the CPU seconds of
 // Postgres, the broker and vecrelay in each run, and a check that the topic holds every row.
 // Then the cost of whole-row events (tables[].unchangedColumns): `rows` updates in transactions of
 // 10 rows, of which 0 %, 10 % or 100 % leave the TOASTed vector unchanged (payload-only: pgoutput
 // does not send it, the source reads it back by key), streamed by vecrelay with rows/s and the
 // CPU seconds of Postgres, the broker and vecrelay; 100 % once more with unchangedColumns: partial
-// (no read-back) for reference. --mix-only skips the insert and snapshot runs.
-// BENCH_SOURCE='{"producers":4}' overrides source.* settings; BENCH_PROFILE=DIR writes a CPU
+// (no read-back) for reference. --mix-only skips the insert and snapshot runs, --snapshot-only
+// all but the snapshot runs.
+// The snapshot is chunked and online (streaming runs beside it) and ends at the log line
+// 'snapshot of table done'; it runs twice, on the quiet table and while another client updates
+// rows (10 random rows every 10 ms), each with the slot's peak retained WAL during it.
+// BENCH_SOURCE='{"producers":4}' overrides source.* settings, BENCH_SNAPSHOT='{"chunkRows":5000}'
+// snapshot.* settings; BENCH_PROFILE=DIR writes a CPU
 // profile of the vecrelay process.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
@@ -32,6 +37,7 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '100000' },
     dim: { type: 'string', default: '1536' },
     'mix-only': { type: 'boolean', default: false },
+    'snapshot-only': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -119,11 +125,28 @@ async function settle() {
   execFileSync('sync');
 }
 
-/** Runs vecrelay source until `done`, sampling its peak RSS (VmHWM) from /proc. */
+/** The source's log lines (pino JSON: `msg`, `time` in ms since the epoch, fields). */
+function logEntries(logFile: string): Array<{ msg?: string; time?: number; [field: string]: unknown }> {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as { msg?: string; time?: number };
+      } catch {
+        return {};
+      }
+    });
+}
+
+/**
+ * Runs vecrelay source until `done` (given the process's log file), sampling its peak RSS (VmHWM)
+ * from /proc. With `endedWhen`, the run ends at that log line's time rather than when `done` saw it.
+ */
 async function runSource(
   config: string,
   startedWhen: string,
-  done: () => Promise<boolean>,
+  done: (logFile: string) => Promise<boolean>,
+  endedWhen?: string,
 ): Promise<{ seconds: number; startupSeconds: number; peakMb: number; cpuSeconds: number }> {
   const t0 = performance.now();
   const spawnedAt = Date.now();
@@ -149,11 +172,15 @@ async function runSource(
       /* exited */
     }
   }, 100);
-  await waitFor('the source to finish', async () => (await done()) || proc.child.exitCode !== null, {
-    timeoutMs: 1_800_000,
-    intervalMs: 100,
-  });
-  const seconds = (performance.now() - t0) / 1000;
+  await waitFor(
+    'the source to finish',
+    async () => (await done(proc.logFile)) || proc.child.exitCode !== null,
+    {
+      timeoutMs: 1_800_000,
+      intervalMs: 100,
+    },
+  );
+  let seconds = (performance.now() - t0) / 1000;
   clearInterval(sample);
   try {
     cpu = cpuSeconds(proc.child.pid!);
@@ -167,17 +194,14 @@ async function runSource(
   proc.child.kill('SIGTERM');
   await proc.exited;
   // Start-up: until the first log line saying work began (pino's `time`, ms since the epoch).
-  const began = readFileSync(proc.logFile, 'utf8')
-    .split('\n')
-    .map((line) => {
-      try {
-        return JSON.parse(line) as { msg?: string; time?: number };
-      } catch {
-        return {};
-      }
-    })
-    .find((entry) => entry.msg === startedWhen);
+  const entries = logEntries(proc.logFile);
+  const began = entries.find((entry) => entry.msg === startedWhen);
   if (!began?.time) throw new Error(`no "${startedWhen}" line in ${proc.logFile}`);
+  if (endedWhen) {
+    const ended = entries.find((entry) => entry.msg === endedWhen);
+    if (!ended?.time) throw new Error(`no "${endedWhen}" line in ${proc.logFile}`);
+    seconds = (ended.time - spawnedAt) / 1000;
+  }
   return { seconds, startupSeconds: (began.time - spawnedAt) / 1000, peakMb: peakKb / 1024, cpuSeconds: cpu };
 }
 
@@ -198,6 +222,7 @@ async function topicMessages(prefix: string): Promise<number> {
 }
 
 const mixSlots: string[] = [];
+const snapSlots: string[] = [];
 
 try {
   await sql.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, doc jsonb, embedding vector(${dim}))`);
@@ -219,9 +244,9 @@ try {
   const endLsn = endRows[0]!.lsn;
   console.log(`backlog ready up to ${endLsn}\n`);
   if (!args['mix-only']) await insertsAndSnapshot(endLsn);
-  await updateMix();
+  if (!args['snapshot-only']) await updateMix();
 } finally {
-  for (const s of [rawSlot, name, `${name}_snap`, ...mixSlots])
+  for (const s of [rawSlot, name, ...snapSlots, ...mixSlots])
     await sql
       .query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, [s])
       .catch(() => {});
@@ -301,11 +326,30 @@ async function updateMix() {
 }
 
 async function insertsAndSnapshot(endLsn: string) {
+  if (!args['snapshot-only']) await streaming(endLsn);
+  await snapshot();
+}
+
+/** The same settings for the streaming and the snapshot runs. */
+function basePipeline() {
+  return {
+    name,
+    slot: name,
+    publication: name,
+    topicPrefix: name,
+    tables: [{ table: `public.${table}` }],
+    snapshot: 'never' as const,
+    partitions: 6,
+    source: JSON.parse(process.env.BENCH_SOURCE ?? '{}') as Record<string, number>,
+  };
+}
+
+async function streaming(endLsn: string) {
   // (a) raw: pg_recvlogical, binary pgoutput, to a file until the end of the backlog.
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'raw.bin');
   await settle();
   let cpuBefore = stackCpu();
-  let t0 = performance.now();
+  const t0 = performance.now();
   execFileSync(`${PG_BIN}/pg_recvlogical`, [
     '-h',
     env.pg.host,
@@ -337,16 +381,7 @@ async function insertsAndSnapshot(endLsn: string) {
   await reportCpu('', cpuBefore);
 
   // (b) vecrelay source, streaming only (the slot already exists), until Postgres confirms the end.
-  const p = {
-    name,
-    slot: name,
-    publication: name,
-    topicPrefix: name,
-    tables: [{ table: `public.${table}` }],
-    snapshot: 'never' as const,
-    partitions: 6,
-    source: JSON.parse(process.env.BENCH_SOURCE ?? '{}') as Record<string, number>,
-  };
+  const p = basePipeline();
   const target = parseLsn(endLsn);
   await settle();
   cpuBefore = stackCpu();
@@ -366,13 +401,15 @@ async function insertsAndSnapshot(endLsn: string) {
     `stream  ratio vecrelay / raw: ${(ours / raw).toFixed(2)} (${(oursSteady / raw).toFixed(2)} after start-up)` +
       `   peak RSS ${streamRun.peakMb.toFixed(0)} MB\n`,
   );
+}
 
+async function snapshot() {
   // (c) raw snapshot: binary COPY to nowhere.
   const copyClient = new pg.Client({ connectionString: env.pgUrl });
   await copyClient.connect();
   await settle();
-  cpuBefore = stackCpu();
-  t0 = performance.now();
+  const cpuBefore = stackCpu();
+  const t0 = performance.now();
   let copyBytes = 0;
   const copy = copyClient.query(
     copyTo(`COPY (SELECT id, doc, embedding FROM ${table}) TO STDOUT (FORMAT binary)`),
@@ -383,27 +420,102 @@ async function insertsAndSnapshot(endLsn: string) {
   const rawSnap = report('snapshot raw: COPY … (FORMAT binary)', copySeconds, copyBytes);
   await reportCpu('', cpuBefore);
 
-  // (d) vecrelay snapshot (initial_only: exits when every row is acknowledged).
-  const snapName = `${name}_snap`;
+  // (d) vecrelay snapshot, on a quiet table, then (e) again while another client updates rows.
+  await vecrelaySnapshot(`${name}_snap`, rawSnap, copyBytes, false);
+  await vecrelaySnapshot(`${name}_snapw`, rawSnap, copyBytes, true);
+  console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
+}
+
+/**
+ * vecrelay's snapshot: chunked and online (src/source/snapshot/), streaming from a slot of its own
+ * all along; done at the log line 'snapshot of table done' (every chunk acknowledged by Kafka and
+ * recorded). The slot's retained WAL (current position − restart_lsn) is sampled meanwhile: the
+ * snapshot must not pin it. With `writes`, another client updates 10 random rows (new vectors)
+ * every 10 ms until the snapshot is done.
+ */
+async function vecrelaySnapshot(snapName: string, rawSnap: number, copyBytes: number, writes: boolean) {
   const q = {
-    ...p,
+    ...basePipeline(),
     name: snapName,
     slot: snapName,
-    publication: name,
     topicPrefix: snapName,
-    snapshot: 'initial_only' as const,
+    snapshot: { mode: 'initial' as const, ...(JSON.parse(process.env.BENCH_SNAPSHOT ?? '{}') as object) },
   };
+  snapSlots.push(snapName);
   await settle();
-  cpuBefore = stackCpu();
-  const snapRun = await runSource(writeConfig(q), 'created replication slot', async () => false);
-  const oursSnap = report('snapshot vecrelay: COPY → Kafka acknowledged', snapRun.seconds, copyBytes);
+  const cpuBefore = stackCpu();
+  let peakRetained = 0;
+  const writer = writes ? startWriter() : undefined;
+  const snapRun = await runSource(
+    writeConfig(q),
+    'snapshot of table starts',
+    async (logFile) => {
+      const { rows: r } = await sql.query<{ retained: string | null }>(
+        `SELECT (pg_current_wal_lsn() - restart_lsn)::bigint::text AS retained
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [snapName],
+      );
+      peakRetained = Math.max(peakRetained, Number(r[0]?.retained ?? 0));
+      return logEntries(logFile).some((e) => e.msg === 'snapshot of table done');
+    },
+    'snapshot of table done',
+  );
+  const written = await writer?.stop();
+  const label = writes
+    ? 'snapshot vecrelay, rows updated meanwhile'
+    : 'snapshot vecrelay: chunks → Kafka acknowledged';
+  const oursSnap = report(label, snapRun.seconds, copyBytes);
   const oursSnapSteady = reportSteady(snapRun);
   await reportCpu('', cpuBefore, snapRun.cpuSeconds);
-  const snapshotted = await topicMessages(snapName);
-  if (snapshotted !== rows) throw new Error(`the snapshot topic holds ${snapshotted} messages, not ${rows}`);
+  if (written)
+    console.log(
+      `${''.padEnd(8)} meanwhile ${written.rows} rows updated (${(written.rows / written.seconds).toFixed(0)} rows/s), ` +
+        `${(written.walBytes / 2 ** 20 / written.seconds).toFixed(1)} MB/s of WAL`,
+    );
+  const messages = await topicMessages(snapName);
+  // Quiet: one snapshot event per row. With writes, a row changed while its chunk was read is
+  // left out of the chunk (its update events are newer): at least one event per row.
+  if (writes ? messages < rows : messages !== rows)
+    throw new Error(`the snapshot topic holds ${messages} messages for ${rows} rows`);
   console.log(
-    `snapshot ratio vecrelay / raw: ${(oursSnap / rawSnap).toFixed(2)} (${(oursSnapSteady / rawSnap).toFixed(2)} after start-up)` +
-      `   peak RSS ${snapRun.peakMb.toFixed(0)} MB`,
+    `snapshot ratio vecrelay / raw${writes ? ' (with writes)' : ''}: ${(oursSnap / rawSnap).toFixed(2)} (${(oursSnapSteady / rawSnap).toFixed(2)} after start-up)` +
+      `   peak RSS ${snapRun.peakMb.toFixed(0)} MB   peak retained WAL of the slot ${(peakRetained / 2 ** 20).toFixed(1)} MB`,
   );
-  console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
+}
+
+/** Updates 10 random rows (a new vector each time) every 10 ms until stopped. */
+function startWriter() {
+  const client = new pg.Client({ connectionString: env.pgUrl });
+  let stopping = false;
+  let updated = 0;
+  const t0 = performance.now();
+  const lsn = async () =>
+    BigInt(
+      (await client.query<{ b: string }>(`SELECT (pg_current_wal_lsn() - '0/0')::bigint::text AS b`)).rows[0]!
+        .b,
+    );
+  const loop = (async () => {
+    await client.connect();
+    const from = await lsn();
+    for (let n = 0; !stopping; n++) {
+      const ids = Array.from({ length: 10 }, () => 1 + Math.floor(Math.random() * rows));
+      const r = await client.query(
+        `UPDATE ${table} SET doc = doc || jsonb_build_object('w', $1::int),
+           embedding = (SELECT array_agg(random()::real) FROM generate_series(1, ${dim}))::vector
+         WHERE id = ANY($2::bigint[])`,
+        [n, ids],
+      );
+      updated += r.rowCount ?? 0;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return Number((await lsn()) - from);
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      const walBytes = await loop;
+      await client.end();
+      return { rows: updated, seconds: (performance.now() - t0) / 1000, walBytes };
+    },
+  };
 }

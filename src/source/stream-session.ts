@@ -446,7 +446,8 @@ export class StreamSession {
           await this.deadLetterRow(chunk.table, 'snapshot', columns, row, err, tracker, publisher, settle);
           continue;
         }
-        if (changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue; // the stream's is newer
+        // The stream's version is newer. (No key changed in most windows: no key string to build.)
+        if (changed.size > 0 && changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue;
         emitted++;
         await this.publish(event, target, tracker, publisher, () => {
           pending++;

@@ -387,6 +387,13 @@ export class Snapshotter {
     const { chunkRows, chunkBytes } = config.snapshot;
     const sql = await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
     try {
+      // The watermarks' commits flush the WAL themselves, whatever the server's setting: the
+      // walsender sends only flushed WAL, and under synchronous_commit = off the WAL writer
+      // flushes a commit up to wal_writer_delay (200 ms) later — the chunk waited that long for
+      // its high watermark to reach the stream (bench/source.ts: a third of the snapshot's time).
+      // `local`: flushed here, without waiting for a synchronous standby. Only the order LW →
+      // wait → read → HW matters to correctness (watermarks.ts), and that is unchanged.
+      await sql.query(`SET synchronous_commit = local`);
       // Keys asked for by name (verify --repair) go in batches, from the first again after a
       // restart (they are few); a table or a --where range goes after the last recorded key.
       const byKey = range.keys;

@@ -21,9 +21,10 @@
 // committed before L is visible to any later snapshot. A transaction left open for long holds the
 // chunk back (the wait is logged, naming its process).
 //
-// Transactional messages: the commit flushes the WAL at once (a non-transactional message waits
-// for the WAL writer), and the high watermark's transaction carries the chunk's events, so the
-// slot is confirmed past H only once Kafka holds them.
+// Transactional messages: their commit flushes the WAL at once (the snapshotter's connection sets
+// synchronous_commit = local whatever the server's default; a non-transactional message waits for
+// the WAL writer), and the high watermark's transaction carries the chunk's events, so the slot
+// is confirmed past H only once Kafka holds them.
 import type pg from 'pg';
 import { sleep } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
