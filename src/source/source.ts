@@ -4,7 +4,7 @@
 // chunked and online, each table's progress in the pipeline's state topic
 // (src/event/snapshot-state.ts). A table with no record there is read in full: at the first
 // start, after a crash right after the slot was created, and when a table is added to the config.
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { LoadedConfig } from '../config/load.js';
 import { createKafka, kafkaSettings } from '../kafka/client.js';
@@ -28,55 +28,21 @@ import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
 import { Snapshotter, type SnapshotJob } from './snapshot/snapshotter.js';
 import type { ChunkWindows } from './snapshot/windows.js';
 import type { ResyncRequest } from './snapshot/resync-request.js';
-import { LEGACY_SNAPSHOT_KEY, snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
+import { snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
+import { catalogVectors, publishDescriptors, relationVectors } from './descriptors.js';
+import { planSnapshots } from './snapshot/jobs.js';
 import { sleep } from '../shared/backoff.js';
 import { crashPoint } from '../shared/crash-point.js';
 import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
 import { StreamSession, type RoutedTable } from './stream-session.js';
 import type { ChangeEvent } from '../event/change-event.js';
-import type { PipelineIdentity } from '../event/identity.js';
-import type { TableDescriptor } from '../event/table-descriptor.js';
-
-/** The one snapshot record of pipelines from before chunked snapshots (snapshot-state.ts). */
-interface LegacySnapshotState {
-  slot: string;
-  status: 'pending' | 'done';
-}
 
 export interface SourceOptions {
   decoders: CellDecoders;
   onEvent?: (event: ChangeEvent) => void;
   /** The caller ran preflight() already (`vecrelay run` does, before starting the sink too). */
   preflighted?: boolean;
-}
-
-/** Tells sinks what each table looks like (src/event/table-descriptor.ts). */
-async function publishDescriptors(
-  producer: Producer,
-  config: LoadedConfig,
-  tables: TableInfo[],
-  routed: Map<string, RoutedTable>,
-  owner: PipelineIdentity,
-  snapshot: (table: string) => TableDescriptor['snapshot'],
-) {
-  const topic = tablesTopic(config.kafka.topicPrefix); // created by prepare()
-  const messages = tables.map((t) => {
-    const status = snapshot(`${t.schema}.${t.table}`);
-    const types = new Map(t.columns.map((c) => [c.name, c.udtName]));
-    const descriptor: TableDescriptor = {
-      schema: t.schema,
-      table: t.table,
-      topic: routed.get(`${t.schema}.${t.table}`)!.route.topic,
-      key: t.key.map((name) => ({ name, type: types.get(name)! })),
-      vectors: t.vectors,
-      payload: t.payload,
-      owner,
-      ...(status ? { snapshot: status } : {}),
-    };
-    return { key: `${t.schema}.${t.table}`, value: JSON.stringify(descriptor) };
-  });
-  await producer.send({ topic, acks: -1, messages });
 }
 
 export class Source {
@@ -371,12 +337,9 @@ export class Source {
       await client.end().catch(() => {});
     }
     if (signal.aborted) return [];
-    const legacy = records.get(LEGACY_SNAPSHOT_KEY) as LegacySnapshotState | undefined;
-    const own = (t: TableInfo) =>
-      records.get(snapshotStateKey(t.schema, t.table)) as TableSnapshotState | undefined;
-    const anyRecord = tables.some((t) => own(t) !== undefined) || legacy?.status === 'done';
+    const planned = planSnapshots(config, tables, records, slotExisted);
     if (!slotExisted) {
-      if (anyRecord)
+      if (planned.anyRecord)
         // Changes since the slot went are lost: every table is read again. Rows deleted meanwhile
         // are not in any chunk and stay in Qdrant: `vecrelay verify` finds them.
         log.warn(
@@ -392,40 +355,7 @@ export class Source {
       await created.connection.end().catch(() => {});
       crashPoint('slot-created');
     }
-    const jobs: SnapshotJob[] = [];
-    // Resync requests recorded and not finished (`resync:<id>`): resumed, the slot having kept them.
-    for (const [key, value] of records) {
-      const r = value as TableSnapshotState;
-      if (!slotExisted || !key.startsWith('resync:') || r.status !== 'running') continue;
-      jobs.push({
-        table: r.table,
-        reason: 'resync',
-        where: r.where,
-        request: r.request,
-        resume: r,
-        ...(r.keys ? { keys: r.keys } : {}),
-      });
-    }
-    for (const t of tables) {
-      const table = `${t.schema}.${t.table}`;
-      const record = own(t);
-      if (slotExisted && record?.status === 'done') continue;
-      if (slotExisted && record?.status === 'running') {
-        jobs.push({
-          table,
-          reason: record.reason,
-          where: record.where,
-          request: record.request,
-          resume: record,
-        });
-        continue;
-      }
-      if (slotExisted && !record && legacy?.status === 'done' && legacy.slot === config.postgres.slot)
-        continue;
-      if (config.snapshot.mode === 'never') continue;
-      jobs.push({ table, reason: slotExisted && anyRecord ? 'added' : 'initial', where: null });
-    }
-    return jobs;
+    return planned.jobs;
   }
 
   /** Streaming sessions, each resuming from the slot, until the signal stops them. */
@@ -512,23 +442,6 @@ function createEventProducers(config: LoadedConfig): Promise<EventProducer[]> {
 interface StreamHooks {
   onResync: (r: ResyncRequest) => Promise<void>;
   onRelation: (plan: RelationPlan) => void;
-}
-
-/** A table's vector columns as the catalog has them: "name:dimension", sorted. */
-function catalogVectors(t: TableInfo): string {
-  return t.vectors
-    .map((v) => `${v.name}:${v.dimension ?? -1}`)
-    .sort()
-    .join(',');
-}
-
-/** The same, as a Relation message has them (its typmod is the dimension). */
-function relationVectors(plan: RelationPlan): string {
-  return plan.columns
-    .filter((c) => c.role === 'vector')
-    .map((c) => `${c.column.name}:${c.column.typeMod > 0 ? c.column.typeMod : -1}`)
-    .sort()
-    .join(',');
 }
 
 /** Drops the slot once its walsender has let go of it (a stopped session's ends shortly after). */
