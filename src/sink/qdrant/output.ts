@@ -47,6 +47,9 @@ export function supportsConditional(version: string): boolean {
 /** Collection metadata (bulk-load.ts keeps its mark there): the same Qdrant 1.16.0. */
 export const supportsMetadata = supportsConditional;
 
+/** Qdrant URLs whose missing features this process has warned about. */
+const warnedAbout = new Set<string>();
+
 export class QdrantOutput implements Output {
   /** Each opened table's bulk load (bulk-load.ts), by change topic. */
   private readonly bulkLoads = new Map<string, BulkLoad>();
@@ -74,14 +77,18 @@ export class QdrantOutput implements Output {
     const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
     const version = await retryQdrant(log, options, signal, 'its version', () => http.version());
     const conditional = supportsConditional(version);
-    if (!conditional)
+    // Once per process: the sink reconnects after a passing fault (a topic's leader moving), and
+    // the server's version is no news the second time.
+    const first = !warnedAbout.has(options.url);
+    warnedAbout.add(options.url);
+    if (!conditional && first)
       log.warn(
         { version },
         'Qdrant before 1.16 has no conditional upsert (update_filter): writes are unconditional, so a sink ' +
           'that lost its partition in a rebalance may land an older version of a point; upgrade Qdrant',
       );
     const metadata = supportsMetadata(version);
-    if (options.bulkLoad && !metadata)
+    if (options.bulkLoad && !metadata && first)
       log.info(
         { version },
         'Qdrant before 1.16 has no collection metadata: no bulk load (HNSW construction is not deferred during snapshots)',
