@@ -26,10 +26,21 @@ export interface CollectionParams extends ExistingParams {
 }
 
 /**
+ * A digit run that may be an integer literal beyond 2^53 (those have 16 digits or more): not a
+ * fraction's or another run's tail, not followed by a fraction or an exponent. Digits inside
+ * strings match too; they only cost the slow path.
+ */
+const LONG_INTEGER = /(?<![\d.])\d{16,}(?![\d.eE])/;
+
+/**
  * JSON.parse keeping integers exact: an integer literal beyond 2^53 becomes a bigint (Node ≥ 21
  * hands the reviver the literal's source text). Point ids in the answer become PointIds.
+ * A reviver is called for every value — 1,536 numbers a vector — and made verify's reads several
+ * times slower than the requests themselves (bench/verify.ts), so text with no integer literal
+ * long enough to be unsafe is parsed without one.
  */
 export function parseExact(text: string): unknown {
+  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
   return JSON.parse(text, function (
     this: unknown,
     _key: string,
