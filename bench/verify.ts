@@ -13,7 +13,7 @@
 //       real process, compiled as deployed, with its peak RSS (VmHWM) and CPU seconds; and once
 //       more with --sample 0 (rows and points only) unless --sample is 0;
 // and the ratio verify / raw both (aim ≥ 0.7, RSS < 300 MB). BENCH_PROFILE=DIR writes a CPU
-// profile of each verify process there.
+// profile of each verify process there; BENCH_NODE_ARGS adds node options to it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -130,6 +130,8 @@ async function runVerify(config: string, samples: number) {
   const nodeArgs = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
+  // BENCH_NODE_ARGS="…" adds node options to the verify process (e.g. --trace-gc).
+  nodeArgs.push(...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []));
   const t0 = performance.now();
   const proc = startVecrelay(
     ['verify', '--config', config, '--json', '--sample', String(samples)],
