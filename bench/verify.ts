@@ -1,7 +1,7 @@
 // Verify benchmark (not a test): a full `vecrelay verify` against the raw cost of reading both sides.
 //   npx tsx bench/verify.ts [--rows 100000] [--dim 1536] [--sample 20] [--page 1000]
-// Needs the local stack (npm run stack:up); Qdrant is QDRANT_URL when set, else the stack's test
-// server. A table of `rows` rows of vector(dim) + a small jsonb payload is synced into its
+// Needs the local stack (npm run stack:up); Qdrant is QDRANT_URL when set, else a test server of
+// the bench's own (test/qdrant-server). A table of `rows` rows of vector(dim) + a small jsonb payload is synced into its
 // collection by the real pipeline (`vecrelay run`, snapshot then streaming: the points are exactly
 // what the sink writes, ids, payload and `_vecrelay_lsn` included), which keeps running, as it does
 // in production while verify checks it. Then, in the same run, it prints rows/s of
@@ -25,6 +25,7 @@ import { sinkGroupId } from '../src/event/names.js';
 import { deleteTopicsWithPrefix, withAdmin } from '../test/helpers/kafka.js';
 import { dropPipeline } from '../test/helpers/pg.js';
 import { dropCollection, qdrantRequest } from '../test/helpers/qdrant.js';
+import { startQdrantProcess, type QdrantProcess } from '../test/helpers/qdrant-process.js';
 import { startVecrelay, writeConfig, type RunningProcess } from '../test/helpers/source-process.js';
 import { repoRoot, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 
@@ -40,6 +41,17 @@ const rows = Number(args.rows);
 const dim = Number(args.dim);
 const sample = Number(args.sample);
 const page = Number(args.page);
+
+// Without QDRANT_URL, a Qdrant test server of this bench's own, with room for the points (100k of
+// 1536 dimensions are over a GB of JavaScript heap): the stack's shared one is left to the tests.
+const cleanups: Array<() => Promise<unknown>> = [];
+let server: QdrantProcess | undefined;
+if (!process.env.QDRANT_URL) {
+  process.env.NODE_OPTIONS = '--max-old-space-size=8192'; // the server's only: removed below
+  server = await startQdrantProcess((fn) => cleanups.push(fn));
+  delete process.env.NODE_OPTIONS;
+  process.env.QDRANT_URL = server.url;
+}
 const env = stackEnv();
 
 // vecrelay runs compiled, as deployed (see bench/source.ts): tsx's compiling at start-up would be
@@ -161,6 +173,7 @@ async function runVerify(config: string, samples: number) {
   const { code } = await proc.exited;
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
+  if (process.env.BENCH_NODE_ARGS) console.log(`verify log: ${proc.logFile}`);
   const out = readFileSync(proc.logFile, 'utf8');
   const line = out.split('\n').find((l) => l.startsWith('{"ok"'));
   if (code !== 0 || !line) throw new Error(`verify exited with ${code}:\n${out.slice(-3000)}`);
@@ -173,7 +186,7 @@ async function runVerify(config: string, samples: number) {
 let run: RunningProcess | undefined;
 const groupId = sinkGroupId({ name, sink: {} });
 try {
-  console.log(`Qdrant: ${env.qdrantUrl}${env.qdrantIsReal ? '' : ' (test server)'}`);
+  console.log(`Qdrant: ${env.qdrantUrl}${server ? ' (a test server of its own)' : ''}`);
   console.log(`writing ${rows} rows of vector(${dim}) + jsonb to ${table} … (${load()})`);
   await sql.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, doc jsonb, embedding vector(${dim}))`);
   for (let i = 0; i < rows; i += 5000) {
@@ -256,4 +269,5 @@ try {
   await dropCollection(collection);
   await withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => {});
   await deleteTopicsWithPrefix(name).catch(() => {});
+  await server?.stop();
 }
