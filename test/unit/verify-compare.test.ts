@@ -77,6 +77,17 @@ test('parseExact keeps integers beyond 2^53 exact and leaves the rest to JSON.pa
   assert.equal(v.s, 42);
   assert.equal(v.f, 1.5);
   assert.deepEqual(v.x, [1e300]);
+  // Long integers anywhere a value goes; long digit runs that are not integers stay numbers.
+  const w = parseExact(
+    '{"ids":[-9223372036854775807, 9007199254740992],"f":0.12345678901234567890,"e":12345678901234567e3}',
+  ) as Record<string, unknown>;
+  assert.deepEqual(w.ids, [-9223372036854775807n, 9007199254740992n]);
+  assert.equal(w.f, Number('0.12345678901234567890'));
+  assert.equal(w.e, Number('12345678901234567e3'));
+  // Nothing at 2^53 or beyond: the same values as JSON.parse.
+  const plain =
+    '{"id":42,"vector":[0.25,-1.5e-7,3],"payload":{"n":9007199254740991,"s":"12345678901234567"}}';
+  assert.deepEqual(parseExact(plain), JSON.parse(plain));
 });
 
 test('jsonEqual: objects in any key order, arrays in order, numbers by value', () => {

@@ -25,11 +25,36 @@ export interface CollectionParams extends ExistingParams {
     { size?: unknown; distance?: unknown } | Record<string, { size?: unknown; distance?: unknown }> | null;
 }
 
+/** Doubles from 2^53 on: every integer literal that does not parse exactly lands here. */
+const UNSAFE = 2 ** 53;
+
+/** Whether a parsed value holds a number JSON.parse may have rounded (|x| ≥ 2^53). */
+function holdsUnsafe(v: unknown): boolean {
+  if (typeof v === 'number') return v >= UNSAFE || v <= -UNSAFE;
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) {
+    // A tight loop over vectors' elements: no call per number.
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'number' ? x >= UNSAFE || x <= -UNSAFE : holdsUnsafe(x)) return true;
+    }
+    return false;
+  }
+  for (const k in v) if (holdsUnsafe((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
 /**
  * JSON.parse keeping integers exact: an integer literal beyond 2^53 becomes a bigint (Node ≥ 21
  * hands the reviver the literal's source text). Point ids in the answer become PointIds.
+ * A reviver is called for every value — 1,536 numbers a vector — and made verify's reads several
+ * times slower than the requests themselves (bench/verify.ts); so the text is parsed plainly
+ * first, and again with the reviver only when a number came out at 2^53 or beyond (any integer
+ * literal that lost digits does).
  */
 export function parseExact(text: string): unknown {
+  const plain: unknown = JSON.parse(text);
+  if (!holdsUnsafe(plain)) return plain;
   return JSON.parse(text, function (
     this: unknown,
     _key: string,

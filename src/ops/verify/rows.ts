@@ -62,6 +62,8 @@ export class TableReader {
   readonly keyNames: string[];
   private readonly builder = new ChangeBuilder(cellDecoders);
   private readonly select: string;
+  /** The key's cells only, the others NULL (a COPY cell carries no type): whether a row exists. */
+  private readonly selectKey: string;
   private readonly keyTypes: string[];
   private readonly isText: boolean[];
   /** The table, quoted. */
@@ -83,6 +85,11 @@ export class TableReader {
     );
     const keys = this.keyNames.map((k, i) => `${quoteIdent(k)}::text AS "_vecrelay_key${i}"`);
     this.select = [...cells, ...keys].join(', ');
+    const isKey = new Set(this.keyNames);
+    this.selectKey = [
+      ...cells.map((cell, i) => (isKey.has(info.columns[i]!.name) ? cell : 'NULL')),
+      ...keys,
+    ].join(', ');
     this.from = quoteTable(info.schema, info.table);
   }
 
@@ -117,11 +124,21 @@ export class TableReader {
   }
 
   /**
+   * The rows of these keys that exist, with their key only (the other columns read as NULL): a
+   * presence check that does not read and decode every vector again.
+   */
+  async existing(keys: Array<Record<string, ColumnValue>>): Promise<TableRow[]> {
+    if (keys.length === 0) return [];
+    const list = keys.map((k) => this.keyLiteral(this.keyNames.map((n) => pgText(k[n]!))));
+    return this.rows(`WHERE ${this.keyTuple} IN (${list.join(', ')})`, [], this.selectKey);
+  }
+
+  /**
    * Rows chosen by `tail` (a WHERE / ORDER BY / LIMIT clause over the table), each with the text
    * of the `extra` expressions.
    */
-  async rows(tail: string, extra: string[] = []): Promise<TableRow[]> {
-    const select = [this.select, ...extra.map((e, i) => `(${e})::text AS "_vecrelay_extra${i}"`)].join(', ');
+  async rows(tail: string, extra: string[] = [], cells = this.select): Promise<TableRow[]> {
+    const select = [cells, ...extra.map((e, i) => `(${e})::text AS "_vecrelay_extra${i}"`)].join(', ');
     const copy = this.client.query(
       new CopyOut(`COPY (SELECT ${select} FROM ${this.from} ${tail}) TO STDOUT (FORMAT binary)`),
     );

@@ -152,7 +152,7 @@ export async function settle(ctx: TableContext, candidates: Map<string, Candidat
     }
     if (gone.length) {
       // A row whose point is missing: deleted since the snapshot (in flight), or truly missing.
-      const now = new Set((await ctx.reader.byKeys(gone.map((d) => d.key!))).map((r) => rowIdJson(ctx, r)));
+      const now = new Set((await ctx.reader.existing(gone.map((d) => d.key!))).map((r) => rowIdJson(ctx, r)));
       for (const d of gone)
         if (now.has(d.idJson)) found.push(d);
         else next.set(d.idJson, pending.get(d.idJson)!);

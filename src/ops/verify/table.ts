@@ -6,7 +6,7 @@
 //   3. candidates are settled in batches (settle.ts) — rechecked once the pipeline has applied
 //      what their reading saw — and only the ones that still differ are reported;
 //   4. the sampled top-k (topk.ts) on rows drawn uniformly while reading (reservoir sampling).
-// Memory: one chunk of rows and points, at most SETTLE_BATCH candidates, the samples, and the
+// Memory: two chunks of rows (the next one is read ahead) and one of points, at most SETTLE_BATCH candidates, the samples, and the
 // keys reported (capped at MAX_LISTED per kind; the counts stay exact).
 import type { ColumnValue } from '../../event/change-event.js';
 import { canonicalKey, parseCanonicalKey } from '../../event/key.js';
@@ -141,13 +141,20 @@ export async function verifyTable(
   let seen = 0;
   const checked = metrics.verifyRows.labels({ table: ctx.table, side: 'postgres' });
 
-  // 1. Rows in key order.
+  // 1. Rows in key order. The next chunk is read while this one's points are fetched and compared,
+  // so Postgres and Qdrant work at once; the connection queues its queries, so a settle round's
+  // transaction starts after that read.
   let rows = 0;
-  for (let after: string[] | null = null; ;) {
+  const read = (after: string[] | null) => {
+    const next = ctx.reader.chunk(after, options.chunkSize);
+    next.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+    return next;
+  };
+  for (let next = read(null); ;) {
     ctx.signal?.throwIfAborted();
-    const chunk = await ctx.reader.chunk(after, options.chunkSize);
+    const chunk = await next;
     if (!chunk.length) break;
-    after = chunk.at(-1)!.keyText;
+    next = read(chunk.at(-1)!.keyText);
     rows += chunk.length;
     const ids = chunk.map((r) => pointIdOf(ctx.descriptor, ctx.namespace, r.key).id);
     const points = new Map(
@@ -195,7 +202,9 @@ export async function verifyTable(
         });
       else keyed.push({ point, key });
     }
-    const present = new Set((await ctx.reader.byKeys(keyed.map((k) => k.key))).map((r) => rowIdJson(ctx, r)));
+    const present = new Set(
+      (await ctx.reader.existing(keyed.map((k) => k.key))).map((r) => rowIdJson(ctx, r)),
+    );
     for (const { point, key } of keyed) {
       const idJson = pointIdJson(answeredId(point.id));
       if (!present.has(idJson) && !found.has(idJson))

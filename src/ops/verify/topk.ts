@@ -16,8 +16,8 @@ import { LSN_FIELD, vectorJson } from '../../sink/qdrant/points.js';
 import { quoteIdent } from '../../source/postgres/connect.js';
 import { walInsertLsn } from './applied.js';
 import type { TableContext } from './context.js';
-import { answeredId } from './qdrant.js';
-import { pgText as pgTextOf } from './rows.js';
+import { answeredId, type QdrantPoint } from './qdrant.js';
+import { pgText as pgTextOf, type TableRow } from './rows.js';
 import { awaitPipeline, lastChange, rowIdJson } from './settle.js';
 
 export interface TopKResult {
@@ -73,37 +73,54 @@ export async function sampledTopK(
       let done = false;
       for (let attempt = 0; attempt < ATTEMPTS && !done; attempt++) {
         const since = await walInsertLsn(ctx.pipeline.sql);
-        await ctx.data.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        let sample;
-        let nearest;
+        const using = layout.unnamed ? '' : name;
+        let search: (() => Promise<[QdrantPoint[], QdrantPoint[]]>) | undefined;
+        let searched: Promise<[QdrantPoint[], QdrantPoint[]]> | undefined;
+        let nearest: TableRow[] = [];
         let position: bigint;
+        await ctx.data.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         try {
           position = await walInsertLsn(ctx.data);
           await ctx.data.query('SET LOCAL enable_indexscan = off');
           await ctx.data.query('SET LOCAL enable_bitmapscan = off');
-          [sample] = await ctx.reader.byKeys([key]);
-          nearest = await ctx.reader.rows(
-            `WHERE ${col} IS NOT NULL ORDER BY ${expr} ${op} ${query} LIMIT ${k}`,
-            [`${expr} ${op} ${query}`],
-          );
+          const [sample] = await ctx.reader.byKeys([key]);
+          const vector = sample?.event?.vectors[name];
+          if (vector?.kind === 'dense') {
+            const text = vectorJson(vector);
+            search = () =>
+              Promise.all([
+                ctx.qdrant.nearest(text, using, k, true, [LSN_FIELD]),
+                ctx.qdrant.nearest(text, using, k, false, []),
+              ]);
+            // Qdrant searches while Postgres scans: both are full scans of their side.
+            searched = search();
+            searched.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+            nearest = await ctx.reader.rows(
+              `WHERE ${col} IS NOT NULL ORDER BY ${expr} ${op} ${query} LIMIT ${k}`,
+              [`${expr} ${op} ${query}`],
+            );
+          }
           await ctx.data.query('COMMIT');
         } catch (err) {
           await ctx.data.query('ROLLBACK').catch(() => {});
           throw err;
         }
-        const vector = sample?.event?.vectors[name];
-        if (!vector || vector.kind !== 'dense') {
+        if (!search || !searched) {
           done = true; // the row is gone, or its vector NULL now: nothing to compare
           continue;
         }
-        await awaitPipeline(ctx, position);
-        const text = vectorJson(vector);
-        const using = layout.unnamed ? '' : name;
-        const exact = await ctx.qdrant.nearest(text, using, k, true, [LSN_FIELD]);
-        const hnsw = await ctx.qdrant.nearest(text, using, k, false, []);
         const pgIds = nearest.map((r) => rowIdJson(ctx, r));
         const pgDistance = new Map(nearest.map((r, i) => [pgIds[i]!, Number(r.extras[0])]));
-        const exactIds = exact.map((p) => pointIdJson(answeredId(p.id)));
+        const ids = (points: QdrantPoint[]) => points.map((p) => pointIdJson(answeredId(p.id)));
+        // Compared at once, as rows are (table.ts): only answers that differ wait for the pipeline
+        // to apply past the snapshot, and are asked again.
+        let [exact, hnsw] = await searched;
+        let exactIds = ids(exact);
+        if (exactIds.length !== pgIds.length || pgIds.some((id) => !exactIds.includes(id))) {
+          await awaitPipeline(ctx, position);
+          [exact, hnsw] = await search();
+          exactIds = ids(exact);
+        }
         const onlyQdrant = exact.filter((_, i) => !pgDistance.has(exactIds[i]!));
         const onlyPostgres = pgIds.filter((id) => !exactIds.includes(id));
         if (onlyQdrant.length || onlyPostgres.length) {
