@@ -77,7 +77,7 @@ async function searchSide(alias: string): Promise<'old' | 'new' | 'mixed'> {
   return sides.size === 1 ? [...sides][0]! : 'mixed';
 }
 
-/** Queries the alias without pause until stopped; every answer that is not a 200 is kept. */
+/** Queries the alias until stopped, one query after another; every answer that is not a 200 is kept. */
 function reader(alias: string) {
   const env = stackEnv();
   let stop = false;
@@ -86,6 +86,8 @@ function reader(alias: string) {
   let queries = 0;
   const done = (async () => {
     while (!stop) {
+      // A short breath between queries: the test server serves every other test file too.
+      await new Promise((resolve) => setTimeout(resolve, 5));
       const res = await fetch(`${env.qdrantUrl}/collections/${alias}/points/query`, {
         method: 'POST',
         headers: {
