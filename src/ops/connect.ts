@@ -82,10 +82,11 @@ export async function connectKafka(config: LoadedConfig, log: Logger): Promise<A
 export async function connectKafkaClient(
   config: LoadedConfig,
   log: Logger,
+  clientId = `${config.kafka.clientId}-ops`,
 ): Promise<{ kafka: Kafka; admin: Admin }> {
   // kafkajs logs each retry of each call at error level; the command reports the outcome itself.
   const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
-  const kafka = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet);
+  const kafka = createKafka(kafkaSettings(config, clientId), quiet);
   const admin = kafka.admin();
   try {
     await bounded(kafkaWhere(config), admin.connect());

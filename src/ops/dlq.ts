@@ -19,7 +19,6 @@ import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { LoadedConfig } from '../config/load.js';
 import { formatLsn } from '../event/lsn.js';
 import { decoderFor, versionOf, SCHEMA_HEADER } from '../event/versions.js';
-import { createKafka, kafkaSettings } from '../kafka/client.js';
 import {
   DLQ,
   decodeDeadLetter,
@@ -32,7 +31,7 @@ import {
 import { deadLetterTopic } from '../kafka/topics.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { bounded, kafkaWhere, Unreachable } from './connect.js';
+import { bounded, connectKafkaClient, kafkaWhere, Unreachable } from './connect.js';
 import { partitionOffsets, readRanges, type Range } from './dlq-read.js';
 
 export interface DlqEntry {
@@ -81,15 +80,7 @@ export interface DlqClients {
 }
 
 export async function openDlq(config: LoadedConfig, log: Logger): Promise<DlqClients> {
-  const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
-  const kafka = createKafka(kafkaSettings(config, `${config.kafka.clientId}-dlq`), quiet);
-  const admin = kafka.admin();
-  try {
-    await bounded(kafkaWhere(config), admin.connect());
-  } catch (err) {
-    void admin.disconnect().catch(() => {});
-    throw err;
-  }
+  const { kafka, admin } = await connectKafkaClient(config, log, `${config.kafka.clientId}-dlq`);
   return {
     kafka,
     admin,

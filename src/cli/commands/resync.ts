@@ -43,11 +43,8 @@ export function resyncCommand(): Command {
               `(request ${request.id}); the running source reads it in chunks\n`,
           );
           if (!opts.wait) return;
-          const { createKafka, kafkaSettings } = await import('../../kafka/client.js');
-          const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
-          const kafka = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet);
-          const admin = kafka.admin();
-          await admin.connect();
+          const { connectKafkaClient } = await import('../../ops/connect.js');
+          const { kafka, admin } = await connectKafkaClient(config, log);
           try {
             let last = -1;
             const done = await waitForResync(

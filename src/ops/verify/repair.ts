@@ -4,9 +4,8 @@
 // then checks the tables again.
 import type { LoadedConfig } from '../../config/load.js';
 import type { ColumnValue } from '../../event/change-event.js';
-import { createKafka, kafkaSettings } from '../../kafka/client.js';
 import type { Logger } from '../../shared/log.js';
-import { connectPostgres } from '../connect.js';
+import { connectKafkaClient, connectPostgres } from '../connect.js';
 import { requestResync, resolveTable, waitForResync } from '../resync.js';
 import { pgText } from './rows.js';
 
@@ -33,12 +32,12 @@ export async function repairKeys(
   say: (line: string) => void,
 ): Promise<number> {
   const sql = await connectPostgres(config, log);
-  const quiet = log.child({ component: 'kafka' }, { level: 'silent' });
-  const kafka = createKafka(kafkaSettings(config, `${config.kafka.clientId}-ops`), quiet);
-  const admin = kafka.admin();
+  const { kafka, admin } = await connectKafkaClient(config, log).catch(async (err: unknown) => {
+    await sql.end().catch(() => {});
+    throw err;
+  });
   let requested = 0;
   try {
-    await admin.connect();
     for (const [table, list] of keys) {
       if (list.length === 0) continue;
       const target = resolveTable(config, table);
