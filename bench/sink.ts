@@ -1,20 +1,23 @@
-// Sink benchmark (not a test): `vecrelay sink` against the raw ingest limit of the same Qdrant.
+// Sink benchmark (not a test): `vecrelay sink` over REST and over gRPC against the raw ingest
+// limit of the same Qdrant, reached with the clients users would pick.
 //   npx tsx bench/sink.ts [--rows 100000] [--dim 1536] [--partitions 6] [--tune-rows 6000]
-//                         [--batch B --concurrency C]   (skip the baseline's tuning)
-//                         [--raw-after 0]               (no second raw run after the sink's)
-// Needs the local stack (npm run stack:up); Qdrant is QDRANT_URL when set, else the stack's test
-// server. On one topic backlog of `rows` events of vector(dim) + a small payload, written straight
-// to Kafka in the source's message format (Avro value, canonical key, murmur2 partition, table
+//                         [--batch B --concurrency C]   (skip the baselines' tuning)
+//                         [--raw-after 0]               (no second raw runs after the sinks')
+//                         [--transports rest,grpc]      (the sink runs)
+//                         [--sink-batch N --sink-partitions N] (sink.batchSize, partitionsConsumedConcurrently)
+// Needs the local stack (npm run stack:up); Qdrant is QDRANT_URL + QDRANT_GRPC_URL when set, else
+// the stack's test server when it serves gRPC, else a test server the bench starts (REST + gRPC).
+// On one topic backlog of `rows` events of vector(dim) + a small payload, written straight to
+// Kafka in the source's message format (Avro value, canonical key, murmur2 partition, table
 // descriptor in <prefix>._tables), it prints rows/s of
-//   (a) raw: the same points upserted with @qdrant/js-client-rest (wait=true, number[] vectors) at
-//       its best batch size × concurrency (tuned on the first --tune-rows rows, then run on all);
-//   (b) vecrelay sink: the real process, from Kafka to Qdrant-acknowledged (until the collection
-//       holds every point), with its peak RSS (VmHWM);
-// and their ratio. BENCH_PROFILE=DIR writes a CPU profile of the sink process there.
+//   (a) raw REST: the points upserted with @qdrant/js-client-rest (wait=true, number[] vectors),
+//   (b) raw gRPC: the same with @qdrant/js-client-grpc (wait=true, number[] vectors, uncompressed),
+//       each at its best batch size × concurrency (tuned on the first --tune-rows rows);
+//   (c) vecrelay sink, qdrant.transport rest and grpc: the real process, from Kafka to
+//       Qdrant-acknowledged (until the collection holds every point), with its peak RSS (VmHWM);
+// their ratios, and client CPU per 1,000 rows. BENCH_PROFILE=DIR writes CPU profiles of the sinks.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Producer } from 'kafkajs';
 import { encodeEvent } from '../src/event/avro.js';
 import { SCHEMA_HEADER, SCHEMA_VERSION } from '../src/event/versions.js';
@@ -26,9 +29,10 @@ import { changeTopic } from '../src/kafka/topics.js';
 import { sinkGroupId } from '../src/sink/sink.js';
 import { LSN_FIELD } from '../src/sink/qdrant/points.js';
 import { testKafka } from '../test/helpers/kafka.js';
-import { dropCollection, qdrantRequest } from '../test/helpers/qdrant.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
-import { stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { benchQdrant, processCpu, rawUpsert, type RawClient } from './sink-clients.js';
+import { sampleProcess } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +43,9 @@ const { values: args } = parseArgs({
     batch: { type: 'string' },
     concurrency: { type: 'string' },
     'raw-after': { type: 'string', default: '1' },
+    transports: { type: 'string', default: 'rest,grpc' },
+    'sink-batch': { type: 'string' },
+    'sink-partitions': { type: 'string' },
   },
 });
 const rows = Number(args.rows);
@@ -52,7 +59,8 @@ const schema = 'public';
 const table = 'items';
 const topic = changeTopic(name, schema, table);
 const rawCollection = `${name}_raw`;
-const sinkCollection = `${name}_sink`;
+const sinkCollection = (transport: string) => `${name}_sink_${transport}`;
+const transports = args.transports.split(',') as Array<'rest' | 'grpc'>;
 const LSN0 = 0x1_0000_0000n;
 
 // --- the rows: generated from their id, so both sides see the same points without holding them --
@@ -135,79 +143,26 @@ async function produceBacklog(producer: Producer) {
   await Promise.all(inFlight);
 }
 
-async function pointCount(collection: string): Promise<number> {
-  const { status, result } = await qdrantRequest<{ count: number }>(
-    'POST',
-    `/collections/${collection}/points/count`,
-    { exact: true },
-  );
-  return status === 200 ? result.count : 0;
-}
+const q = await benchQdrant(env);
 
-const qdrant = new QdrantClient({
-  url: env.qdrantUrl,
-  apiKey: env.qdrantApiKey,
-  checkCompatibility: false,
-  timeout: 600_000,
-});
-
+const { count: pointCount, drop: dropCollection } = q;
 /** A fresh collection configured as the sink creates it (Cosine, the LSN payload index). */
-async function freshCollection(collection: string) {
-  await dropCollection(collection);
-  await qdrant.createCollection(collection, { vectors: { size: dim, distance: 'Cosine' } });
-  await qdrant.createPayloadIndex(collection, { field_name: LSN_FIELD, field_schema: 'integer', wait: true });
-}
+const freshCollection = (collection: string) => q.fresh(collection, dim, LSN_FIELD);
 
-/** Upserts rows [0, n) with the JS client: `concurrency` workers, each `batch` points a request. */
-async function rawUpsert(n: number, batch: number, concurrency: number) {
+/** Rows [0, n) upserted into a fresh collection with a raw client; checks they all arrived. */
+async function rawRun(client: RawClient, n: number, batch: number, concurrency: number) {
   await freshCollection(rawCollection);
-  let next = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (;;) {
-        const start = next;
-        if (start >= n) return;
-        next = Math.min(start + batch, n);
-        const points = [];
-        for (let i = start; i < next; i++) points.push(pointOf(i));
-        await qdrant.upsert(rawCollection, { wait: true, points });
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const r = await rawUpsert(q, client, rawCollection, pointOf, n, batch, concurrency);
   const count = await pointCount(rawCollection);
-  if (count !== n) throw new Error(`raw: ${count} points after upserting ${n}`);
-  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  if (count !== n) throw new Error(`raw ${client}: ${count} points after upserting ${n}`);
+  await dropCollection(rawCollection); // the test server keeps points in memory
+  return r;
 }
 
-/** utime + stime of a process (all its threads), from /proc/PID/stat. */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: USER_HZ is 100 on Linux
-}
-
-/** The stack's Qdrant test server's CPU use from now on (null with QDRANT_URL or no pid file). */
-function serverCpu() {
-  let pid = 0;
-  try {
-    if (!env.qdrantIsReal)
-      pid = Number(readFileSync(path.join(stackDir, 'qdrant-test-server', 'server.pid'), 'utf8'));
-  } catch {
-    /* not known */
-  }
-  const start = pid ? processCpuSeconds(pid) : 0;
-  return {
-    /** Fraction of `seconds` the server spent on a CPU. */
-    busy: (seconds: number): number | null => (pid ? (processCpuSeconds(pid) - start) / seconds : null),
-  };
-}
+const serverCpu = () => processCpu(q.pid);
 
 /** Runs `vecrelay sink` until the collection holds every row, sampling its peak RSS (VmHWM). */
-async function runSink(config: string, groupId: string) {
+async function runSink(config: string, groupId: string, collection: string) {
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
@@ -215,30 +170,21 @@ async function runSink(config: string, groupId: string) {
   profile.push(...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []));
   const t0 = performance.now();
   const proc = startVecrelay(['sink', '--config', config], { VECRELAY_LOG_LEVEL: 'info' }, profile);
-  let peakKb = 0;
-  let cpuSeconds = 0;
-  const sample = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid}/status`, 'utf8'));
-      if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      cpuSeconds = processCpuSeconds(proc.child.pid!);
-    } catch {
-      /* exited */
-    }
-  }, 100);
+  const sampler = sampleProcess(proc.child);
   let firstPoint: number | undefined;
   try {
     await waitFor(
       'the sink to write every point',
       async () => {
         if (proc.child.exitCode !== null) return true;
-        const count = await pointCount(sinkCollection);
+        const count = await pointCount(collection);
         if (count > 0 && firstPoint === undefined) firstPoint = performance.now();
         return count >= rows;
       },
       { timeoutMs: 3_600_000, intervalMs: 200 },
     );
     const seconds = (performance.now() - t0) / 1000;
+    const { peakMb, cpuSeconds } = sampler.stop();
     if (proc.child.exitCode !== null)
       throw new Error(
         `the sink exited with ${proc.child.exitCode}:\n${readFileSync(proc.logFile, 'utf8').slice(-3000)}`,
@@ -256,12 +202,12 @@ async function runSink(config: string, groupId: string) {
       seconds,
       steadySeconds: firstPoint === undefined ? seconds : (performance.now() - firstPoint) / 1000,
       committed,
-      peakMb: peakKb / 1024,
+      peakMb,
       cpuSeconds,
       proc,
     };
   } finally {
-    clearInterval(sample);
+    sampler.stop();
     if (proc.child.exitCode === null) proc.child.kill('SIGTERM');
     await proc.exited;
     if (process.env.BENCH_NODE_ARGS) console.log(`sink log: ${proc.logFile}`);
@@ -275,21 +221,34 @@ const admin = kafka.admin();
 await admin.connect();
 const producer = kafka.producer({ allowAutoTopicCreation: false });
 await producer.connect();
-const pipeline = {
+const pipeline = (transport: string) => ({
   name,
   slot: name,
   publication: name,
   topicPrefix: name,
-  tables: [{ table: `${schema}.${table}`, collection: sinkCollection }],
+  tables: [{ table: `${schema}.${table}`, collection: sinkCollection(transport) }],
   partitions,
-};
-const config = writeConfig(pipeline, {
-  qdrant: { url: env.qdrantUrl, ...(env.qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}) },
 });
-const groupId = sinkGroupId({ name, sink: {} } as Parameters<typeof sinkGroupId>[0]);
+const groupOf = (transport: string) =>
+  `${sinkGroupId({ name, sink: {} } as Parameters<typeof sinkGroupId>[0])}-${transport}`;
+const configOf = (transport: 'rest' | 'grpc') =>
+  writeConfig(pipeline(transport), {
+    qdrant: {
+      url: q.url,
+      transport,
+      grpcUrl: q.grpcUrl,
+      ...(q.apiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}),
+    },
+    sink: {
+      groupId: groupOf(transport),
+      ...(args['sink-batch'] ? { batchSize: Number(args['sink-batch']) } : {}),
+      ...(args['sink-partitions'] ? { partitionsConsumedConcurrently: Number(args['sink-partitions']) } : {}),
+    },
+  });
+const perK = (cpuSeconds: number) => `${((cpuSeconds / rows) * 1000).toFixed(3)} s`;
 try {
   // --- the backlog
-  console.log(`Qdrant: ${env.qdrantUrl}${env.qdrantIsReal ? '' : ' (test server)'}`);
+  console.log(`Qdrant: REST ${q.url}, gRPC ${q.grpcUrl}${env.qdrantIsReal ? '' : ' (test server)'}`);
   console.log(`writing ${rows} events of vector(${dim}) + payload to ${topic} (${partitions} partitions) …`);
   const t0 = performance.now();
   await admin.createTopics({
@@ -317,64 +276,106 @@ try {
   await produceBacklog(producer);
   console.log(`backlog ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
-  // --- (a) raw: tune batch × concurrency on a prefix, then the best on every row
-  let best: { batch: number; concurrency: number; rate: number } | undefined;
-  if (args.batch && args.concurrency) {
-    best = { batch: Number(args.batch), concurrency: Number(args.concurrency), rate: 0 };
-  } else {
-    console.log(`raw: tuning on ${tuneRows} rows`);
-    for (const batch of [64, 128, 256])
-      for (const concurrency of [1, 2, 4]) {
-        const { seconds } = await rawUpsert(tuneRows, batch, concurrency);
-        const rate = report(`  batch ${batch} × concurrency ${concurrency}`, tuneRows, seconds);
-        if (!best || rate > best.rate) best = { batch, concurrency, rate };
-      }
+  // --- (a, b) raw clients: tune batch × concurrency on a prefix, then the best on every row.
+  // The machine may be shared: each raw run is repeated after the sinks' (--raw-after 0 to skip),
+  // and ratios use their mean; the Qdrant test server's CPU shows how busy it was kept.
+  const raws = new Map<
+    RawClient,
+    {
+      label: string;
+      batch: number;
+      concurrency: number;
+      runs: Array<{ seconds: number; cpuSeconds: number; busy: number | null }>;
+    }
+  >();
+  for (const client of ['rest', 'grpc'] as const) {
+    let best: { batch: number; concurrency: number; rate: number } | undefined;
+    if (args.batch && args.concurrency) {
+      best = { batch: Number(args.batch), concurrency: Number(args.concurrency), rate: 0 };
+    } else {
+      console.log(`raw ${client}: tuning on ${tuneRows} rows`);
+      for (const batch of [64, 128, 256])
+        for (const concurrency of [1, 2, 4]) {
+          const { seconds } = await rawRun(client, tuneRows, batch, concurrency);
+          const rate = report(`  batch ${batch} × concurrency ${concurrency}`, tuneRows, seconds);
+          if (!best || rate > best.rate) best = { batch, concurrency, rate };
+        }
+    }
+    raws.set(client, {
+      label: `raw ${client}: js-client-${client} upsert, batch ${best!.batch} × ${best!.concurrency}`,
+      ...best!,
+      runs: [],
+    });
   }
-  // The machine may be shared: the raw run is repeated after the sink's (--raw-after 0 to skip),
-  // and the ratio uses their mean; the Qdrant test server's CPU shows how busy it was kept.
-  const rawLabel = `raw: js-client upsert, batch ${best!.batch} × concurrency ${best!.concurrency}`;
-  const rawRuns: Array<{ seconds: number; cpuSeconds: number; serverBusy: number | null }> = [];
-  const runRaw = async () => {
+  const runRaw = async (client: RawClient) => {
+    const r = raws.get(client)!;
     const server = serverCpu();
-    const r = await rawUpsert(rows, best!.batch, best!.concurrency);
-    rawRuns.push({ ...r, serverBusy: server.busy(r.seconds) });
-    report(rawLabel, rows, r.seconds);
-    await dropCollection(rawCollection); // the test server keeps points in memory
+    const run = await rawRun(client, rows, r.batch, r.concurrency);
+    r.runs.push({ ...run, busy: server.busy(run.seconds) });
+    report(r.label, rows, run.seconds);
   };
-  await runRaw();
+  for (const client of raws.keys()) await runRaw(client);
 
-  // --- (b) vecrelay sink
-  const server = serverCpu();
-  const run = await runSink(config, groupId);
-  const sinkServerBusy = server.busy(run.seconds);
-  const ours = report('vecrelay sink: Kafka → Qdrant acknowledged', rows, run.seconds);
-  report('  from its first point on (start-up excluded)', rows, run.steadySeconds);
-  await dropCollection(sinkCollection);
+  // --- (c) vecrelay sink, on each transport
+  const sinks = new Map<
+    string,
+    {
+      rate: number;
+      steady: number;
+      busy: number | null;
+      peakMb: number;
+      cpuSeconds: number;
+      committed: number;
+    }
+  >();
+  for (const transport of transports) {
+    const server = serverCpu();
+    const run = await runSink(configOf(transport), groupOf(transport), sinkCollection(transport));
+    const busy = server.busy(run.seconds);
+    const rate = report(`vecrelay sink (${transport}): Kafka → Qdrant acknowledged`, rows, run.seconds);
+    const steady = report('  from its first point on (start-up excluded)', rows, run.steadySeconds);
+    sinks.set(transport, {
+      rate,
+      steady,
+      busy,
+      peakMb: run.peakMb,
+      cpuSeconds: run.cpuSeconds,
+      committed: run.committed,
+    });
+    await dropCollection(sinkCollection(transport));
+  }
 
-  if (args['raw-after'] !== '0') await runRaw();
-  const raw = rows / (rawRuns.reduce((sum, r) => sum + r.seconds, 0) / rawRuns.length);
+  if (args['raw-after'] !== '0') for (const client of raws.keys()) await runRaw(client);
   const busy = (b: number | null) => (b === null ? '' : `, test server ${(b * 100).toFixed(0)}% busy`);
-  console.log(
-    `\nraw ${rawRuns.map((r) => (rows / r.seconds).toFixed(0)).join(' / ')} rows/s (mean ${raw.toFixed(0)})` +
-      rawRuns.map((r) => busy(r.serverBusy)).join(''),
-  );
-  console.log(
-    `ratio vecrelay / raw: ${(ours / raw).toFixed(2)} (${(rows / run.steadySeconds / raw).toFixed(2)} start-up excluded)` +
-      `${busy(sinkServerBusy)}   sink peak RSS ${run.peakMb.toFixed(0)} MB   committed ${run.committed} offsets`,
-  );
-  const rawCpu = rawRuns.reduce((sum, r) => sum + r.cpuSeconds, 0) / rawRuns.length;
-  console.log(
-    `client CPU per 1000 rows: raw ${((rawCpu / rows) * 1000).toFixed(2)} s (this process), ` +
-      `vecrelay sink ${((run.cpuSeconds / rows) * 1000).toFixed(2)} s (the whole process, start-up included)`,
-  );
+  console.log('');
+  const rawRate = new Map<string, number>();
+  for (const [client, r] of raws) {
+    const mean = rows / (r.runs.reduce((sum, x) => sum + x.seconds, 0) / r.runs.length);
+    const cpu = r.runs.reduce((sum, x) => sum + x.cpuSeconds, 0) / r.runs.length;
+    rawRate.set(client, mean);
+    console.log(
+      `${r.label}: ${r.runs.map((x) => (rows / x.seconds).toFixed(0)).join(' / ')} rows/s (mean ${mean.toFixed(0)})` +
+        `${r.runs.map((x) => busy(x.busy)).join('')}; client CPU per 1000 rows ${perK(cpu)}`,
+    );
+  }
+  for (const [transport, s] of sinks) {
+    const vs = (client: string) =>
+      `${(s.rate / rawRate.get(client)!).toFixed(2)} (${(s.steady / rawRate.get(client)!).toFixed(2)} start-up excluded)`;
+    console.log(
+      `vecrelay sink (${transport}): ${s.rate.toFixed(0)} rows/s${busy(s.busy)}; vs raw gRPC ${vs('grpc')}, vs raw REST ${vs('rest')}; ` +
+        `client CPU per 1000 rows ${perK(s.cpuSeconds)} (whole process, start-up included); peak RSS ${s.peakMb.toFixed(0)} MB; ` +
+        `committed ${s.committed} offsets`,
+    );
+  }
   console.log('(the sink time includes process start-up, reading the table descriptor, and group join)');
 } finally {
   await producer.disconnect().catch(() => {});
   await dropCollection(rawCollection);
-  await dropCollection(sinkCollection);
-  await admin.deleteGroups([groupId]).catch(() => {});
+  for (const t of transports) await dropCollection(sinkCollection(t));
+  await admin.deleteGroups(transports.map(groupOf)).catch(() => {});
   await admin
     .deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`)) })
     .catch(() => {});
   await admin.disconnect();
 }
+await q.close();

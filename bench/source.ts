@@ -12,12 +12,12 @@
 // does not send it, the source reads it back by key), streamed by vecrelay with rows/s and the
 // CPU seconds of Postgres, the broker and vecrelay; 100 % once more with unchangedColumns: partial
 // (no read-back) for reference. --mix-only skips the insert and snapshot runs, --snapshot-only
-// all but the snapshot runs.
+// all but the snapshot runs, --stream-only all but the insert streaming run, --skip-mix the update mix.
 // The snapshot is chunked and online (streaming runs beside it) and ends at the log line
 // 'snapshot of table done'; it runs twice, on the quiet table and while another client updates
 // rows (10 random rows every 10 ms), each with the slot's peak retained WAL during it.
 // BENCH_SOURCE='{"producers":4}' overrides source.* settings, BENCH_SNAPSHOT='{"chunkRows":5000}'
-// snapshot.* settings; BENCH_PROFILE=DIR writes a CPU
+// snapshot.* settings; BENCH_LOG_LEVEL=debug keeps the source log (its path is printed); BENCH_PROFILE=DIR writes a CPU
 // profile of the vecrelay process.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
@@ -30,6 +30,7 @@ import { parseLsn } from '../src/source/pgoutput/index.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
 import { repoRoot, stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { testKafka, withAdmin } from '../test/helpers/kafka.js';
+import { processCpuSeconds, sampleProcess, statFields } from './process-stats.js';
 import { changeTopic } from '../src/kafka/topics.js';
 
 const { values: args } = parseArgs({
@@ -38,6 +39,8 @@ const { values: args } = parseArgs({
     dim: { type: 'string', default: '1536' },
     'mix-only': { type: 'boolean', default: false },
     'snapshot-only': { type: 'boolean', default: false },
+    'stream-only': { type: 'boolean', default: false },
+    'skip-mix': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -47,7 +50,9 @@ const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 // vecrelay runs compiled, as deployed (Dockerfile: `npm run build`, node dist/…), not through tsx:
 // compiling TypeScript at start-up would be counted in its time. The output sits one level below
-// the repository, like dist/, so the schemas/ and package.json paths resolve the same way.
+// the repository, like dist/, so the schemas/ and package.json paths resolve the same way. It gets
+// the Node flags of the Dockerfile's ENTRYPOINT too (a bounded young generation: peak RSS).
+const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=8'];
 const buildDir = path.join(repoRoot, '.bench-dist');
 execFileSync(process.execPath, [
   path.join(repoRoot, 'node_modules/typescript/bin/tsc'),
@@ -78,15 +83,8 @@ const stackPids = {
   postgres: Number(readFileSync(path.join(stackDir, 'pg/data/postmaster.pid'), 'utf8').split('\n')[0]),
   kafka: Number(readFileSync(path.join(stackDir, 'kafka/kafka.pid'), 'utf8').trim()),
 };
-/** /proc/PID/stat after the command name: [state, ppid, …]; utime, stime, cutime, cstime at 11–14. */
-function statFields(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-}
 /** utime + stime + reaped children's, in seconds. */
-function cpuSeconds(pid: number): number {
-  const f = statFields(pid);
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
-}
+const cpuSeconds = (pid: number) => processCpuSeconds(pid, true);
 /** A process and its live children (a child's time moves into the parent's cutime when reaped). */
 function treeCpuSeconds(pid: number): number {
   let total = cpuSeconds(pid);
@@ -151,27 +149,16 @@ async function runSource(
   const t0 = performance.now();
   const spawnedAt = Date.now();
   // BENCH_PROFILE=DIR writes a CPU profile of the source process there.
-  const profile = process.env.BENCH_PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-    : [];
+  const profile = [...DEPLOYED_NODE_FLAGS];
+  if (process.env.BENCH_PROFILE) profile.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`);
   if (process.env.BENCH_NODE_ARGS) profile.push(...process.env.BENCH_NODE_ARGS.split(' '));
   const proc = startVecrelay(
     ['source', '--config', config],
-    { VECRELAY_LOG_LEVEL: 'info' },
+    { VECRELAY_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
     profile,
     compiledEntry,
   );
-  let peakKb = 0;
-  let cpu = 0;
-  const sample = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid}/status`, 'utf8'));
-      if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      cpu = cpuSeconds(proc.child.pid!);
-    } catch {
-      /* exited */
-    }
-  }, 100);
+  const sampler = sampleProcess(proc.child, { reaped: true });
   await waitFor(
     'the source to finish',
     async () => (await done(proc.logFile)) || proc.child.exitCode !== null,
@@ -181,12 +168,8 @@ async function runSource(
     },
   );
   let seconds = (performance.now() - t0) / 1000;
-  clearInterval(sample);
-  try {
-    cpu = cpuSeconds(proc.child.pid!);
-  } catch {
-    /* exited: the last sample stands */
-  }
+  const { peakMb, cpuSeconds: cpu } = sampler.stop();
+  if (process.env.BENCH_LOG_LEVEL) console.log(`source log: ${proc.logFile} (spawned at ${spawnedAt})`);
   if (proc.child.exitCode !== null && proc.child.exitCode !== 0)
     throw new Error(
       `the source exited with ${proc.child.exitCode}:\n${readFileSync(proc.logFile, 'utf8').slice(-3000)}`,
@@ -202,7 +185,7 @@ async function runSource(
     if (!ended?.time) throw new Error(`no "${endedWhen}" line in ${proc.logFile}`);
     seconds = (ended.time - spawnedAt) / 1000;
   }
-  return { seconds, startupSeconds: (began.time - spawnedAt) / 1000, peakMb: peakKb / 1024, cpuSeconds: cpu };
+  return { seconds, startupSeconds: (began.time - spawnedAt) / 1000, peakMb, cpuSeconds: cpu };
 }
 
 function reportSteady(run: { seconds: number; startupSeconds: number }) {
@@ -244,7 +227,7 @@ try {
   const endLsn = endRows[0]!.lsn;
   console.log(`backlog ready up to ${endLsn}\n`);
   if (!args['mix-only']) await insertsAndSnapshot(endLsn);
-  if (!args['snapshot-only']) await updateMix();
+  if (!args['snapshot-only'] && !args['stream-only'] && !args['skip-mix']) await updateMix();
 } finally {
   for (const s of [rawSlot, name, ...snapSlots, ...mixSlots])
     await sql
@@ -327,7 +310,7 @@ async function updateMix() {
 
 async function insertsAndSnapshot(endLsn: string) {
   if (!args['snapshot-only']) await streaming(endLsn);
-  await snapshot();
+  if (!args['stream-only']) await snapshot();
 }
 
 /** The same settings for the streaming and the snapshot runs. */

@@ -31,6 +31,7 @@ import { dropCollection, qdrantRequest } from '../test/helpers/qdrant.js';
 import { startQdrantProcess, type QdrantProcess } from '../test/helpers/qdrant-process.js';
 import { startVecrelay, writeConfig, type RunningProcess } from '../test/helpers/source-process.js';
 import { repoRoot, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { sampleProcess } from './process-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -84,12 +85,6 @@ function report(label: string, seconds: number, extra = ''): number {
 }
 
 /** utime + stime of a process (all its threads), from /proc/PID/stat. */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: USER_HZ is 100 on Linux
-}
-
 async function pointCount(): Promise<number> {
   const { status, result } = await qdrantRequest<{ count: number }>(
     'POST',
@@ -154,28 +149,10 @@ async function runVerify(config: string, samples: number) {
     nodeArgs,
     compiledEntry,
   );
-  let peakKb = 0;
-  let cpu = 0;
-  const sampler = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.child.pid}/status`, 'utf8'));
-      if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      cpu = processCpuSeconds(proc.child.pid!);
-    } catch {
-      /* exited */
-    }
-  }, 100);
-  // The last sample before exit: the child is a zombie until reaped, /proc still has its figures.
-  proc.child.on('exit', () => {
-    try {
-      cpu = processCpuSeconds(proc.child.pid!);
-    } catch {
-      /* reaped */
-    }
-  });
+  const sampler = sampleProcess(proc.child);
   const { code } = await proc.exited;
   const seconds = (performance.now() - t0) / 1000;
-  clearInterval(sampler);
+  const { peakMb, cpuSeconds } = sampler.stop();
   if (process.env.BENCH_NODE_ARGS) console.log(`verify log: ${proc.logFile}`);
   const out = readFileSync(proc.logFile, 'utf8');
   const line = out.split('\n').find((l) => l.startsWith('{"ok"'));
@@ -183,7 +160,7 @@ async function runVerify(config: string, samples: number) {
   const t = Object.values((JSON.parse(line) as VerifyJson).tables)[0]!;
   if (t.rows !== rows || t.points !== rows)
     throw new Error(`verify read ${t.rows} rows and ${t.points} points, not ${rows}`);
-  return { seconds, peakMb: peakKb / 1024, cpuSeconds: cpu, table: t };
+  return { seconds, peakMb, cpuSeconds, table: t };
 }
 
 let run: RunningProcess | undefined;

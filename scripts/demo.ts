@@ -54,7 +54,12 @@ writeFileSync(
       partitions: 3,
       replicationFactor: 1,
     },
-    qdrant: { url: env.qdrantUrl, ...(env.qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}) },
+    qdrant: {
+      url: env.qdrantUrl,
+      // gRPC (the default transport) where the stack's server serves it, else REST.
+      ...(env.qdrantGrpcUrl ? { grpcUrl: env.qdrantGrpcUrl } : { transport: 'rest' }),
+      ...(env.qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}),
+    },
     tables: [{ table, collection }],
     snapshot: 'initial',
     source: { heartbeatIntervalMs: 1000 },

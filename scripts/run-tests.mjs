@@ -45,6 +45,9 @@ const args = [
   'tsx',
   '--test',
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+  // A test that hangs (a promise nothing settles) fails after 10 minutes instead of holding the
+  // whole run: the longest test takes about 3.
+  '--test-timeout=600000',
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=tap',

@@ -19,8 +19,9 @@ as_pg() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # Ports are chosen free once and kept in $STACK/ports.env, so a restart finds the same addresses.
-# A port added to the stack later (KAFKA_SASL_PORT) is chosen and appended on the next `up`.
-PORT_NAMES=(PG_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT QDRANT_PORT KAFKA_SASL_PORT)
+# A port added to the stack later (KAFKA_SASL_PORT, QDRANT_GRPC_PORT) is chosen and appended on
+# the next `up`.
+PORT_NAMES=(PG_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT QDRANT_PORT KAFKA_SASL_PORT QDRANT_GRPC_PORT)
 load_ports() {
   mkdir -p "$STACK"
   [ -f "$STACK/ports.env" ] || : >"$STACK/ports.env"

@@ -13,5 +13,7 @@ if pid_alive "$KAFKA_DIR/kafka.pid"; then
     say "kafka-sasl none  (the broker predates the SASL listener: restart the stack to add it)"
   fi
 else say "kafka      down"; rc=1; fi
-if pid_alive "$QDRANT_DIR/server.pid"; then say "qdrant-ts  up    http://127.0.0.1:$QDRANT_PORT"; else say "qdrant-ts  down"; rc=1; fi
+if pid_alive "$QDRANT_DIR/server.pid"; then
+  say "qdrant-ts  up    http://127.0.0.1:$QDRANT_PORT$([ -f "$QDRANT_DIR/grpc-port" ] && echo " (gRPC http://127.0.0.1:$(cat "$QDRANT_DIR/grpc-port"))")"
+else say "qdrant-ts  down"; rc=1; fi
 exit $rc

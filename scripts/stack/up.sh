@@ -103,17 +103,22 @@ CONF
 fi
 
 # --- Qdrant-compatible test server ------------------------------------------------------------------
+# REST on $QDRANT_PORT, Qdrant's gRPC API on $QDRANT_GRPC_PORT (as Qdrant's 6333 / 6334). The
+# grpc-port file says the running server serves gRPC: one started by an older up.sh does not (it
+# keeps running, gRPC left out of env.json, until it is restarted: see below).
 if ! pid_alive "$QDRANT_DIR/server.pid"; then
-  say "starting the Qdrant-compatible test server on 127.0.0.1:$QDRANT_PORT"
+  say "starting the Qdrant-compatible test server on 127.0.0.1:$QDRANT_PORT (gRPC :$QDRANT_GRPC_PORT)"
   # Own stdio, so the caller's pipes close when up.sh ends.
   cd "$ROOT"
+  rm -f "$QDRANT_DIR/grpc-port"
   nohup node --import tsx test/qdrant-server/main.ts --host 127.0.0.1 --port "$QDRANT_PORT" \
-    >"$QDRANT_DIR/server.log" 2>&1 </dev/null &
+    --grpc-port "$QDRANT_GRPC_PORT" >"$QDRANT_DIR/server.log" 2>&1 </dev/null &
   echo $! >"$QDRANT_DIR/server.pid"
+  echo "$QDRANT_GRPC_PORT" >"$QDRANT_DIR/grpc-port"
 fi
 
 # --- ready checks, then the addresses for tests and tools -------------------------------------------
-node "$ROOT/scripts/stack/wait-ready.mjs" kafka "127.0.0.1:$KAFKA_PORT" 90 "$KAFKA_DIR/kafka.pid" \
+node --disable-warning=TimeoutNegativeWarning "$ROOT/scripts/stack/wait-ready.mjs" kafka "127.0.0.1:$KAFKA_PORT" 90 "$KAFKA_DIR/kafka.pid" \
   || { tail_log "$KAFKA_DIR/server.log"; tail_log "$KAFKA_DIR/stdout.log"; die "Kafka is not ready"; }
 
 # The SASL listener exists only if the running broker was started with it (a broker started by
@@ -134,21 +139,31 @@ if grep -q "^listeners=.*SASL://127.0.0.1:$KAFKA_SASL_PORT" "$KAFKA_DIR/server.p
     echo "$KAFKA_SASL_USER" >"$KAFKA_DIR/scram-users"
   fi
   KAFKA_SASL_USER=$KAFKA_SASL_USER KAFKA_SASL_PASSWORD=$KAFKA_SASL_PASSWORD \
-    node "$ROOT/scripts/stack/wait-ready.mjs" kafka-sasl "127.0.0.1:$KAFKA_SASL_PORT" 60 "$KAFKA_DIR/kafka.pid" \
+    node --disable-warning=TimeoutNegativeWarning "$ROOT/scripts/stack/wait-ready.mjs" kafka-sasl "127.0.0.1:$KAFKA_SASL_PORT" 60 "$KAFKA_DIR/kafka.pid" \
     || { tail_log "$KAFKA_DIR/server.log"; die "Kafka's SASL listener is not ready"; }
   sasl_json=$(printf ',\n  "kafkaSasl": { "brokers": ["127.0.0.1:%s"], "username": "%s", "password": "%s", "mechanisms": ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] }' \
     "$KAFKA_SASL_PORT" "$KAFKA_SASL_USER" "$KAFKA_SASL_PASSWORD")
 else
   say "Kafka runs without the SASL listener (started by an older up.sh): restart the stack to add it"
 fi
-node "$ROOT/scripts/stack/wait-ready.mjs" http "http://127.0.0.1:$QDRANT_PORT/" 30 "$QDRANT_DIR/server.pid" \
+node --disable-warning=TimeoutNegativeWarning "$ROOT/scripts/stack/wait-ready.mjs" http "http://127.0.0.1:$QDRANT_PORT/" 30 "$QDRANT_DIR/server.pid" \
   || { tail_log "$QDRANT_DIR/server.log"; die "the Qdrant test server is not ready"; }
+
+grpc_url="" grpc_json="" grpc_env=""
+if [ -f "$QDRANT_DIR/grpc-port" ]; then
+  grpc_url="http://127.0.0.1:$(cat "$QDRANT_DIR/grpc-port")"
+  grpc_json=", \"grpcUrl\": \"$grpc_url\""
+  grpc_env="export QDRANT_TEST_SERVER_GRPC_URL=$grpc_url"
+else
+  say "the Qdrant test server runs without gRPC (started by an older up.sh): to add it, stop only" \
+    "that server (kill \$(cat $QDRANT_DIR/server.pid)) and run up.sh again"
+fi
 
 cat >"$STACK/env.json" <<JSON
 {
   "pg": { "host": "127.0.0.1", "port": $PG_PORT, "user": "postgres", "database": "postgres" },
   "kafka": { "brokers": ["127.0.0.1:$KAFKA_PORT"] },
-  "qdrantTestServer": { "url": "http://127.0.0.1:$QDRANT_PORT" }$sasl_json
+  "qdrantTestServer": { "url": "http://127.0.0.1:$QDRANT_PORT"$grpc_json }$sasl_json
 }
 JSON
 cat >"$STACK/env" <<ENV
@@ -157,6 +172,7 @@ export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 ${sasl_json:+export KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT KAFKA_SASL_USER=$KAFKA_SASL_USER KAFKA_SASL_PASSWORD=$KAFKA_SASL_PASSWORD
 }export QDRANT_TEST_SERVER_URL=http://127.0.0.1:$QDRANT_PORT
+$grpc_env
 ENV
-say "ready: postgres 127.0.0.1:$PG_PORT, kafka 127.0.0.1:$KAFKA_PORT${sasl_json:+ (SASL 127.0.0.1:$KAFKA_SASL_PORT)}, qdrant-test-server http://127.0.0.1:$QDRANT_PORT"
+say "ready: postgres 127.0.0.1:$PG_PORT, kafka 127.0.0.1:$KAFKA_PORT${sasl_json:+ (SASL 127.0.0.1:$KAFKA_SASL_PORT)}, qdrant-test-server http://127.0.0.1:$QDRANT_PORT${grpc_url:+ (gRPC $grpc_url)}"
 say "addresses in $STACK/env.json (source $STACK/env in a shell)"

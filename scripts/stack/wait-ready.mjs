@@ -4,6 +4,8 @@
 //                                                    $KAFKA_SASL_USER / $KAFKA_SASL_PASSWORD
 //   node wait-ready.mjs http URL SECONDS          — the URL answers 200
 // An optional last argument names a pid file: when that process has died, fail at once.
+// kafkajs sets a timer from a field that starts unset, which Node 24 reports as a
+// TimeoutNegativeWarning: up.sh starts this with --disable-warning for it (as src/cli/main.ts filters it).
 import { Kafka, logLevel } from 'kafkajs';
 
 import { readFileSync } from 'node:fs';

@@ -2,6 +2,7 @@
 // cutover, rollback, teardown) register here as they are built; commander gives --help, --version and unknown-command errors.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import module from 'node:module';
 import { dlqCommand } from './commands/dlq.js';
 import { cutoverCommand, rollbackCommand, statusCommand, teardownCommand } from './commands/ops.js';
 import { planCommand } from './commands/plan.js';
@@ -15,6 +16,12 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string;
   description: string;
 };
+
+// The modules a command loads (imported in its action) compile from Node's on-disk cache after the
+// first start: in the system's temporary directory, or NODE_COMPILE_CACHE; NODE_DISABLE_COMPILE_CACHE=1
+// turns it off, and a directory that cannot be written only means no cache. Start-up is mostly
+// loading code: ~80 ms less CPU at each start of `vecrelay source` here.
+module.enableCompileCache?.();
 
 // kafkajs 2.2.4 arms a timer at a negative delay on every answered request (its throttle deadline
 // starts unset), which Node 24 reports once per process as a TimeoutNegativeWarning on stderr. Node

@@ -172,7 +172,21 @@ export const configSchema = z
       .strict(),
     qdrant: z
       .object({
-        url: z.string().url(),
+        url: z
+          .string()
+          .url()
+          .describe('REST address (port 6333): collections, aliases, and writes when transport is rest'),
+        transport: z
+          .enum(['grpc', 'rest'])
+          .default('grpc')
+          .describe(
+            'how the sink writes points: grpc (grpcUrl, port 6334; 2.4x the rows/s of rest at 0.7x its CPU per row, bench/sink.ts) or rest (url, port 6333)',
+          ),
+        grpcUrl: z
+          .string()
+          .url()
+          .optional()
+          .describe("gRPC address (port 6334); default: url's scheme and host with port 6334"),
         apiKeyEnv: z.string().optional().describe('environment variable holding the API key'),
         collectionPrefix: z.string().default(''),
         caFile: z

@@ -12,7 +12,7 @@
 //                          schema version above all), so a replay sends the record unchanged
 //
 // The value is the original record's bytes where there are some (sink), or a bounded JSON
-// description of the row where there are none (source: src/source/dead-letter-row.ts). A replay
+// description of the row where there are none (source: source-dead-letters.ts). A replay
 // (src/ops/dlq.ts) appends a marker record (stage `replay`) naming the dead letter it replayed.
 // Dead letters written before this format (sink: reason in `vecrelay.error`; source: JSON with
 // `from: "source"`) are still read.

@@ -37,7 +37,11 @@ export function toMessages(event: ChangeEvent, keyColumns: string[], route: Topi
   }
   const key = keyBytes(keyColumns, event.key);
   const partition = partitionFor(route.topic, key, route.partitions);
-  const out: OutMessage[] = [{ topic: route.topic, key, value, headers: EVENT_HEADERS, partition }];
+  // The value is the event's own encoding (src/event/avro.ts): its memory goes back to the
+  // encoder's arena once Kafka has it. (A truncate's value is shared by its records: not recycled.)
+  const out: OutMessage[] = [
+    { topic: route.topic, key, value, headers: EVENT_HEADERS, partition, recycle: true },
+  ];
   if (event.op === 'd') out.push({ topic: route.topic, key, value: null, partition });
   return out;
 }

@@ -17,6 +17,7 @@
 //   so a slow or absent Kafka pauses the caller (and through it the WAL stream) with bounded memory.
 // - A failed send fails the publisher for good: later messages must not overtake the lost ones.
 //   The owner builds a new publisher and replays from its last acknowledged position.
+import { releaseView } from '../shared/arena.js';
 import { VecrelayError } from '../shared/errors.js';
 import type { EventMessage, EventProducer } from './event-producer.js';
 
@@ -42,7 +43,7 @@ export function messageSize(msg: OutMessage): number {
 
 /**
  * A message that no batch can hold. The source checks for it before publishing and dead-letters
- * the row instead (src/source/dead-letter-row.ts); publish() refusing it is the last guard.
+ * the row instead (change-writer.ts, source-dead-letters.ts); publish() refusing it is the last guard.
  */
 export class OversizedMessageError extends VecrelayError {
   constructor(
@@ -175,7 +176,11 @@ export class Publisher {
       })
       .then(
         () => {
-          for (const q of batch) q.onAck();
+          for (const q of batch) {
+            // Kafka has it: the value's memory may hold the next events (arena.ts).
+            if (q.msg.recycle && q.msg.value) releaseView(q.msg.value);
+            q.onAck();
+          }
         },
         (err: unknown) => this.fail(err),
       )

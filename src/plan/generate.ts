@@ -58,6 +58,7 @@ export function generateConfig(input: {
   postgres: { host: string; port: number; database: string; user: string };
   brokers: string[];
   qdrantUrl: string;
+  qdrantGrpcUrl?: string;
   tables: GeneratedTable[];
 }): string {
   const doc = new Document({
@@ -69,7 +70,7 @@ export function generateConfig(input: {
       publication: input.names.publication,
     },
     kafka: { brokers: input.brokers, topicPrefix: 'vecrelay', partitions: 6 },
-    qdrant: { url: input.qdrantUrl },
+    qdrant: { url: input.qdrantUrl, ...(input.qdrantGrpcUrl ? { grpcUrl: input.qdrantGrpcUrl } : {}) },
     tables: [],
     snapshot: 'initial',
   });

@@ -55,6 +55,8 @@ export interface PlanOptions {
   name?: string;
   brokers: string[];
   qdrantUrl: string;
+  /** Qdrant's gRPC address for a new config; default: qdrantUrl's host, port 6334. */
+  qdrantGrpcUrl?: string;
   /** Where kafkajs' lines go (silenced during the checks). */
   log: Logger;
 }
@@ -223,7 +225,10 @@ async function targetChecks(options: PlanOptions, tables: TableInfo[]): Promise<
       ...(
         await checkQdrant(
           qdrant,
-          config ?? { qdrant: { url: options.qdrantUrl, collectionPrefix: '', bulkLoad: true }, tables: [] },
+          config ?? {
+            qdrant: { url: options.qdrantUrl, transport: 'rest', collectionPrefix: '', bulkLoad: true },
+            tables: [],
+          },
           tables,
         )
       ).map((c) => c.check),
@@ -341,6 +346,7 @@ export async function runPlan(options: PlanOptions): Promise<PlanReport> {
               },
               brokers: options.brokers,
               qdrantUrl: options.qdrantUrl,
+              qdrantGrpcUrl: options.qdrantGrpcUrl,
               tables: generated,
             });
     return {

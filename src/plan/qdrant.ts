@@ -9,6 +9,8 @@ import { messageOf } from '../shared/errors.js';
 import type { Problem } from '../shared/problems.js';
 import { collectionName } from '../event/names.js';
 import { dimensionProblem, resolveDistance } from '../sink/collections.js';
+import { QdrantGrpc } from '../sink/qdrant/grpc-client.js';
+import { grpcUrlOf } from '../sink/qdrant/output.js';
 import { qdrantTlsProblem } from '../sink/qdrant/tls-errors.js';
 import type { TableInfo, VectorColumnInfo } from '../source/postgres/catalog.js';
 import type { Check } from './types.js';
@@ -141,6 +143,29 @@ export function collectionProblem(
  * Qdrant's lines for a plan report or a preflight: reachable, API key accepted, and one line per
  * table's collection. Blockers carry their Problem.
  */
+/** The sink writes points over gRPC (qdrant.transport): its port must answer too. */
+async function checkGrpc(
+  target: QdrantTarget,
+  grpcUrl: string | undefined,
+): Promise<{ check: Check; problem?: Problem }> {
+  const url = grpcUrlOf(target.url, grpcUrl);
+  const grpc = new QdrantGrpc({ url, apiKey: target.apiKey, caFile: target.caFile });
+  try {
+    const version = await grpc.version(AbortSignal.timeout(QDRANT_CHECK_MS));
+    const message = `Qdrant gRPC at ${url}: reachable (${version}); the sink writes points over it`;
+    return { check: { level: 'ok', object: 'qdrant.grpcUrl', message, fix: '' } };
+  } catch (err) {
+    const problem: Problem = {
+      object: 'qdrant.grpcUrl',
+      message: `cannot reach Qdrant's gRPC API at ${url} (qdrant.grpcUrl${grpcUrl ? '' : ', from qdrant.url with port 6334'}): ${messageOf(err)}`,
+      fix: "set qdrant.grpcUrl to Qdrant's gRPC address (port 6334 by default, https when qdrant.url is) and let the sink reach it, or set qdrant.transport: rest",
+    };
+    return { check: { level: 'blocker', ...problem }, problem };
+  } finally {
+    grpc.close();
+  }
+}
+
 export async function checkQdrant(
   target: QdrantTarget,
   config: Pick<LoadedConfig, 'qdrant' | 'tables'>,
@@ -169,6 +194,7 @@ export async function checkQdrant(
   const out: Array<{ check: Check; problem?: Problem }> = [
     ok('qdrant.url', `Qdrant at ${target.url}: reachable${target.apiKey ? ', API key accepted' : ''}`),
   ];
+  if (config.qdrant?.transport === 'grpc') out.push(await checkGrpc(target, config.qdrant.grpcUrl));
   const prefix = config.qdrant?.collectionPrefix ?? '';
   for (const info of tables) {
     const name = `${info.schema}.${info.table}`;

@@ -53,6 +53,8 @@ export class Sink {
     const output = await QdrantOutput.connect(
       {
         url: config.qdrant.url,
+        transport: config.qdrant.transport,
+        grpcUrl: config.qdrant.grpcUrl,
         apiKey: config.qdrantApiKey,
         apiKeyEnv: config.qdrant.apiKeyEnv,
         caFile: config.qdrant.caFile,

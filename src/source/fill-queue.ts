@@ -23,6 +23,8 @@ export interface Step {
   deadLetter?: (err: Error) => Promise<void>;
   fill?: FillRequest;
   emit: (filled: Tuple | null | undefined) => Promise<void>;
+  /** Called once the step is done with its message (emitted or dead-lettered). */
+  done?: () => void;
 }
 
 export class FillQueue {
@@ -74,6 +76,7 @@ async function runStep(step: Step, filled: Tuple | null | undefined): Promise<vo
     if (!step.deadLetter || !isRowFailure(err)) throw err;
     await step.deadLetter(err);
   }
+  step.done?.();
 }
 
 /** Rough bytes a queued tuple holds (for the queue's bound). */

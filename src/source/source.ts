@@ -4,16 +4,7 @@
 // chunked and online, each table's progress in the pipeline's state topic
 // (src/event/snapshot-state.ts). A table with no record there is read in full: at the first
 // start, after a crash right after the slot was created, and when a table is added to the config.
-import { Partitioners, type Kafka } from 'kafkajs';
-import type pg from 'pg';
 import type { LoadedConfig } from '../config/load.js';
-import { createKafka, kafkaSettings } from '../kafka/client.js';
-import { kafkaSecurityProblem } from '../kafka/security.js';
-import { createEventProducer, loadEventProducerClient, type EventProducer } from '../kafka/event-producer.js';
-import { OWNER_KEY } from '../kafka/owners.js';
-import { StateStore } from '../kafka/state-store.js';
-import { ensureTopics } from '../kafka/topics.js';
-import { changeTopic, deadLetterTopic, stateTopic, tablesTopic } from '../event/names.js';
 import type { Logger } from '../shared/log.js';
 import { HEALTHY_RUN_MS, RESTART_BACKOFF, retry, runWithRestarts } from '../shared/retry.js';
 import type { CellDecoders, RelationPlan } from './changes.js';
@@ -24,21 +15,23 @@ import { OutageLog, failedSystem } from './outage.js';
 import { preflight } from '../plan/preflight.js';
 import { checkServer, checkSlotUsable, checkTables } from './postgres/preflight.js';
 import { readIdentity } from './postgres/identity.js';
-import { createSlot, dropSlot, ensurePublication } from './postgres/slot.js';
+import { createSlot, dropSlotWhenInactive, ensurePublication } from './postgres/slot.js';
 import { Snapshotter, type SnapshotJob } from './snapshot/snapshotter.js';
 import type { ChunkWindows } from './snapshot/windows.js';
 import type { ResyncRequest } from './snapshot/resync-request.js';
 import { snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
-import { catalogVectors, publishDescriptors, relationVectors } from './descriptors.js';
+import { catalogVectors, describeTables, relationVectors } from './descriptors.js';
 import { planSnapshots } from './snapshot/jobs.js';
-import { sleep } from '../shared/backoff.js';
 import { crashPoint } from '../shared/crash-point.js';
 import { setReady } from '../shared/metrics.js';
 import { UnsupportedTypeError, decodesBinary } from './decode/index.js';
-import { StreamSession, type RoutedTable } from './stream-session.js';
+import { StreamSession, type CapturedTable } from './stream-session.js';
+import type { ChangeLog, ChangeLogClient, ChangeWriter } from './change-log.js';
 import type { ChangeEvent } from '../event/change-event.js';
 
 export interface SourceOptions {
+  /** Where the changes go (src/kafka/change-log.ts). */
+  changeLog: ChangeLog;
   decoders: CellDecoders;
   onEvent?: (event: ChangeEvent) => void;
   /** The caller ran preflight() already (`vecrelay run` does, before starting the sink too). */
@@ -55,6 +48,8 @@ export class Source {
   }
 
   private readonly outages: OutageLog;
+  /** The tables as the preflight just read them: the first session's prepare() reuses them. */
+  private preflightTables: TableInfo[] | undefined;
 
   /** Runs until `signal` aborts (graceful stop) or a misconfiguration (throws ConfigError). */
   async run(signal: AbortSignal): Promise<void> {
@@ -62,7 +57,7 @@ export class Source {
     // Before anything is created: a failure retrying cannot fix stops here, leaving nothing behind.
     if (!this.options.preflighted)
       try {
-        await preflight(config, log, { signal });
+        this.preflightTables = await preflight(config, log, { signal });
       } catch (err) {
         if (signal.aborted) return; // stopped while waiting for a server: nothing to report
         throw err;
@@ -82,8 +77,8 @@ export class Source {
    */
   private classify(err: unknown): unknown {
     const { config } = this;
-    const kafkaProblem = kafkaSecurityProblem(err, config); // kafka.sasl / kafka.ssl refused
-    if (kafkaProblem) return kafkaProblem;
+    const refused = this.options.changeLog.refusal(err); // Kafka: kafka.sasl / kafka.ssl refused
+    if (refused) return refused;
     if (failedSystem(err, config) !== 'PostgreSQL' || !isFatalPgError(err)) return err;
     return classifyPgError(err, config.postgres, passwordSource(config));
   }
@@ -98,27 +93,13 @@ export class Source {
   private async runOnce(signal: AbortSignal): Promise<void> {
     const { config, log } = this;
     setReady('source', false); // ready once streaming (after any snapshot)
-    loadEventProducerClient().catch(() => {}); // ahead of time; a failure surfaces where it is used
-    const kafka = createKafka(kafkaSettings(config), log.child({ component: 'kafka' }));
-    const admin = kafka.admin();
-    // For the small writes (table descriptors, snapshot state), one at a time and each awaited;
-    // change events have producers of their own (event-producer.ts). The explicit partitioner
-    // only silences kafkajs' start-up notice about its v2 default.
-    const producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    // Kafka connects while the Postgres preflight runs: start-up is mostly round trips.
-    const kafkaConnected = Promise.all([admin.connect(), producer.connect()]).catch((err: unknown) => {
-      throw kafkaSecurityProblem(err, config) ?? err; // a refused SASL login: stop, naming kafka.sasl
-    });
-    kafkaConnected.catch(() => {}); // awaited in prepare(); a failure surfaces there
+    // Connects while the Postgres checks run (start-up is mostly round trips).
+    const changeLog = this.options.changeLog.connect(log);
     try {
-      const { tables, routed, identity } = await this.prepare(admin, kafkaConnected);
-      // The pipeline's identity goes with its topics (src/kafka/owners.ts), first of all writes.
-      const state = new StateStore(kafka, admin, producer, stateTopic(config.kafka.topicPrefix, config.name));
-      await state.write(OWNER_KEY, identity);
-      const records = await state.readAll();
+      const { tables, routed, identity } = await this.prepare(changeLog);
+      const records = await changeLog.readState();
+      const describe = (info: TableInfo[]) =>
+        changeLog.describe(describeTables(info, identity, (t) => status.get(t)));
       const jobs = await this.snapshotJobs(tables, records, signal);
       if (signal.aborted) return;
       // Bulk load (the sink defers HNSW construction) while a table's first snapshot runs.
@@ -129,7 +110,7 @@ export class Source {
         if (own && own.reason !== 'resync') status.set(name, own.status);
       }
       for (const job of jobs) if (job.reason !== 'resync') status.set(job.table, 'running');
-      await publishDescriptors(producer, config, tables, routed, identity, (t) => status.get(t));
+      await describe(tables);
       const textOnly = tables.flatMap((t) =>
         t.columns
           .filter((c) => !decodesBinary(c.udtName))
@@ -144,12 +125,11 @@ export class Source {
         config,
         log: log.child({ component: 'snapshot' }),
         tables: tables.map((info) => ({ info, routed: routed.get(`${info.schema}.${info.table}`)! })),
-        progress: state,
+        progress: { write: (key, value) => changeLog.writeState(key, value) },
         onStatus: async (table, s) => {
           if (status.get(table) === s) return; // published so already (at start)
           status.set(table, s);
-          const info = tables.filter((t) => `${t.schema}.${t.table}` === table);
-          await publishDescriptors(producer, config, info, routed, identity, (t) => status.get(t));
+          await describe(tables.filter((t) => `${t.schema}.${t.table}` === table));
         },
       });
       for (const job of jobs) snapshotter.enqueue(job);
@@ -177,20 +157,17 @@ export class Source {
         const now = relationVectors(plan);
         if (vectorsOf.get(table) === now) return;
         vectorsOf.set(table, now);
-        void this.describeAgain(table, tables, (fresh) =>
-          publishDescriptors(producer, config, fresh, routed, identity, (t) => status.get(t)),
-        );
+        void this.describeAgain(table, tables, describe);
       };
       await this.streamWithSnapshots(
         snapshotter,
         routed,
         textOnly.length === 0,
-        { onResync, onRelation },
+        { onResync, onRelation, changeLog },
         signal,
       );
     } finally {
-      await producer.disconnect().catch(() => {});
-      await admin.disconnect().catch(() => {});
+      await changeLog.close();
     }
   }
 
@@ -200,7 +177,7 @@ export class Source {
    */
   private async streamWithSnapshots(
     snapshotter: Snapshotter,
-    routed: Map<string, RoutedTable>,
+    routed: Map<string, CapturedTable>,
     binary: boolean,
     hooks: StreamHooks,
     signal: AbortSignal,
@@ -270,47 +247,31 @@ export class Source {
     }
   }
 
-  /** Preflight, publication and topics; returns the tables with their Kafka routes. */
-  private async prepare(admin: ReturnType<Kafka['admin']>, kafkaConnected: Promise<unknown>) {
+  /** Preflight, publication, and each table's place in the change log. */
+  private async prepare(changeLog: ChangeLogClient) {
     const { config, log } = this;
     const client = await this.connect();
     try {
-      await checkServer(client, config);
-      const tables = await checkTables(client, config);
+      // At start, the preflight checked the server and read the tables a moment ago (start-up is
+      // mostly round trips); a restart checks again.
+      let tables = this.preflightTables;
+      this.preflightTables = undefined;
+      if (!tables) {
+        await checkServer(client, config);
+        tables = await checkTables(client, config);
+      }
       const identity = await readIdentity(client, config.name);
-      const specs = tables.map((t) => ({
-        topic: changeTopic(config.kafka.topicPrefix, t.schema, t.table), // a ConfigError when too long
-        partitions: config.kafka.partitions,
-        replicationFactor: config.kafka.replicationFactor,
-        compacted: true,
-        compaction: config.kafka,
-      }));
       // preflight() refused topics another pipeline records as its own (src/kafka/owners.ts).
-      await kafkaConnected; // before creating anything: a Kafka that refuses us leaves nothing behind
+      await changeLog.check(tables); // before creating anything: a log that refuses us leaves nothing behind
       await ensurePublication(client, config, tables, log);
-      // Every topic in one call: creating each waits for its leader.
-      const small = { partitions: 1, replicationFactor: config.kafka.replicationFactor };
-      const created = await ensureTopics(admin, [
-        ...specs,
-        // Rows the source cannot turn into events land here (stream-session.ts).
-        { topic: deadLetterTopic(config.kafka.topicPrefix, config.name), ...small, compacted: false },
-        // Table descriptors for the sinks, and the pipeline's own state (snapshot done or not).
-        { topic: tablesTopic(config.kafka.topicPrefix), ...small, compacted: true },
-        { topic: stateTopic(config.kafka.topicPrefix, config.name), ...small, compacted: true },
-      ]);
-      if (created.length) log.info({ topics: created }, 'created topics');
-      // An existing topic keeps its own partition count: truncate markers must reach all of them.
-      const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
-      const partitions = new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
-      const routed = new Map<string, RoutedTable>();
+      await changeLog.create(tables, identity);
+      const routed = new Map<string, CapturedTable>();
       tables.forEach((t, i) => {
-        const topic = specs[i]!.topic;
         routed.set(`${t.schema}.${t.table}`, {
           // The key as the catalog gives it (primary key order, or tables[].key): a Relation
           // message flags key columns in column order, and every column under REPLICA IDENTITY
           // FULL, so the stream would otherwise key rows differently from the snapshot.
           table: { ...config.tables[i]!, key: t.key },
-          route: { topic, partitions: partitions.get(topic) ?? config.kafka.partitions },
         });
       });
       return { tables, routed, identity };
@@ -346,6 +307,7 @@ export class Source {
           { slot: config.postgres.slot },
           'the replication slot is gone (dropped by hand?): creating it again and reading every table again',
         );
+      crashPoint('slot-creating'); // publication and topics exist; no slot, no snapshot record yet
       const created = await createSlot(
         pgClientConfig(config, { replication: true }),
         config.postgres.slot,
@@ -360,7 +322,7 @@ export class Source {
 
   /** Streaming sessions, each resuming from the slot, until the signal stops them. */
   private async stream(
-    routed: Map<string, RoutedTable>,
+    routed: Map<string, CapturedTable>,
     binary: boolean,
     signal: AbortSignal,
     hooks: StreamHooks & { windows: ChunkWindows },
@@ -395,18 +357,18 @@ export class Source {
     });
   }
 
-  /** One streaming session, with producers of its own. */
+  /** One streaming session, with a writer (producers) of its own. */
   private async session(
-    routed: Map<string, RoutedTable>,
+    routed: Map<string, CapturedTable>,
     binary: boolean,
     signal: AbortSignal,
-    hooks: StreamHooks & { windows: ChunkWindows },
+    { changeLog, ...hooks }: StreamHooks & { windows: ChunkWindows },
   ) {
     const { config, log } = this;
-    // A producer per session: after a failed send its idempotence state is not to be trusted.
-    let producers: EventProducer[] = [];
+    // After a failed send a writer's producer state is not to be trusted: a new one each session.
+    let writer: ChangeWriter | undefined;
     try {
-      producers = await createEventProducers(config);
+      writer = await changeLog.openWriter();
       const client = await this.connect();
       try {
         await checkSlotUsable(client, config, log, signal);
@@ -416,10 +378,9 @@ export class Source {
       await new StreamSession({
         config,
         log: log.child({ component: 'stream' }),
-        producers,
+        writer,
         decoders: this.options.decoders,
         tables: routed,
-        deadLetterTopic: deadLetterTopic(config.kafka.topicPrefix, config.name),
         binary,
         onEvent: this.options.onEvent,
         onStreaming: () => this.outages.recovered(),
@@ -427,37 +388,13 @@ export class Source {
         ...hooks,
       }).run(signal);
     } finally {
-      await closeAll(producers);
+      await writer?.close();
     }
   }
-}
-
-/** The change-event producers of a snapshot or streaming session (source.producers lanes). */
-function createEventProducers(config: LoadedConfig): Promise<EventProducer[]> {
-  return Promise.all(
-    Array.from({ length: config.source.producers }, () => createEventProducer(kafkaSettings(config))),
-  );
 }
 
 interface StreamHooks {
   onResync: (r: ResyncRequest) => Promise<void>;
   onRelation: (plan: RelationPlan) => void;
-}
-
-/** Drops the slot once its walsender has let go of it (a stopped session's ends shortly after). */
-async function dropSlotWhenInactive(client: pg.Client, slot: string, signal: AbortSignal): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await dropSlot(client, slot);
-      return;
-    } catch (err) {
-      // object_in_use: still active. Any other error, or still active after a minute, is reported.
-      if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err;
-      await sleep(100, signal);
-    }
-  }
-}
-
-async function closeAll(producers: EventProducer[]): Promise<void> {
-  await Promise.all(producers.map((p) => p.close().catch(() => {})));
+  changeLog: ChangeLogClient;
 }

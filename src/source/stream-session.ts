@@ -7,11 +7,9 @@
 // answered with that same position, and when nothing is outstanding the position follows the
 // server's keepalives and our heartbeat messages so the slot advances while the tables are quiet.
 import type pg from 'pg';
-import type { EventProducer } from '../kafka/event-producer.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { TableConfig } from '../config/schema.js';
 import type { ChangeEvent } from '../event/change-event.js';
-import { Publisher } from '../kafka/publisher.js';
 import type { Logger } from '../shared/log.js';
 import { AckTracker, type TrackedTx } from './ack-tracker.js';
 import { ChangeBuilder, RelationPlan, type CellDecoders, type TxInfo } from './changes.js';
@@ -25,7 +23,7 @@ import {
   type PgoutputMessage,
   type UpdateMessage,
 } from './pgoutput/index.js';
-import { logOversized, oversizedDeadLetter, oversizedMessage, rowDeadLetter } from './dead-letter-row.js';
+import type { ChangeWriter, Track } from './change-log.js';
 import { FillQueue, type Step } from './fill-queue.js';
 import { hasSendableKey, unsentColumns } from './reselect.js';
 import { isRowFailure } from './row-failure.js';
@@ -33,32 +31,31 @@ import { connectClient, passwordSource, pgClientConfig } from './postgres/connec
 import { readSlot } from './postgres/preflight.js';
 import { ReplicationStream } from './postgres/replication.js';
 import { slotLag } from './postgres/slot-lag.js';
-import { toMessages, type TopicRoute } from '../kafka/event-codec.js';
 import { canonicalKey } from '../event/key.js';
 import { readWatermark } from './snapshot/watermarks.js';
 import { readResync, type ResyncRequest } from './snapshot/resync-request.js';
 import type { ChunkWindows } from './snapshot/windows.js';
 import { metrics, setReady } from '../shared/metrics.js';
+import { releaseView } from '../shared/arena.js';
+import type { SnapshotRow } from './postgres/snapshot.js';
 
 export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
 
 type RowMessage = InsertMessage | UpdateMessage | DeleteMessage;
 
-export interface RoutedTable {
+/** A table the pipeline captures: its config entry, with the key as the catalog gives it. */
+export interface CapturedTable {
   table: TableConfig;
-  route: TopicRoute;
 }
 
 export interface SessionDeps {
   config: LoadedConfig;
   log: Logger;
-  /** One per lane (Publisher). */
-  producers: EventProducer[];
+  /** Where the events go (src/source/change-log.ts); the session's own. */
+  writer: ChangeWriter;
   decoders: CellDecoders;
   /** By "schema.table". */
-  tables: Map<string, RoutedTable>;
-  /** Where rows that cannot become events go (1 partition). */
-  deadLetterTopic: string;
+  tables: Map<string, CapturedTable>;
   /** Ask pgoutput for binary columns (false when a captured type has no binary decoder here). */
   binary: boolean;
   onEvent?: (event: ChangeEvent) => void;
@@ -80,7 +77,7 @@ export interface SessionDeps {
 export class StreamSession {
   private readonly builder: ChangeBuilder;
   private readonly relations = new RelationCache();
-  private readonly plans = new Map<number, { plan: RelationPlan; routed: RoutedTable } | null>();
+  private readonly plans = new Map<number, { plan: RelationPlan; routed: CapturedTable } | null>();
   private tx: { tracked: TrackedTx; info: TxInfo } | null = null;
   private draining = false;
   /** This transaction's steps waiting for a read-back, in stream order. */
@@ -121,16 +118,8 @@ export class StreamSession {
       const slot = await readSlot(admin, config.postgres.slot);
       const start = parseLsn(slot.confirmedFlushLsn ?? '0/0');
       const tracker = new AckTracker(start);
-      const publisher = new Publisher(
-        this.deps.producers,
-        {
-          batchMaxBytes: config.source.batchMaxBytes,
-          requestMaxBytes: config.source.requestMaxBytes,
-          maxInFlightBytes: config.source.maxInFlightBytes,
-          lingerMs: 5,
-        },
-        (err) => failure!(err),
-      );
+      const writer = this.deps.writer;
+      writer.failed.catch((err: Error) => failure!(err));
       let sent = start;
       let working = false;
       const confirm = async (force: boolean) => {
@@ -173,7 +162,7 @@ export class StreamSession {
         }, 5000),
       );
       const streaming = stream.run({
-        onMessage: (msg) => (this.draining ? undefined : this.handle(msg, tracker, publisher)),
+        onMessage: (msg) => (this.draining ? undefined : this.handle(msg, tracker)),
         onKeepalive: (walEnd, shouldRespond, caughtUp) => {
           // Not while received messages wait to be handled: the keepalive overtook them, and
           // walEnd may lie past changes not yet published (ReplicationStream, onKeepalive).
@@ -190,7 +179,7 @@ export class StreamSession {
       await Promise.race([stopped, failed]);
       // Graceful stop: take no more messages, wait for Kafka, confirm, close.
       this.draining = true;
-      await Promise.race([publisher.drain(), failed]);
+      await Promise.race([writer.drain(), failed]);
       await confirm(true);
       log.info({ confirmed: tracker.confirmed().toString(16) }, 'source stopped');
       await stream.stop();
@@ -205,7 +194,7 @@ export class StreamSession {
     }
   }
 
-  private async handle(msg: PgoutputMessage, tracker: AckTracker, publisher: Publisher): Promise<void> {
+  private async handle(msg: PgoutputMessage, tracker: AckTracker): Promise<void> {
     switch (msg.tag) {
       case 'type':
         this.relations.addType(msg);
@@ -234,14 +223,14 @@ export class StreamSession {
         if (this.tx) await this.queue.flush(this.sql!, this.tx.info.xid);
         if (this.tx) tracker.commit(this.tx.tracked, msg.endLsn);
         this.tx = null;
-        publisher.flush();
+        this.deps.writer.flush();
         return;
       case 'message': {
         const name = this.deps.config.name;
         const mark = this.deps.windows && readWatermark(msg.prefix, msg.content);
         if (mark && mark.pipeline === name && this.tx) {
           if (mark.kind === 'low') this.deps.windows!.opened(mark.window);
-          else await this.emitChunk(mark.window, tracker, publisher);
+          else await this.emitChunk(mark.window, tracker);
           return;
         }
         const resync = this.deps.onResync && readResync(msg.prefix, msg.content);
@@ -263,8 +252,7 @@ export class StreamSession {
           if (target)
             await this.step(
               {
-                emit: () =>
-                  this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker, publisher),
+                emit: () => this.publish(this.builder.truncate(target.plan, this.tx!.info), target, tracker),
               },
               null,
             );
@@ -275,16 +263,20 @@ export class StreamSession {
       case 'delete': {
         let step: Step | null;
         try {
-          step = this.rowStep(msg, tracker, publisher);
+          step = this.rowStep(msg, tracker);
         } catch (err) {
           // A row whose key cannot be read fails here already: dead-lettered in its turn.
           if (!isRowFailure(err)) throw err;
           step = {
             emit: () => Promise.reject(err),
-            deadLetter: (e) => this.deadLetter(msg, e, tracker, publisher),
+            deadLetter: (e) => this.deadLetter(msg, e, tracker),
           };
         }
-        if (step) await this.step(step, rowTuple(msg));
+        if (!step) return;
+        // Once its events are encoded (or it is dead-lettered), the message's bytes — the
+        // parser's copy, src/shared/arena.ts — may hold the next messages.
+        step.done = () => releaseTuple(rowTuple(msg));
+        await this.step(step, rowTuple(msg));
         return;
       }
     }
@@ -296,12 +288,12 @@ export class StreamSession {
   }
 
   /** What one row message becomes; null for a table not captured. */
-  private rowStep(msg: RowMessage, tracker: AckTracker, publisher: Publisher): Step | null {
+  private rowStep(msg: RowMessage, tracker: AckTracker): Step | null {
     const target = this.target(msg.relationOid);
     if (!target) return null;
     const { plan } = target;
-    const publish = (event: ChangeEvent) => this.publish(event, target, tracker, publisher);
-    const deadLetter = (err: Error) => this.deadLetter(msg, err, tracker, publisher);
+    const publish = (event: ChangeEvent) => this.publish(event, target, tracker);
+    const deadLetter = (err: Error) => this.deadLetter(msg, err, tracker);
     switch (msg.tag) {
       case 'insert':
         return { deadLetter, emit: () => publish(this.builder.row('c', plan, this.tx!.info, msg.new)) };
@@ -314,7 +306,7 @@ export class StreamSession {
 
   private updateStep(
     msg: UpdateMessage,
-    target: { plan: RelationPlan; routed: RoutedTable },
+    target: { plan: RelationPlan; routed: CapturedTable },
     publish: (event: ChangeEvent) => Promise<void>,
   ): Omit<Step, 'deadLetter'> {
     const { plan } = target;
@@ -359,12 +351,11 @@ export class StreamSession {
     msg: InsertMessage | UpdateMessage | DeleteMessage,
     err: Error,
     tracker: AckTracker,
-    publisher: Publisher,
   ): Promise<void> {
     const relation = this.relations.require(msg.relationOid);
     const table = `${relation.schema}.${relation.name}`;
     const columns = relation.columns.map((c) => c.name);
-    await this.deadLetterRow(table, msg.tag, columns, rowTuple(msg), err, tracker, publisher);
+    await this.deadLetterRow(table, msg.tag, columns, rowTuple(msg), err, tracker);
   }
 
   private async deadLetterRow(
@@ -374,28 +365,26 @@ export class StreamSession {
     cells: Tuple,
     err: Error,
     tracker: AckTracker,
-    publisher: Publisher,
     /** Also called once Kafka has it (a snapshot chunk counts its records). */
     acked?: () => void,
   ): Promise<void> {
     const { lsn, xid } = this.tx!.info;
     this.deps.log.warn({ table, lsn: formatLsn(lsn), err: err.message }, 'row dead-lettered');
-    metrics.deadLetters.inc({ topic: this.deps.deadLetterTopic });
-    const ack = tracker.event(this.tx!.tracked);
-    await publisher.publish(
-      rowDeadLetter(
-        this.deps.deadLetterTopic,
-        { table, op, lsn, xid, columns, cells },
-        err,
-        this.deps.config.source.batchMaxBytes,
-      ),
-      acked
+    const deadCells = cells.map((cell, i) => ({
+      column: columns[i] ?? `#${i}`,
+      kind: cell.kind,
+      ...(cell.kind === 'binary' ? { bytes: cell.bytes } : cell.kind === 'text' ? { text: cell.text } : {}),
+    }));
+    const track: Track = () => {
+      const ack = tracker.event(this.tx!.tracked);
+      return acked
         ? () => {
             ack();
             acked();
           }
-        : ack,
-    );
+        : ack;
+    };
+    await this.deps.writer.deadLetter({ table, op, lsn, xid, cells: deadCells }, err, track);
   }
 
   private target(oid: number) {
@@ -419,7 +408,7 @@ export class StreamSession {
    * since the low watermark go out as snapshot events inside the watermark's transaction, so the
    * slot is confirmed past it only once Kafka holds them.
    */
-  private async emitChunk(window: string, tracker: AckTracker, publisher: Publisher): Promise<void> {
+  private async emitChunk(window: string, tracker: AckTracker): Promise<void> {
     const taken = this.deps.windows!.take(window);
     if (!taken) return; // not ours to emit (replayed after a restart, or its session ended)
     const { chunk, changed, truncated } = taken;
@@ -443,13 +432,15 @@ export class StreamSession {
           if (!isRowFailure(err)) throw err;
           pending++;
           const columns = chunk.plan.relation.columns.map((c) => c.name);
-          await this.deadLetterRow(chunk.table, 'snapshot', columns, row, err, tracker, publisher, settle);
+          await this.deadLetterRow(chunk.table, 'snapshot', columns, row, err, tracker, settle);
           continue;
         }
+        // Decoded into the event: the row's bytes are no longer read.
+        releaseTuple(row);
         // The stream's version is newer. (No key changed in most windows: no key string to build.)
         if (changed.size > 0 && changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue;
         emitted++;
-        await this.publish(event, target, tracker, publisher, () => {
+        await this.publish(event, target, tracker, () => {
           pending++;
           return settle;
         });
@@ -458,7 +449,7 @@ export class StreamSession {
         // A key asked for that has no row (and did not change since the low watermark): gone.
         const event = this.builder.delete(chunk.plan, info, tuple);
         if (changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue;
-        await this.publish(event, target, tracker, publisher, () => {
+        await this.publish(event, target, tracker, () => {
           pending++;
           return settle;
         });
@@ -474,9 +465,8 @@ export class StreamSession {
 
   private async publish(
     event: ChangeEvent,
-    target: { plan: RelationPlan; routed: RoutedTable },
+    target: { plan: RelationPlan; routed: CapturedTable },
     tracker: AckTracker,
-    publisher: Publisher,
     /** Another acknowledgement to wait for with the transaction's (a snapshot chunk's). */
     also?: () => () => void,
   ): Promise<void> {
@@ -490,24 +480,36 @@ export class StreamSession {
         other();
       };
     };
-    const messages = toMessages(event, target.plan.keyNames, target.routed.route);
-    const limit = this.deps.config.source.batchMaxBytes;
-    const oversized = oversizedMessage(messages, limit);
-    if (oversized) {
-      // No batch can hold it: a bounded dead letter takes its place, and the stream goes on.
-      const { deadLetterTopic, log } = this.deps;
-      const dead = oversizedDeadLetter(deadLetterTopic, event, oversized, limit);
-      logOversized(log, event, oversized, limit);
-      metrics.deadLetters.inc({ topic: deadLetterTopic });
-      await publisher.publish(dead, acked());
+    // Too large for Kafka: the writer dead-letters it (bounded), and the stream goes on.
+    if ((await this.deps.writer.publish(event, target.plan.keyNames, acked)) === 'oversized') return;
+    this.deps.onEvent?.(event);
+    // Encoded: the decoded vectors' memory may hold the next rows' (src/shared/arena.ts).
+    releaseVectors(event);
+    metrics.sourceEvents.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
+  }
+}
+
+/** Gives each decoded vector's memory back to the decoders' arena (each is one allocation). */
+function releaseVectors(event: ChangeEvent): void {
+  for (const name in event.vectors) {
+    const v = event.vectors[name];
+    if (!v) continue;
+    if (v.kind === 'sparse') releaseView(v.indices);
+    releaseView(v.values);
+  }
+}
+
+/**
+ * Gives a row's memory back to its arena: a snapshot row's to the COPY reader's, a row message's
+ * to the pgoutput parser's. Every binary cell of a row (of both tuples of an update) is a view of
+ * one allocation.
+ */
+function releaseTuple(row: SnapshotRow | Tuple): void {
+  for (const cell of row)
+    if (cell.kind === 'binary') {
+      releaseView(cell.bytes);
       return;
     }
-    this.deps.onEvent?.(event);
-    metrics.sourceEvents.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
-    for (const m of messages) {
-      await publisher.publish(m, acked());
-    }
-  }
 }
 
 function rowTuple(msg: RowMessage): Tuple {

@@ -23,17 +23,27 @@ const ctx = useSourcePipelines({ prefix: 'ff', defaults: { snapshot: 'initial' }
 
 const LIMIT_MS = 10_000;
 
-/** `vecrelay run` until it exits; how long it took, its code and its whole output. */
+/**
+ * `vecrelay run` until it exits: its code, its whole output, and how long it took beyond starting
+ * up — what `vecrelay --version` takes on this machine right now is taken off, so the bound is on
+ * the checks (no retrying), not on how busy the machine is.
+ */
 async function runToExit(config: string, env: Record<string, string> = {}) {
+  const before = Date.now();
+  await execVecrelay(['--version'], { timeoutMs: 60_000 });
+  const startUp = Date.now() - before;
   const started = Date.now();
   const run = await execVecrelay(['run', '--config', config], { env, timeoutMs: 60_000 });
-  return { ...run, ms: Date.now() - started, output: `${run.stdout}\n${run.stderr}` };
+  return { ...run, ms: Date.now() - started - startUp, output: `${run.stdout}\n${run.stderr}` };
 }
 
 /** Exit 2 within LIMIT_MS, and a `vecrelay: ...` line on stderr matching every pattern. */
 function assertFailsFast(run: Awaited<ReturnType<typeof runToExit>>, ...patterns: RegExp[]): string {
   assert.equal(run.code, 2, `exit code 2; output:\n${run.output}`);
-  assert.ok(run.ms < LIMIT_MS, `exited within ${LIMIT_MS} ms (took ${run.ms} ms); output:\n${run.output}`);
+  assert.ok(
+    run.ms < LIMIT_MS,
+    `exited within ${LIMIT_MS} ms of starting (took ${run.ms} ms more); output:\n${run.output}`,
+  );
   const line = run.stderr.split('\n').find((l) => l.startsWith('vecrelay: '));
   assert.ok(line, `a "vecrelay: ..." line on stderr; output:\n${run.output}`);
   for (const p of patterns) assert.match(line, p);

@@ -14,43 +14,54 @@ import {
   insertRows,
   waitCollectionEqualsTable,
 } from '../helpers/sink-chaos.js';
-import { useSinkPipelines } from '../helpers/sink-pipeline.js';
+import { TRANSPORTS, useSinkPipelines } from '../helpers/sink-pipeline.js';
 import { waitFor } from '../helpers/stack.js';
 
 const ctx = useSinkPipelines({ prefix: 'chk' });
 
-test('API key rotated under a running sink: it stops with exit 2 naming qdrant.apiKeyEnv, the dead-letter topic stays empty', async () => {
-  const OLD = 'old-key-5f1c9a';
-  const NEW = 'new-key-8b2d4e';
-  const cp = await chaosPipeline(ctx, 'apikey', { qdrant: { apiKey: OLD }, apiKeyEnv: 'CHAOS_QDRANT_KEY' });
-  await insertRows(ctx, cp.table, 1, 30);
-  // The source's preflight checks Qdrant too, with the key the config names.
-  ctx.startSource(cp.config, { CHAOS_QDRANT_KEY: OLD });
-  await waitSlotActive(ctx.sql, cp.p.slot);
-  const sink = ctx.start(['sink', '--config', cp.config], { CHAOS_QDRANT_KEY: OLD });
-  await waitCollectionEqualsTable(ctx, cp);
+// Over gRPC the refusal is UNAUTHENTICATED on a write: the same stop.
+for (const transport of TRANSPORTS) {
+  test(`[${transport}] API key rotated under a running sink: it stops with exit 2 naming qdrant.apiKeyEnv, the dead-letter topic stays empty`, async () => {
+    const OLD = 'old-key-5f1c9a';
+    const NEW = 'new-key-8b2d4e';
+    const cp = await chaosPipeline(ctx, 'apikey', {
+      qdrant: { apiKey: OLD },
+      apiKeyEnv: 'CHAOS_QDRANT_KEY',
+      transport,
+    });
+    await insertRows(ctx, cp.table, 1, 30);
+    // The source's preflight checks Qdrant too, with the key the config names.
+    ctx.startSource(cp.config, { CHAOS_QDRANT_KEY: OLD });
+    await waitSlotActive(ctx.sql, cp.p.slot);
+    const sink = ctx.start(['sink', '--config', cp.config], { CHAOS_QDRANT_KEY: OLD });
+    await waitCollectionEqualsTable(ctx, cp);
 
-  // What restarting Qdrant with a new service.api_key does.
-  assert.equal((await cp.qdrant.request('POST', '/__test/api-key', { api_key: NEW })).status, 200);
-  cp.qdrant.apiKey = NEW;
-  await insertRows(ctx, cp.table, 31, 60);
+    // What restarting Qdrant with a new service.api_key does.
+    assert.equal((await cp.qdrant.request('POST', '/__test/api-key', { api_key: NEW })).status, 200);
+    cp.qdrant.apiKey = NEW;
+    await insertRows(ctx, cp.table, 31, 60);
 
-  const { code } = await Promise.race([
-    sink.exited,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('the sink did not stop within 60 s')), 60_000),
-    ),
-  ]);
-  assert.equal(code, 2, 'exit 2: retrying cannot fix a refused key');
-  const log = readFileSync(sink.logFile, 'utf8');
-  assert.match(log, /qdrant\.apiKeyEnv \(CHAOS_QDRANT_KEY\)/, 'the error names the setting and its variable');
-  assert.ok(!log.includes(OLD) && !log.includes(NEW), 'no key in the log');
-  assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
+    const { code } = await Promise.race([
+      sink.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the sink did not stop within 60 s')), 60_000),
+      ),
+    ]);
+    assert.equal(code, 2, 'exit 2: retrying cannot fix a refused key');
+    const log = readFileSync(sink.logFile, 'utf8');
+    assert.match(
+      log,
+      /qdrant\.apiKeyEnv \(CHAOS_QDRANT_KEY\)/,
+      'the error names the setting and its variable',
+    );
+    assert.ok(!log.includes(OLD) && !log.includes(NEW), 'no key in the log');
+    assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
 
-  // With the new key it resumes where it stopped: nothing was skipped.
-  ctx.start(['sink', '--config', cp.config], { CHAOS_QDRANT_KEY: NEW });
-  await waitCollectionEqualsTable(ctx, cp);
-  await waitFor(`group ${cp.groupId} at the end of ${cp.topic}`, () => groupAtEnd(cp.groupId, cp.topic));
-  assert.deepEqual(await collectionVsTable(ctx, cp), [], '0 missing, 0 extra, 0 mismatched');
-  assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
-});
+    // With the new key it resumes where it stopped: nothing was skipped.
+    ctx.start(['sink', '--config', cp.config], { CHAOS_QDRANT_KEY: NEW });
+    await waitCollectionEqualsTable(ctx, cp);
+    await waitFor(`group ${cp.groupId} at the end of ${cp.topic}`, () => groupAtEnd(cp.groupId, cp.topic));
+    assert.deepEqual(await collectionVsTable(ctx, cp), [], '0 missing, 0 extra, 0 mismatched');
+    assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
+  });
+}

@@ -15,32 +15,38 @@ import {
   logLines,
   waitCollectionEqualsTable,
 } from '../helpers/sink-chaos.js';
-import { useSinkPipelines } from '../helpers/sink-pipeline.js';
+import { TRANSPORTS, useSinkPipelines } from '../helpers/sink-pipeline.js';
 import { waitFor } from '../helpers/stack.js';
 
 const ctx = useSinkPipelines({ prefix: 'chq' });
 
-test('Qdrant stopped and started mid-stream: nothing lost, nothing dead-lettered, the collection equals the table', async () => {
-  const cp = await chaosPipeline(ctx, 'qrestart', { qdrant: { state: true }, sink: { retryMaxMs: 1000 } });
-  await insertRows(ctx, cp.table, 1, 50);
-  const run = ctx.start(['run', '--config', cp.config]);
-  await waitSlotActive(ctx.sql, cp.p.slot);
-  await waitCollectionEqualsTable(ctx, cp);
+for (const transport of TRANSPORTS) {
+  test(`[${transport}] Qdrant stopped and started mid-stream: nothing lost, nothing dead-lettered, the collection equals the table`, async () => {
+    const cp = await chaosPipeline(ctx, 'qrestart', {
+      qdrant: { state: true },
+      sink: { retryMaxMs: 1000 },
+      transport,
+    });
+    await insertRows(ctx, cp.table, 1, 50);
+    const run = ctx.start(['run', '--config', cp.config]);
+    await waitSlotActive(ctx.sql, cp.p.slot);
+    await waitCollectionEqualsTable(ctx, cp);
 
-  await cp.qdrant.stop();
-  await insertRows(ctx, cp.table, 51, 150);
-  await ctx.sql.query(`UPDATE ${cp.table} SET title = 'down' || id WHERE id % 4 = 0`);
-  await ctx.sql.query(`DELETE FROM ${cp.table} WHERE id % 7 = 0`);
-  await waitFor(
-    'the sink to meet the outage',
-    () => logLines(run).some((l) => l.msg === 'Qdrant write failed; retrying'),
-    { timeoutMs: 60_000, intervalMs: 200 },
-  );
-  await cp.qdrant.start();
+    await cp.qdrant.stop();
+    await insertRows(ctx, cp.table, 51, 150);
+    await ctx.sql.query(`UPDATE ${cp.table} SET title = 'down' || id WHERE id % 4 = 0`);
+    await ctx.sql.query(`DELETE FROM ${cp.table} WHERE id % 7 = 0`);
+    await waitFor(
+      'the sink to meet the outage',
+      () => logLines(run).some((l) => l.msg === 'Qdrant write failed; retrying'),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await cp.qdrant.start();
 
-  await waitCollectionEqualsTable(ctx, cp);
-  await waitFor(`group ${cp.groupId} at the end of ${cp.topic}`, () => groupAtEnd(cp.groupId, cp.topic));
-  assert.deepEqual(await collectionVsTable(ctx, cp), [], '0 missing, 0 extra, 0 mismatched');
-  assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
-  assert.ok(alive(run), 'vecrelay run is still running');
-});
+    await waitCollectionEqualsTable(ctx, cp);
+    await waitFor(`group ${cp.groupId} at the end of ${cp.topic}`, () => groupAtEnd(cp.groupId, cp.topic));
+    assert.deepEqual(await collectionVsTable(ctx, cp), [], '0 missing, 0 extra, 0 mismatched');
+    assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
+    assert.ok(alive(run), 'vecrelay run is still running');
+  });
+}

@@ -18,7 +18,7 @@ import {
   waitCollectionEqualsTable,
   type ChaosPipeline,
 } from '../helpers/sink-chaos.js';
-import { useSinkPipelines, type SinkPipeline } from '../helpers/sink-pipeline.js';
+import { TRANSPORTS, useSinkPipelines, type SinkPipeline } from '../helpers/sink-pipeline.js';
 import { writeConfig } from '../helpers/source-process.js';
 import { uniqueName } from '../helpers/stack.js';
 import { makeTestCa, type TestCa } from '../helpers/tls-certs.js';
@@ -38,7 +38,10 @@ before(async () => {
   other = await makeTestCa('another CA');
   const server = await ca.issue('qdrant', 'localhost', 'DNS:localhost,IP:127.0.0.1');
   // One server for the file (a test's own cleanup would stop it after that test).
-  qdrant = await startQdrantProcess((fn) => stops.push(fn), { tls: { ...server, caFile: ca.caFile } });
+  qdrant = await startQdrantProcess((fn) => stops.push(fn), {
+    tls: { ...server, caFile: ca.caFile },
+    grpc: true, // https on its gRPC port too, as Qdrant's service.enable_tls does
+  });
 });
 
 after(async () => {
@@ -57,37 +60,42 @@ async function httpsPipeline(prefix: string, qdrantExtra: Record<string, unknown
   return { ...sp, config, qdrant };
 }
 
-test('vecrelay run with an https qdrant.url and qdrant.caFile: the collection equals the table; status counts it', async () => {
-  assert.match(qdrant.url, /^https:/);
-  const cp = await httpsPipeline('qtls', { caFile: ca.caFile });
-  await insertRows(ctx, cp.table, 1, 40); // the snapshot
-  const run = ctx.start(['run', '--config', cp.config]);
-  const failed = run.exited.then(({ code }) => {
-    throw new Error(`vecrelay run exited (${code}):\n${readFileSync(run.logFile, 'utf8')}`);
-  });
-  failed.catch(() => {});
-  await Promise.race([waitCollectionEqualsTable(ctx, cp, 120_000), failed]);
-  await ctx.sql.query(`UPDATE ${cp.table} SET title = 'changed' WHERE id <= 5`);
-  await ctx.sql.query(`DELETE FROM ${cp.table} WHERE id > 35`);
-  await insertRows(ctx, cp.table, 41, 60); // streamed
-  await Promise.race([waitCollectionEqualsTable(ctx, cp, 120_000), failed]);
-  assert.deepEqual(await collectionVsTable(ctx, cp), [], '0 missing, 0 extra, 0 mismatched');
-  assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
+// Over gRPC, qdrant.caFile verifies the gRPC port's certificate too.
+for (const transport of TRANSPORTS)
+  test(`[${transport}] vecrelay run with an https qdrant.url and qdrant.caFile: the collection equals the table; status counts it`, async () => {
+    assert.match(qdrant.url, /^https:/);
+    const cp = await httpsPipeline('qtls', {
+      caFile: ca.caFile,
+      ...(transport === 'grpc' ? { transport, grpcUrl: qdrant.grpcUrl } : {}),
+    });
+    await insertRows(ctx, cp.table, 1, 40); // the snapshot
+    const run = ctx.start(['run', '--config', cp.config]);
+    const failed = run.exited.then(({ code }) => {
+      throw new Error(`vecrelay run exited (${code}):\n${readFileSync(run.logFile, 'utf8')}`);
+    });
+    failed.catch(() => {});
+    await Promise.race([waitCollectionEqualsTable(ctx, cp, 120_000), failed]);
+    await ctx.sql.query(`UPDATE ${cp.table} SET title = 'changed' WHERE id <= 5`);
+    await ctx.sql.query(`DELETE FROM ${cp.table} WHERE id > 35`);
+    await insertRows(ctx, cp.table, 41, 60); // streamed
+    await Promise.race([waitCollectionEqualsTable(ctx, cp, 120_000), failed]);
+    assert.deepEqual(await collectionVsTable(ctx, cp), [], '0 missing, 0 extra, 0 mismatched');
+    assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
 
-  const status = await execVecrelay(['status', '--config', cp.config, '--json'], { timeoutMs: 60_000 });
-  const out = `${status.stdout}\n${status.stderr}`;
-  assert.ok(status.stdout.trim().startsWith('{'), `a JSON report; output:\n${out}`);
-  const report = JSON.parse(status.stdout) as {
-    problems: string[];
-    tables: Array<{ collectionExists: boolean | null; points: number | null }>;
-  };
-  assert.equal(report.tables[0]!.collectionExists, true, out);
-  assert.equal(report.tables[0]!.points, 55, `the points over https; output:\n${out}`);
-  assert.ok(
-    !report.problems.some((l) => /qdrant/i.test(l)),
-    `no Qdrant problem: ${report.problems.join('; ')}`,
-  );
-});
+    const status = await execVecrelay(['status', '--config', cp.config, '--json'], { timeoutMs: 60_000 });
+    const out = `${status.stdout}\n${status.stderr}`;
+    assert.ok(status.stdout.trim().startsWith('{'), `a JSON report; output:\n${out}`);
+    const report = JSON.parse(status.stdout) as {
+      problems: string[];
+      tables: Array<{ collectionExists: boolean | null; points: number | null }>;
+    };
+    assert.equal(report.tables[0]!.collectionExists, true, out);
+    assert.equal(report.tables[0]!.points, 55, `the points over https; output:\n${out}`);
+    assert.ok(
+      !report.problems.some((l) => /qdrant/i.test(l)),
+      `no Qdrant problem: ${report.problems.join('; ')}`,
+    );
+  });
 
 test("without qdrant.caFile, or with a CA that did not sign the server's certificate: exit 2 within 10 s naming qdrant.caFile, nothing created", async () => {
   for (const [label, extra] of [

@@ -31,15 +31,19 @@ export interface RawResponse<T> {
   body: Envelope<T>;
 }
 
-/** One HTTP call to the Qdrant under test. A string body is sent as is (for exact JSON text). */
+/**
+ * One HTTP call to the Qdrant under test (or `target`). A string body is sent as is (for exact
+ * JSON text).
+ */
 export async function raw<T = unknown>(
   method: string,
   path: string,
   body?: unknown,
+  target: { url: string; apiKey: string | undefined } = { url: env.qdrantUrl, apiKey: env.qdrantApiKey },
 ): Promise<RawResponse<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (env.qdrantApiKey) headers['api-key'] = env.qdrantApiKey;
-  const res = await fetch(`${env.qdrantUrl}${path}`, {
+  if (target.apiKey) headers['api-key'] = target.apiKey;
+  const res = await fetch(`${target.url}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

@@ -5,13 +5,16 @@
 //     unchanged when Σx² is within 1e-6 of 1;
 //   - a query without `params.exact` (the HNSW path) on a collection below the indexing threshold
 //     answers the same points as the exact one;
+//   - `/points/query/batch` answers each of its `searches` as `/points/query` answers it alone, in
+//     the order asked (named vectors, exact or not, payload keys as a list); one bad request fails
+//     the whole batch;
 //   - scroll and retrieve with `with_payload` as a list return only those payload keys ({} when
 //     the point has none of them), and a point whose unnamed vector was deleted reads back with no
 //     vector under with_vector: true.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cosineStored } from '../../src/ops/verify/compare.js';
-import { collection, ok, single, type PointIdJson } from './qdrant-helpers.js';
+import { assertError, collection, ok, raw, single, type PointIdJson } from './qdrant-helpers.js';
 
 /** A deterministic pseudo-random float32 vector (no Math.random: reproducible failures). */
 function vector(seed: number, dim: number): number[] {
@@ -116,5 +119,58 @@ test('payload keys as a list on scroll and retrieve; a deleted unnamed vector re
   assert.ok(
     v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v) && !('' in v)),
     JSON.stringify(v),
+  );
+});
+
+test('a batch of queries answers each as the query alone, in order; one bad query fails it', async (t) => {
+  const dim = 12;
+  const name = await collection(t, {
+    vectors: { a: { size: dim, distance: 'Cosine' }, b: { size: dim, distance: 'Dot' } },
+  });
+  await ok('PUT', `/collections/${name}/points?wait=true`, {
+    points: Array.from({ length: 120 }, (_, i) => ({
+      id: i + 1,
+      vector: { a: vector(i, dim), b: vector(500 + i, dim) },
+      payload: { _vecrelay_lsn: 1000 + i, title: `t${i}` },
+    })),
+  });
+  const searches = [1000, 1001, 1002].flatMap((seed, i) => [
+    {
+      query: vector(seed, dim),
+      using: 'a',
+      limit: 5,
+      with_payload: ['_vecrelay_lsn'],
+      params: { exact: true },
+    },
+    {
+      query: vector(seed, dim),
+      using: i % 2 ? 'a' : 'b',
+      limit: 3 + i,
+      with_payload: [],
+      with_vector: false,
+    },
+  ]);
+  const batch = await ok<Array<{ points: Point[] }>>('POST', `/collections/${name}/points/query/batch`, {
+    searches,
+  });
+  assert.equal(batch.length, searches.length);
+  for (const [i, search] of searches.entries()) {
+    const alone = await ok<{ points: Point[] }>('POST', `/collections/${name}/points/query`, search);
+    assert.equal(batch[i]!.points.length, search.limit, `search ${i}`);
+    assert.deepEqual(
+      batch[i]!.points.map((p) => [p.id, p.payload]),
+      alone.points.map((p) => [p.id, p.payload]),
+      `search ${i}`,
+    );
+  }
+  // A query of the wrong dimension: the batch is refused as that query alone would be.
+  const bad = await raw('POST', `/collections/${name}/points/query/batch`, {
+    searches: [searches[0], { query: vector(1, dim + 1), using: 'a', limit: 3 }],
+  });
+  assertError(bad, 400, 'Wrong input: Vector dimension error');
+  assertError(
+    await raw('POST', `/collections/${name}/points/query/batch`, {}),
+    [400, 422],
+    ['Format error in JSON body', 'Json deserialize error'],
   );
 });

@@ -2,7 +2,8 @@
 // main.ts), so the test can stop and start it, give it an API key, or inject faults without
 // touching the shared stack's server. With `state`, its collections survive a stop, as a real
 // Qdrant's storage does. With `tls`, it serves https; this helper's own requests trust its CA
-// (and only them: the test process's default CAs are left alone).
+// (and only them: the test process's default CAs are left alone). With `grpc`, it serves Qdrant's
+// gRPC API too, on a second free port (`grpcUrl`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -14,6 +15,8 @@ import { repoRoot, waitFor } from './stack.js';
 
 export interface QdrantProcess {
   url: string;
+  /** The gRPC front (http://127.0.0.1:PORT, https with tls) when started with `grpc`. */
+  grpcUrl: string | undefined;
   /** The key requests of this helper send (api-key header); set it after a rotation. */
   apiKey: string | undefined;
   /** Starts the server (again, on the same port); resolves once it listens. */
@@ -35,6 +38,8 @@ export interface QdrantProcessOptions {
   optimizedSegments?: boolean;
   /** Serve https with this certificate (test/helpers/tls-certs.ts); `url` is then https. */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Serve gRPC too (on a free port of its own, kept across stop/start). */
+  grpc?: boolean;
 }
 
 /** Starts one; `cleanup` registers its end (the test hooks' cleanup). */
@@ -43,6 +48,7 @@ export async function startQdrantProcess(
   options: QdrantProcessOptions = {},
 ): Promise<QdrantProcess> {
   const port = await freePort();
+  const grpcPort = options.grpc ? await freePort() : undefined;
   const stateFile = options.state
     ? path.join(mkdtempSync(path.join(tmpdir(), 'qdrant-state-')), 'state.json')
     : undefined;
@@ -52,6 +58,7 @@ export async function startQdrantProcess(
 
   const qp: QdrantProcess = {
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    grpcUrl: grpcPort === undefined ? undefined : `${options.tls ? 'https' : 'http'}://127.0.0.1:${grpcPort}`,
     apiKey: options.apiKey,
     async start() {
       const args = [
@@ -65,6 +72,7 @@ export async function startQdrantProcess(
       if (stateFile) args.push('--state', stateFile);
       if (options.version) args.push('--version', options.version);
       if (options.optimizedSegments) args.push('--optimized-segments');
+      if (grpcPort !== undefined) args.push('--grpc-port', String(grpcPort));
       if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
       const c = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       child = c;

@@ -15,7 +15,10 @@ export interface ChaosPipeline extends SinkPipeline {
   qdrant: QdrantProcess;
 }
 
-/** A table, its pipeline, and a Qdrant test server of its own that the config points at. */
+/**
+ * A table, its pipeline, and a Qdrant test server of its own that the config points at (serving
+ * gRPC too with transport grpc, which the sink then writes points with).
+ */
 export async function chaosPipeline(
   ctx: SinkPipelines,
   prefix: string,
@@ -23,10 +26,15 @@ export async function chaosPipeline(
 ): Promise<ChaosPipeline> {
   const table = uniqueName(prefix);
   await ctx.createTable(table, DIM);
-  const qdrant = await startQdrantProcess(ctx.cleanup, options.qdrant);
-  const sp = ctx.pipeline(table, options);
+  const grpc = options.transport === 'grpc';
+  const qdrant = await startQdrantProcess(ctx.cleanup, { ...options.qdrant, ...(grpc ? { grpc } : {}) });
+  const sp = ctx.pipeline(table, { ...options, transport: 'rest' }); // its config is replaced below
   const config = writeConfig(sp.p, {
-    qdrant: { url: qdrant.url, ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}) },
+    qdrant: {
+      url: qdrant.url,
+      ...(grpc ? { transport: 'grpc', grpcUrl: qdrant.grpcUrl } : {}),
+      ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}),
+    },
     ...(options.sink ? { sink: options.sink } : {}),
   });
   return { ...sp, config, qdrant };

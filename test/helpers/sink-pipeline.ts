@@ -2,6 +2,7 @@
 // unique collection, read by its own consumer group; `vecrelay` processes; the cleanup of all of
 // it after each test. The items table (id, title, n, embedding) and its comparison with the
 // collection (collection-sync.ts) are the sink tests'; other tables bring their own.
+import { after, before } from 'node:test';
 import { changeTopic } from '../../src/kafka/topics.js';
 import { deadLetterTopic } from '../../src/sink/dead-letter.js';
 import { differences, waitInSync, type Row } from './collection-sync.js';
@@ -9,7 +10,49 @@ import { withAdmin } from './kafka.js';
 import { useSourcePipelines, type SourcePipelines } from './pipeline.js';
 import { dropCollection, scrollAll } from './qdrant.js';
 import { writeConfig, type TestPipeline } from './source-process.js';
-import { stackEnv, uniqueName } from './stack.js';
+import { startQdrantProcess } from './qdrant-process.js';
+import { stackEnv, uniqueName, useQdrantTestServer } from './stack.js';
+
+/** How the sink writes points (config qdrant.transport): the sink tests run over both. */
+export type Transport = 'rest' | 'grpc';
+export const TRANSPORTS: readonly Transport[] = ['rest', 'grpc'];
+
+/**
+ * The qdrant section of a config for `transport`: gRPC goes to the same Qdrant's gRPC port
+ * (stackEnv().qdrantGrpcUrl; see useQdrantGrpc).
+ */
+export function qdrantSection(transport: Transport = 'rest'): Record<string, unknown> {
+  const env = stackEnv();
+  if (transport === 'grpc' && !env.qdrantGrpcUrl)
+    throw new Error('no gRPC Qdrant: call useQdrantGrpc() in this test file, or set QDRANT_GRPC_URL');
+  return {
+    url: env.qdrantUrl,
+    ...(transport === 'grpc' ? { transport: 'grpc', grpcUrl: env.qdrantGrpcUrl } : {}),
+    ...(env.qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}),
+  };
+}
+
+/**
+ * Makes this test file's Qdrant serve gRPC too: the stack's test server when it does (a stack
+ * started by an older up.sh does not), else a test server of the file's own (REST and gRPC on one
+ * in-memory model) that every helper then talks to. Returns why gRPC tests must be skipped, if
+ * they must (a real Qdrant without QDRANT_GRPC_URL).
+ */
+export function useQdrantGrpc(): string | false {
+  const env = stackEnv();
+  if (env.qdrantIsReal)
+    return env.qdrantGrpcUrl ? false : 'QDRANT_URL is set without QDRANT_GRPC_URL (its gRPC port)';
+  if (env.qdrantGrpcUrl) return false;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  before(async () => {
+    const qdrant = await startQdrantProcess((fn) => cleanups.push(fn), { grpc: true });
+    useQdrantTestServer(qdrant.url, qdrant.grpcUrl);
+  });
+  after(async () => {
+    for (const fn of cleanups) await fn();
+  });
+  return false;
+}
 
 export interface SinkPipeline {
   p: TestPipeline;
@@ -34,6 +77,8 @@ export interface SinkPipelineOptions {
   sink?: Record<string, unknown>;
   /** Serve /metrics, /healthz and /readyz on this port (config metrics.port). */
   metricsPort?: number;
+  /** How the sink writes points (qdrant.transport); default rest. */
+  transport?: Transport;
 }
 
 export interface SinkPipelines extends Omit<SourcePipelines, 'pipeline'> {
@@ -66,10 +111,7 @@ export function useSinkPipelines({ prefix = 'sink' }: { prefix?: string } = {}):
   const source = useSourcePipelines({ prefix });
 
   // The API key goes by the name of its variable; vecrelay processes inherit ours.
-  const qdrantConfig = () => ({
-    url: stackEnv().qdrantUrl,
-    ...(stackEnv().qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}),
-  });
+  const qdrantConfig = qdrantSection;
 
   /** Drops the collection and the consumer group (after the pipeline's processes are gone). */
   const dropSinkSide = (collection: string, groupId: string) =>
@@ -100,7 +142,7 @@ export function useSinkPipelines({ prefix = 'sink' }: { prefix?: string } = {}):
         ...(options.partitions ? { partitions: options.partitions } : {}),
       });
       const config = writeConfig(p, {
-        qdrant: qdrantConfig(),
+        qdrant: qdrantConfig(options.transport),
         ...(options.sink ? { sink: options.sink } : {}),
         ...(options.metricsPort ? { metrics: { port: options.metricsPort } } : {}),
       });

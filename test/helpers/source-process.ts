@@ -62,6 +62,12 @@ export function writeConfig(p: TestPipeline, extra: Record<string, unknown> = {}
     source: { heartbeatIntervalMs: 1000, ...p.source },
     ...extra,
   };
+  // The sink writes over gRPC by default (qdrant.transport), to url's host on port 6334, where no
+  // test server listens: a test that does not choose a transport writes over REST. The sink tests
+  // that run over both choose it (sink-pipeline.ts qdrantSection, sink-chaos.ts).
+  const qdrant = extra.qdrant as Record<string, unknown> | undefined;
+  if (qdrant && qdrant.transport === undefined)
+    Object.assign(config, { qdrant: { ...qdrant, transport: 'rest' } });
   writeFileSync(file, stringify(config));
   return file;
 }

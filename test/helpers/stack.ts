@@ -1,5 +1,6 @@
 // Where the local stack's servers are. `npm run stack:up` writes .stack/env.json; tests read it
-// here and nowhere else. QDRANT_URL (and QDRANT_API_KEY) point the Qdrant side at a real server.
+// here and nowhere else. QDRANT_URL (and QDRANT_API_KEY) point the Qdrant side at a real server,
+// QDRANT_GRPC_URL its gRPC port (Qdrant: 6334, beside REST on 6333).
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,13 @@ export interface StackEnv {
   qdrantApiKey: string | undefined;
   /** True when QDRANT_URL points at a real Qdrant rather than the bundled test server. */
   qdrantIsReal: boolean;
+  /**
+   * The gRPC API of the same Qdrant: QDRANT_GRPC_URL when set, else the stack's test server's
+   * gRPC port. Undefined when QDRANT_URL names a real Qdrant without QDRANT_GRPC_URL (its gRPC
+   * port is not guessed), or when the running test server was started by an older up.sh without
+   * gRPC (restart the stack).
+   */
+  qdrantGrpcUrl: string | undefined;
   /** The bundled test server, always started by the stack. */
   qdrantTestServerUrl: string;
   /**
@@ -37,7 +45,7 @@ export interface KafkaSaslListener {
 interface StackFile {
   pg: { host: string; port: number; user: string; database: string };
   kafka: { brokers: string[] };
-  qdrantTestServer: { url: string };
+  qdrantTestServer: { url: string; grpcUrl?: string };
   kafkaSasl?: KafkaSaslListener;
 }
 
@@ -65,10 +73,19 @@ export function stackEnv(): StackEnv {
     qdrantUrl: real ?? raw.qdrantTestServer.url,
     qdrantApiKey: real ? process.env.QDRANT_API_KEY : undefined,
     qdrantIsReal: Boolean(real),
+    qdrantGrpcUrl: process.env.QDRANT_GRPC_URL || (real ? undefined : raw.qdrantTestServer.grpcUrl),
     qdrantTestServerUrl: raw.qdrantTestServer.url,
     kafkaSasl: raw.kafkaSasl,
   };
   return cached;
+}
+
+/**
+ * Points this test process at another Qdrant test server (one of its own that serves gRPC too,
+ * see sink-pipeline.ts useQdrantGrpc): every helper reading stackEnv() then talks to it.
+ */
+export function useQdrantTestServer(url: string, grpcUrl: string | undefined): void {
+  Object.assign(stackEnv(), { qdrantUrl: url, qdrantGrpcUrl: grpcUrl, qdrantTestServerUrl: url });
 }
 
 /** A name no other test (or earlier run) uses: for slots, publications, topics, collections, tables. */

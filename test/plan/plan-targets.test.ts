@@ -8,6 +8,7 @@ import { collectionProblem } from '../../src/plan/qdrant.js';
 import type { PlanReport } from '../../src/plan/types.js';
 import type { VectorColumnInfo } from '../../src/source/postgres/catalog.js';
 import { freePort } from '../helpers/free-port.js';
+import { startQdrantProcess } from '../helpers/qdrant-process.js';
 import { dropCollection, qdrantRequest } from '../helpers/qdrant.js';
 import { writeConfig, type TestPipeline } from '../helpers/source-process.js';
 import { stackEnv, uniqueName } from '../helpers/stack.js';
@@ -88,6 +89,26 @@ test('an existing collection of the wrong dimension: BLOCKER naming the collecti
     `Qdrant collection ${collection} has its vector as size 4, Dot, but public.${table}.embedding needs one unnamed vector of size 3, Cosine`,
   );
   assert.match(c.fix, /drop or rename the collection/);
+});
+
+test('qdrant.transport grpc: an OK line for a gRPC port that answers, a BLOCKER naming qdrant.grpcUrl for one that does not', async () => {
+  const { p } = await tableAndPipeline();
+  const qdrant = await startQdrantProcess(ctx.cleanup, { grpc: true });
+  const good = await planJson(
+    writeConfig(p, { qdrant: { url: qdrant.url, transport: 'grpc', grpcUrl: qdrant.grpcUrl } }),
+  );
+  assert.equal(check(good.report, 'qdrant.grpcUrl')?.level, 'ok', JSON.stringify(good.report.checks));
+  assert.equal(good.code, 0);
+
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  const bad = await planJson(
+    writeConfig(p, { qdrant: { url: qdrant.url, transport: 'grpc', grpcUrl: closed } }),
+  );
+  assert.equal(bad.code, 1);
+  const c = check(bad.report, 'qdrant.grpcUrl');
+  assert.equal(c?.level, 'blocker');
+  assert.match(c.message, new RegExp(`cannot reach Qdrant's gRPC API at ${closed} \\(qdrant\\.grpcUrl\\)`));
+  assert.match(c.fix, /qdrant\.transport: rest/);
 });
 
 const vector = (name: string, dimension: number): VectorColumnInfo => ({

@@ -36,12 +36,17 @@ export class Auth {
 
   /** Throws what Qdrant answers when the request may not go on; `write`: it changes data. */
   check(req: http.IncomingMessage, path: string, write: boolean): void {
-    const { apiKey, readOnlyApiKey } = this.keys;
-    if ((!apiKey && !readOnlyApiKey) || WHITELIST(path)) return;
-    const header = (name: string) => {
+    if (WHITELIST(path)) return;
+    this.checkHeaders((name) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
-    };
+    }, write);
+  }
+
+  /** The same check on any request's headers (the gRPC front passes its metadata). */
+  checkHeaders(header: (name: string) => string | undefined, write: boolean): void {
+    const { apiKey, readOnlyApiKey } = this.keys;
+    if (!apiKey && !readOnlyApiKey) return;
     const given = header('api-key') ?? header('authorization')?.replace(/^Bearer /, '');
     if (given === undefined)
       throw new AuthError(401, 'Must provide an API key or an Authorization bearer token');

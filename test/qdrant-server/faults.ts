@@ -3,16 +3,51 @@
 // makes the next N requests whose path matches fail with that status, in Qdrant's error envelope
 // (and a Retry-After header when retry_after is given); with only delay_ms they are answered
 // normally after the delay (for client timeouts). Rules are consulted in the order added.
+//
+// The gRPC front (grpc/server.ts) takes its faults from the same list: a rule with
+// "grpc_code": "UNAVAILABLE" (a canonical gRPC status name, or its number) fails the next N gRPC
+// calls whose path ("/qdrant.Points/Upsert": `paths` matches against it) matches with that status
+// (and `retry-after` metadata, as Qdrant sends on RESOURCE_EXHAUSTED); "transport": "grpc" with
+// only delay_ms delays gRPC calls. REST rules never touch gRPC calls, nor gRPC rules REST ones.
+// A gRPC rule with "point_id": 7 (or a UUID) fails only calls whose request names that point
+// (anywhere: a point's id, a selector's ids, a has_id condition), so a test can make one record of
+// a batch fail and watch a client isolate it.
 import { ApiError, formatError } from './errors.js';
+import { parseUuid } from './ids.js';
 import { isNumeric, isObject, type JsonValue, type Out } from './json.js';
 
+export type Transport = 'rest' | 'grpc';
+
+/** gRPC status codes by their canonical names (grpc/status.proto). */
+export const GRPC_CODES: Record<string, number> = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
 export interface Fault {
-  /** 0: no error, only the delay. */
+  transport: Transport;
+  /** 0: no error, only the delay (an HTTP status for REST, a gRPC code for gRPC). */
   status: number;
   remaining: number;
   retryAfter?: number;
   paths?: RegExp;
   delayMs: number;
+  /** gRPC: only requests naming this point id (idKey form) match. */
+  pointId?: string;
 }
 
 const MESSAGES: Record<number, string> = {
@@ -28,8 +63,22 @@ export class Faults {
   add(body: JsonValue): Out {
     if (!isObject(body)) throw formatError('expected a fault object');
     const { status, count, retry_after: retryAfter, paths, delay_ms: delayMs } = body;
-    const delayOnly = status === undefined && delayMs !== undefined;
-    if (!delayOnly && (!isNumeric(status) || Number(status) < 400 || Number(status) > 599)) {
+    const { grpc_code: grpcCode, transport = grpcCode === undefined ? 'rest' : 'grpc' } = body;
+    const { point_id: pointId } = body;
+    if (
+      pointId !== undefined &&
+      (transport !== 'grpc' || (typeof pointId !== 'bigint' && typeof pointId !== 'string'))
+    )
+      throw formatError('`point_id` (a gRPC rule only) must be a point id');
+    if (transport !== 'rest' && transport !== 'grpc') throw formatError('`transport` is "rest" or "grpc"');
+    const delayOnly = status === undefined && grpcCode === undefined && delayMs !== undefined;
+    let code = 0;
+    if (transport === 'grpc' && !delayOnly) {
+      code = typeof grpcCode === 'string' ? (GRPC_CODES[grpcCode] ?? -1) : Number(grpcCode);
+      if (!Number.isInteger(code) || code < 1 || code > 16 || status !== undefined) {
+        throw formatError('`grpc_code` must be a gRPC status name (e.g. "UNAVAILABLE") or code 1-16');
+      }
+    } else if (!delayOnly && (!isNumeric(status) || Number(status) < 400 || Number(status) > 599)) {
       throw formatError('`status` must be an HTTP error status (400-599)');
     }
     if (count !== undefined && (!isNumeric(count) || Number(count) < 1)) {
@@ -46,11 +95,13 @@ export class Faults {
       throw formatError(`invalid \`paths\` regex: ${(err as Error).message}`);
     }
     this.rules.push({
-      status: delayOnly ? 0 : Number(status),
+      transport,
+      status: delayOnly ? 0 : transport === 'grpc' ? code : Number(status),
       remaining: count === undefined ? 1 : Number(count),
       retryAfter: retryAfter === undefined ? undefined : Number(retryAfter),
       paths: re,
       delayMs: delayMs === undefined ? 0 : Number(delayMs),
+      pointId: pointId === undefined ? undefined : (parseUuid(String(pointId)) ?? String(pointId)),
     });
     return this.list();
   }
@@ -61,17 +112,28 @@ export class Faults {
 
   list(): Out {
     return this.rules.map((r) => ({
+      transport: r.transport,
       status: r.status,
       remaining: r.remaining,
       retry_after: r.retryAfter,
       paths: r.paths?.source,
+      point_id: r.pointId,
       delay_ms: r.delayMs,
     }));
   }
 
-  /** The fault for a request to `path`, if any, counting it against its rule. */
-  take(path: string): Fault | undefined {
-    const rule = this.rules.find((r) => r.remaining > 0 && (!r.paths || r.paths.test(path)));
+  /**
+   * The fault for a request to `path`, if any, counting it against its rule. `names` tells
+   * whether the request names a point id (rules with point_id match only then).
+   */
+  take(path: string, transport: Transport = 'rest', names?: (pointId: string) => boolean): Fault | undefined {
+    const rule = this.rules.find(
+      (r) =>
+        r.transport === transport &&
+        r.remaining > 0 &&
+        (!r.paths || r.paths.test(path)) &&
+        (r.pointId === undefined || names?.(r.pointId) === true),
+    );
     if (!rule) return undefined;
     rule.remaining--;
     this.rules = this.rules.filter((r) => r.remaining > 0);

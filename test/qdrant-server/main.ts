@@ -1,10 +1,13 @@
 // CLI: node --import tsx test/qdrant-server/main.ts [--port 6333] [--host 127.0.0.1]
 //        [--api-key KEY] [--read-only-api-key KEY] [--state FILE] [--version X.Y.Z]
-//        [--tls-cert FILE --tls-key FILE] [--optimized-segments]
+//        [--tls-cert FILE --tls-key FILE] [--optimized-segments] [--grpc-port 6334]
 // The keys may also come from QDRANT__SERVICE__API_KEY / QDRANT__SERVICE__READ_ONLY_API_KEY, as
 // for Qdrant; --state keeps the collections across a restart (written on SIGTERM/SIGINT);
 // --tls-cert and --tls-key (PEM) serve https, as Qdrant's service.enable_tls with tls.cert/tls.key.
-// Prints "qdrant-test-server listening on http://HOST:PORT" once ready; exits on SIGTERM/SIGINT.
+// --grpc-port (or QDRANT__SERVICE__GRPC_PORT, as for Qdrant) serves Qdrant's gRPC API there too
+// (0: a free port; TLS too with --tls-cert / --tls-key). Prints "qdrant-test-server grpc on
+// http://HOST:GRPC_PORT" (when serving gRPC), then "qdrant-test-server listening on
+// http://HOST:PORT" once ready; exits on SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startQdrantTestServer } from './server.js';
@@ -20,12 +23,20 @@ const { values } = parseArgs({
     'optimized-segments': { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    'grpc-port': { type: 'string' },
   },
 });
 
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`qdrant-test-server: invalid --port ${values.port}`);
+  process.exit(2);
+}
+
+const grpcPortText = values['grpc-port'] ?? process.env.QDRANT__SERVICE__GRPC_PORT;
+const grpcPort = grpcPortText === undefined || grpcPortText === '' ? undefined : Number(grpcPortText);
+if (grpcPort !== undefined && (!Number.isInteger(grpcPort) || grpcPort < 0 || grpcPort > 65535)) {
+  console.error(`qdrant-test-server: invalid --grpc-port ${grpcPortText}`);
   process.exit(2);
 }
 
@@ -50,7 +61,9 @@ const server = await startQdrantTestServer({
     certFile && keyFile
       ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }
       : undefined,
+  grpcPort,
 });
+if (server.grpcUrl) console.log(`qdrant-test-server grpc on ${server.grpcUrl}`);
 console.log(`qdrant-test-server listening on ${server.url}`);
 
 let stopping = false;

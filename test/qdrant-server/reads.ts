@@ -11,7 +11,7 @@ import {
   normalise,
   parseVector,
   postprocess,
-  similarity,
+  similarityOf,
   sparseDot,
   vectorsOut,
   type Vector,
@@ -133,7 +133,23 @@ function parseQuery(q: JsonValue | undefined): Vector | PointId | undefined {
   throw wrongInput('this query type is not supported by the test server (use nearest)');
 }
 
-function scored(c: Collection, s: Search): Out[] {
+type Hit = { p: StoredPoint; raw: number; score: number };
+
+/**
+ * Within one batch, queries asking the same ranking (vector, `using`, filter, score threshold) share
+ * one scoring pass: the test server answers every search exactly (a full scan), so a batch's exact
+ * and approximate search of one vector rank the same points — as Qdrant's batch search also reads
+ * each segment once for the whole batch.
+ */
+export type Rankings = Map<string, Hit[]>;
+
+function rankingKey(s: Search): string {
+  const json = (v: JsonValue | undefined) =>
+    JSON.stringify(v ?? null, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+  return `${s.using}\n${json(s.body.filter)}\n${json(s.body.score_threshold)}\n${json(s.body.query)}`;
+}
+
+function scored(c: Collection, s: Search, rankings?: Rankings): Out[] {
   const filter = compileFilter(s.body.filter);
   const withPayload = s.body.with_payload ?? false;
   const withVector = s.body.with_vector ?? s.body.with_vectors ?? false;
@@ -147,7 +163,15 @@ function scored(c: Collection, s: Search): Out[] {
     const points = c.sortedPoints().filter((p) => filter(p));
     return points.slice(offset, offset + s.limit).map((p) => out(p, 0));
   }
-  let query = s.vector;
+  const key = rankings && rankingKey(s);
+  const hits = (key !== undefined && rankings!.get(key)) || rank(c, s, filter);
+  if (key !== undefined) rankings!.set(key, hits);
+  return hits.slice(offset, offset + s.limit).map((h) => out(h.p, h.score));
+}
+
+/** Every point matching, best first, as a search ranks them. */
+function rank(c: Collection, s: Search, filter: ReturnType<typeof compileFilter>): Hit[] {
+  let query = s.vector!;
   let exclude: string | undefined;
   if (typeof query === 'bigint' || typeof query === 'string') {
     const p = c.points.get(idKey(query));
@@ -156,7 +180,7 @@ function scored(c: Collection, s: Search): Out[] {
     exclude = idKey(query);
     query = v;
   }
-  const hits: Array<{ p: StoredPoint; raw: number; score: number }> = [];
+  const hits: Hit[] = [];
   if (isSparse(query)) {
     if (!c.schema.sparse.has(s.using)) throw wrongInput(`Not existing vector name error: ${s.using}`);
     for (const p of c.points.values()) {
@@ -171,10 +195,11 @@ function scored(c: Collection, s: Search): Out[] {
       throw wrongInput(`Vector dimension error: expected dim: ${params.size}, got ${query.length}`);
     }
     const q = params.distance === 'Cosine' ? normalise(query) : query;
+    const similarity = similarityOf(params.distance);
     for (const p of c.points.values()) {
       const v = p.vectors.get(s.using);
-      if (!v || isSparse(v) || idKey(p.id) === exclude || !filter(p)) continue;
-      const raw = similarity(params.distance, q, v);
+      if (!v || isSparse(v) || (exclude !== undefined && idKey(p.id) === exclude) || !filter(p)) continue;
+      const raw = similarity(q, v);
       hits.push({ p, raw, score: postprocess(params.distance, raw) });
     }
   }
@@ -185,19 +210,32 @@ function scored(c: Collection, s: Search): Out[] {
     (distance === 'Euclid' || distance === 'Manhattan'
       ? score <= Number(threshold)
       : score >= Number(threshold));
-  return hits
-    .filter((h) => keep(h.score))
-    .sort((a, b) => b.raw - a.raw || compareIds(a.p.id, b.p.id))
-    .slice(offset, offset + s.limit)
-    .map((h) => out(h.p, h.score));
+  return hits.filter((h) => keep(h.score)).sort((a, b) => b.raw - a.raw || compareIds(a.p.id, b.p.id));
 }
 
 /** POST /collections/{c}/points/query (nearest only; no prefetch, fusion or recommend). */
-export function query(c: Collection, body: JsonObject): Out {
+export function query(c: Collection, body: JsonObject, rankings?: Rankings): Out {
   if (body.prefetch !== undefined && body.prefetch !== null)
     throw wrongInput('prefetch is not supported by the test server');
   const using = typeof body.using === 'string' ? body.using : '';
-  return { points: scored(c, { vector: parseQuery(body.query), using, body, limit: limitOf(body, 10) }) };
+  return {
+    points: scored(c, { vector: parseQuery(body.query), using, body, limit: limitOf(body, 10) }, rankings),
+  };
+}
+
+/**
+ * POST /collections/{c}/points/query/batch: `{"searches": [query request, …]}` → one `{points}`
+ * per request, in order (Qdrant's query_points_batch). One failing request fails the batch.
+ */
+export function queryBatch(c: Collection, body: JsonObject): Out {
+  const searches = body.searches;
+  if (searches === undefined || searches === null) throw formatError('missing field `searches`');
+  if (!Array.isArray(searches)) throw formatError('invalid type: expected a sequence for `searches`');
+  const rankings: Rankings = new Map();
+  return searches.map((s) => {
+    if (!isObject(s)) throw formatError('invalid type: expected struct QueryRequestInternal');
+    return query(c, s, rankings);
+  });
 }
 
 /** POST /collections/{c}/points/search (deprecated): `vector` is a list or {name, vector}. */

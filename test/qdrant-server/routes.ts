@@ -20,7 +20,7 @@ import {
   runWrite,
   type Version,
 } from './points.js';
-import { count, getPoint, query, retrieve, scroll, search } from './reads.js';
+import { count, getPoint, query, queryBatch, retrieve, scroll, search } from './reads.js';
 import { updateCollection } from './update-collection.js';
 
 export const VERSION = '1.19.0';
@@ -210,6 +210,7 @@ export function buildRoutes(
     route('POST', `${C}/points/scroll`, read(scroll), reading),
     route('POST', `${C}/points/count`, read(count), reading),
     route('POST', `${C}/points/query`, read(query), reading),
+    route('POST', `${C}/points/query/batch`, read(queryBatch), reading),
     route('POST', `${C}/points/search`, read(search), reading),
 
     // Test-only endpoints.

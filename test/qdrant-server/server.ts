@@ -3,7 +3,8 @@
 // {result, status, time} envelope, the error statuses and messages, point id forms, whole-point
 // upserts, exact queries, collection aliases (aliases.ts). On top it has test-only endpoints
 // under /__test/ (fault injection, reset). With `tls` it serves https, as Qdrant does with
-// service.enable_tls (tls.cert, tls.key).
+// service.enable_tls (tls.cert, tls.key). With `grpcPort` it also serves Qdrant's gRPC API on that
+// port (grpc/server.ts), over the same collections, keys and faults.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +12,9 @@ import { Auth, AuthError, type ApiKeys } from './auth.js';
 import { Store } from './collections.js';
 import { ApiError, formatError } from './errors.js';
 import { faultError, Faults } from './faults.js';
+import { startGrpcFront, type GrpcFront } from './grpc/server.js';
 import { JsonSyntaxError, parseJson, stringify, type JsonValue, type Out } from './json.js';
-import { buildRoutes, type Route } from './routes.js';
+import { buildRoutes, VERSION, type Route } from './routes.js';
 import { loadState, saveState } from './state.js';
 
 /** Qdrant's default service.max_request_size_mb. */
@@ -35,11 +37,16 @@ export interface QdrantTestServerOptions {
   stateFile?: string;
   /** Serve https with this certificate and key (PEM), as Qdrant with service.enable_tls. */
   tls?: { cert: string; key: string };
+  /** Serve gRPC too, on this port (0: a free one), as Qdrant's service.grpc_port (6334). */
+  grpcPort?: number;
 }
 
 export interface QdrantTestServer {
   url: string;
   port: number;
+  /** The gRPC front's URL (http://HOST:PORT, https with tls) when `grpcPort` was given. */
+  grpcUrl?: string;
+  grpcPort?: number;
   close(): Promise<void>;
 }
 
@@ -108,7 +115,9 @@ function match(
   return undefined;
 }
 
-export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Promise<QdrantTestServer> {
+export async function startQdrantTestServer(
+  options: QdrantTestServerOptions = {},
+): Promise<QdrantTestServer> {
   const { host = '127.0.0.1', port = 0, maxRequestBytes = MAX_REQUEST_BYTES } = options;
   const store = new Store();
   if (options.stateFile) loadState(store, options.stateFile);
@@ -163,8 +172,28 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 65_000;
 
+  let grpc: GrpcFront | undefined;
+  if (options.grpcPort !== undefined) {
+    const [major = 0, minor = 0] = (options.version ?? VERSION).split('.').map(Number);
+    grpc = await startGrpcFront({
+      host,
+      port: options.grpcPort,
+      store,
+      faults,
+      auth,
+      version: options.version ?? VERSION,
+      model: {
+        keepOmittedVectors: Boolean(options.optimizedSegments) && (major < 1 || (major === 1 && minor < 19)),
+      },
+      tls: options.tls,
+    });
+  }
+
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => {
+      void grpc?.close();
+      reject(err);
+    });
     server.listen(port, host, () => {
       server.off('error', reject);
       const { port: actual } = server.address() as AddressInfo;
@@ -172,12 +201,15 @@ export function startQdrantTestServer(options: QdrantTestServerOptions = {}): Pr
       resolve({
         url: `${options.tls ? 'https' : 'http'}://${shownHost}:${actual}`,
         port: actual,
+        grpcUrl: grpc?.url,
+        grpcPort: grpc?.port,
         close: () =>
           new Promise<void>((done, fail) => {
+            const grpcClosed = grpc?.close() ?? Promise.resolve();
             server.close((err) => {
               if (err) return fail(err);
               if (options.stateFile) saveState(store, options.stateFile);
-              done();
+              grpcClosed.then(done, fail);
             });
             server.closeAllConnections();
           }),

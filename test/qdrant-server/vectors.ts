@@ -116,17 +116,27 @@ export function normalise(v: number[]): number[] {
   return v.map((x) => Math.fround(x / length));
 }
 
-/** Raw similarity: larger is better for every distance (distances are negated here). */
-export function similarity(distance: Distance, a: number[], b: number[]): number {
+// One loop per distance, with no branch inside: a search scores every point (a full scan), and
+// a loop that tested the distance at each element made queries several times slower.
+const dot = (a: number[], b: number[]): number => {
   let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (distance === 'Euclid') s -= (x - y) * (x - y);
-    else if (distance === 'Manhattan') s -= Math.abs(x - y);
-    else s += x * y;
-  }
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
+};
+const euclid = (a: number[], b: number[]): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s -= (a[i]! - b[i]!) * (a[i]! - b[i]!);
+  return s;
+};
+const manhattan = (a: number[], b: number[]): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s -= Math.abs(a[i]! - b[i]!);
+  return s;
+};
+
+/** Raw similarity: larger is better for every distance (distances are negated here). */
+export function similarityOf(distance: Distance): (a: number[], b: number[]) => number {
+  return distance === 'Euclid' ? euclid : distance === 'Manhattan' ? manhattan : dot;
 }
 
 /** The score Qdrant reports: Euclid and Manhattan as a (positive) distance, others as is. */
@@ -153,6 +163,13 @@ export function sparseDot(a: Sparse, b: Sparse): number | undefined {
 // Stored vectors are never mutated in place (updates store new arrays), so their JSON text can be
 // cached: formatting float32s in shortest form is the slow part of answering a large scroll.
 const rendered = new WeakMap<Vector, RawJson>();
+/** The other way (the gRPC front answers the stored vector, not its JSON text). */
+const source = new WeakMap<RawJson, Vector>();
+
+/** The stored vector a rendered `vector` value stands for (grpc/from-rest.ts). */
+export function vectorOf(out: RawJson): Vector | undefined {
+  return source.get(out);
+}
 
 function vectorOut(v: Vector): Out {
   let out = rendered.get(v);
@@ -162,6 +179,7 @@ function vectorOut(v: Vector): Out {
       isSparse(v) ? `{"indices":[${v.indices.join(',')}],"values":${floats(v.values)}}` : floats(v),
     );
     rendered.set(v, out);
+    source.set(out, v);
   }
   return out;
 }

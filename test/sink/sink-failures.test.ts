@@ -25,11 +25,19 @@ import {
 } from '../helpers/kafka.js';
 import { currentLsn, lsnAtLeast, slotInfo, waitSlotActive } from '../helpers/pg.js';
 import { pointCount, qdrantRequest, scrollAll } from '../helpers/qdrant.js';
-import { lit, useSinkPipelines, vec, type SinkPipeline } from '../helpers/sink-pipeline.js';
+import {
+  lit,
+  TRANSPORTS,
+  useQdrantGrpc,
+  useSinkPipelines,
+  vec,
+  type SinkPipeline,
+} from '../helpers/sink-pipeline.js';
 import type { RunningProcess } from '../helpers/source-process.js';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
 
 const ctx = useSinkPipelines();
+const noGrpc = useQdrantGrpc();
 
 const skipFaults = stackEnv().qdrantIsReal
   ? 'QDRANT_URL points at a real Qdrant, which has no /__test/faults injection'
@@ -398,48 +406,54 @@ test('an event without its key column goes to the dead-letter topic; the records
 
 // ---- 4. Two sink processes ----
 
-test('two sink processes share the partitions: both are members with partitions, and the collection equals the table', async () => {
-  const { sql } = ctx;
-  const table = uniqueName('shared');
-  await ctx.createTable(table, DIM);
-  const sp = ctx.pipeline(table, { partitions: 4 });
-  ctx.start(['source', '--config', sp.config]);
-  await waitSlotActive(sql, sp.p.slot);
-  const sinks = [ctx.start(['sink', '--config', sp.config]), ctx.start(['sink', '--config', sp.config])];
+// Over both transports: partitions move between members while each writes over its own connection.
+for (const transport of TRANSPORTS)
+  test(
+    `[${transport}] two sink processes share the partitions: both are members with partitions, and the collection equals the table`,
+    { skip: transport === 'grpc' && noGrpc },
+    async () => {
+      const { sql } = ctx;
+      const table = uniqueName('shared');
+      await ctx.createTable(table, DIM);
+      const sp = ctx.pipeline(table, { partitions: 4, transport });
+      ctx.start(['source', '--config', sp.config]);
+      await waitSlotActive(sql, sp.p.slot);
+      const sinks = [ctx.start(['sink', '--config', sp.config]), ctx.start(['sink', '--config', sp.config])];
 
-  const admin = testKafka().admin();
-  await admin.connect();
-  ctx.cleanup(() => admin.disconnect());
-  /** Member → its partitions of the change topic, when the group is stable. */
-  const assignments = async () => {
-    const { groups } = await admin.describeGroups([sp.groupId]);
-    const group = groups[0];
-    if (group?.state !== 'Stable') return undefined;
-    return group.members.map(
-      (m) => AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[sp.topic] ?? [],
-    );
-  };
-  const bothMembers = async () => {
-    const a = await assignments();
-    return a?.length === 2 && a.every((parts) => parts.length > 0) ? a : undefined;
-  };
-  const initial = await waitFor('two members, each with partitions', bothMembers, {
-    timeoutMs: 60_000,
-    intervalMs: 200,
-  });
-  assert.deepEqual(initial.flat().sort(), [0, 1, 2, 3]);
+      const admin = testKafka().admin();
+      await admin.connect();
+      ctx.cleanup(() => admin.disconnect());
+      /** Member → its partitions of the change topic, when the group is stable. */
+      const assignments = async () => {
+        const { groups } = await admin.describeGroups([sp.groupId]);
+        const group = groups[0];
+        if (group?.state !== 'Stable') return undefined;
+        return group.members.map(
+          (m) => AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[sp.topic] ?? [],
+        );
+      };
+      const bothMembers = async () => {
+        const a = await assignments();
+        return a?.length === 2 && a.every((parts) => parts.length > 0) ? a : undefined;
+      };
+      const initial = await waitFor('two members, each with partitions', bothMembers, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+      assert.deepEqual(initial.flat().sort(), [0, 1, 2, 3]);
 
-  for (let t = 0; t < 4; t++) await insertRows(table, t * 500 + 1, t * 500 + 500);
-  await sql.query(`UPDATE ${table} SET title = 'u' || id WHERE id % 3 = 0`);
-  await sql.query(`DELETE FROM ${table} WHERE id % 10 = 0`);
-  await ctx.waitCollectionEqualsTable(table, sp.collection);
-  await waitFor(`group ${sp.groupId} at the end of ${sp.topic}`, () => groupAtEnd(sp.groupId, sp.topic));
+      for (let t = 0; t < 4; t++) await insertRows(table, t * 500 + 1, t * 500 + 500);
+      await sql.query(`UPDATE ${table} SET title = 'u' || id WHERE id % 3 = 0`);
+      await sql.query(`DELETE FROM ${table} WHERE id % 10 = 0`);
+      await ctx.waitCollectionEqualsTable(table, sp.collection);
+      await waitFor(`group ${sp.groupId} at the end of ${sp.topic}`, () => groupAtEnd(sp.groupId, sp.topic));
 
-  for (const s of sinks) assert.ok(alive(s), 'both sink processes alive');
-  const final = await bothMembers();
-  assert.ok(final, 'still two members sharing the partitions');
-  assert.deepEqual(final.flat().sort(), [0, 1, 2, 3]);
-});
+      for (const s of sinks) assert.ok(alive(s), 'both sink processes alive');
+      const final = await bothMembers();
+      assert.ok(final, 'still two members sharing the partitions');
+      assert.deepEqual(final.flat().sort(), [0, 1, 2, 3]);
+    },
+  );
 
 // ---- 5. Replay ----
 

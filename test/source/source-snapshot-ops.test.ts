@@ -11,7 +11,7 @@ import { changeTopic, stateTopic, tablesTopic } from '../../src/event/names.js';
 import { snapshotStateKey, type TableSnapshotState } from '../../src/event/snapshot-state.js';
 import type { TableDescriptor } from '../../src/event/table-descriptor.js';
 import { readTopic, testKafka } from '../helpers/kafka.js';
-import { slotInfo, waitSlotStreaming } from '../helpers/pg.js';
+import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
@@ -80,10 +80,31 @@ test('a table added to the config: added to the publication and snapshotted whil
   await assertTopicEqualsTable(ctx.sql, first, changeTopic(p.topicPrefix, 'public', first));
   await stop(before);
 
+  // Other tables unaffected: a transaction left open holds the new table's snapshot at its first
+  // chunk (each chunk waits for the transactions running at its low watermark: watermarks.ts),
+  // and the first table's changes still arrive meanwhile — not after the snapshot.
+  const blocker = await connectPg();
+  ctx.cleanup(() => blocker.end());
+  await blocker.query('BEGIN');
+  await blocker.query('SELECT pg_current_xact_id()');
   const both: TestPipeline = { ...p, tables: [...p.tables, { table: `public.${second}` }] };
   const after = ctx.startSource(writeConfig(both));
   await waitSlotStreaming(ctx.sql, p.slot);
+  await waitFor('the second table snapshot under way', () => /snapshot of table starts/.test(log(after)), {
+    timeoutMs: 60_000,
+  });
+  const firstTopic = await ctx.watch(changeTopic(p.topicPrefix, 'public', first));
   await ctx.sql.query(`UPDATE ${first} SET version = version + 1 WHERE id <= 10`);
+  await firstTopic.until(
+    'the first table updates',
+    (r) => r.filter((x) => x.event?.op === 'u').length >= 10,
+    {
+      timeoutMs: 60_000,
+    },
+  );
+  assert.equal((await snapshotState(p, second))?.status, 'running', 'the second table is still being read');
+  assert.doesNotMatch(log(after), /snapshot of table done/);
+  await blocker.query('COMMIT');
   await ctx.sql.query(`UPDATE ${second} SET version = version + 1 WHERE id > 690`);
   await assertTopicEqualsTable(ctx.sql, second, changeTopic(p.topicPrefix, 'public', second));
   await assertTopicEqualsTable(ctx.sql, first, changeTopic(p.topicPrefix, 'public', first));

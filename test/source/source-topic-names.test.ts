@@ -35,11 +35,13 @@ test('x$y and x_y in one pipeline: two topics, each with its own rows', async ()
   assert.equal(underscoreTopic, `${p.topicPrefix}.public.${underscore}`);
 
   await ctx.sql.query(`INSERT INTO ${dollar} VALUES (100, '[1,2,3]')`);
+  // The keys in each topic. Row 100 may come twice: inserted while the snapshot runs beside the
+  // stream, it is read by its chunk too when that comes later (the same row, in order).
   const ids = (records: Awaited<ReturnType<typeof readTopic>>) =>
-    records.map((r) => Number(r.event?.values?.id)).sort((a, b) => a - b);
-  const d = await readTopic(dollarTopic, (r) => ids(r).includes(100), { timeoutMs: 60_000 });
+    [...new Set(records.map((r) => Number(r.event?.values?.id)))].sort((a, b) => a - b);
+  const d = await readTopic(dollarTopic, (r) => ids(r).length >= 4, { timeoutMs: 60_000 });
   assert.deepEqual(ids(d), [1, 2, 3, 100]);
-  const u = await readTopic(underscoreTopic, (r) => r.length >= 2, { timeoutMs: 60_000 });
+  const u = await readTopic(underscoreTopic, (r) => ids(r).length >= 2, { timeoutMs: 60_000 });
   assert.deepEqual(ids(u), [1, 2]);
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { Arena } from '../../src/shared/arena.js';
+import { Arena, releaseView } from '../../src/shared/arena.js';
 
 test('arena views are 8-byte aligned, disjoint, and share a slab until it is full', () => {
   const arena = new Arena(1024);
@@ -55,4 +55,57 @@ test('arena.write: a writer that runs out of room is called again with a slab bi
   });
   assert.equal(next[0], 9);
   assert.ok(next.buffer !== out.buffer || next.byteOffset >= out.byteOffset + out.length);
+});
+
+test('arena: a slab whose every allocation came back is reused instead of a new one', () => {
+  const arena = new Arena(1024);
+  const first = [arena.alloc(256), arena.alloc(256), arena.alloc(256), arena.copy(Buffer.alloc(256, 1))];
+  const slab = first[0]!.buffer;
+  assert.ok(first.every((v) => v.buffer === slab));
+  // Full: a new slab, the first one retired with four allocations out.
+  const second = arena.alloc(256);
+  assert.notEqual(second.buffer, slab);
+  for (const v of first) releaseView(v.subarray(1)); // any view of the allocation will do
+  // The second slab fills up; the next one is the first slab again, from its start.
+  arena.alloc(256);
+  arena.alloc(256);
+  arena.alloc(256);
+  const again = arena.alloc(100);
+  assert.equal(again.buffer, slab);
+  assert.equal(again.byteOffset, 0);
+});
+
+test('arena: a slab with an allocation not given back is never reused; a typed array view releases too', () => {
+  const arena = new Arena(1024);
+  const kept = arena.alloc(256);
+  const given = arena.alloc(256);
+  const words = new Float32Array(given.buffer, given.byteOffset, 64);
+  arena.alloc(256);
+  arena.alloc(256); // slab full
+  arena.alloc(8); // a new slab
+  releaseView(words);
+  for (let i = 0; i < 20; i++) assert.notEqual(arena.alloc(200).buffer, kept.buffer);
+  kept.fill(7);
+  assert.ok(kept.every((x) => x === 7));
+});
+
+test('arena: the current slab is reused from its start once everything in it came back', () => {
+  const arena = new Arena(1024);
+  const views = Array.from({ length: 4 }, () =>
+    arena.write((into, at) => (into.fill(3, at, at + 256), at + 256)),
+  );
+  const slab = views[0]!.buffer;
+  for (const v of views) releaseView(v);
+  const next = arena.alloc(16);
+  assert.equal(next.buffer, slab);
+  assert.equal(next.byteOffset, 0);
+});
+
+test('arena: giving an allocation back twice throws; views of other memory are ignored', () => {
+  const arena = new Arena(1024);
+  const v = arena.alloc(8);
+  releaseView(v);
+  assert.throws(() => releaseView(v), /more often than it was handed out/);
+  releaseView(Buffer.alloc(8));
+  releaseView(arena.alloc(600)); // over a quarter slab: an allocation of its own
 });

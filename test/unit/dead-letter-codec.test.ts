@@ -14,7 +14,7 @@ import {
   type StoredRecord,
 } from '../../src/kafka/dead-letter-codec.js';
 import type { OutMessage } from '../../src/kafka/publisher.js';
-import { rowDeadLetter } from '../../src/source/dead-letter-row.js';
+import { rowDeadLetter } from '../../src/kafka/source-dead-letters.js';
 
 const T = '1764530000000';
 const stored = (key: Buffer | null, value: Buffer | null, headers: Headers, offset = '5'): StoredRecord => ({
@@ -92,8 +92,7 @@ test('a source dead letter: stage source, table, LSN and xid in headers, the bou
     op: 'insert',
     lsn: 0x1_0000_0010n,
     xid: 7,
-    columns: ['id'],
-    cells: [{ kind: 'binary' as const, bytes: Buffer.from([0, 0, 0, 2]) }],
+    cells: [{ column: 'id', kind: 'binary', bytes: Buffer.from([0, 0, 0, 2]) }],
   };
   const d = decodeDeadLetter(fromOut(rowDeadLetter('dlq', origin, new Error('bad value'), 900_000)));
   assert.ok(d.kind === 'dead-letter');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { EventMessage, EventProducer } from '../../src/kafka/event-producer.js';
 import { Publisher } from '../../src/kafka/publisher.js';
+import { Arena, releaseView } from '../../src/shared/arena.js';
 
 /** A producer that records each request and acknowledges it only when the test says so. */
 class HeldProducer implements EventProducer {
@@ -157,4 +158,37 @@ test('after a failed request nothing later is sent, on any lane, and publish fai
   );
   assert.equal(lanes[1]!.requests.length, 0);
   await assert.rejects(publisher.drain(), /Kafka did not store a batch/);
+});
+
+test('a recycled value goes back to its arena only once Kafka stored it; a failed batch keeps it', async () => {
+  // Slabs of 1 KiB: four 256-byte allocations fill one.
+  const fill = (arena: Arena) => Array.from({ length: 4 }, () => arena.alloc(256));
+  const arena = new Arena(1024);
+  const [value, ...rest] = fill(arena);
+  for (const v of rest) releaseView(v); // their owners gave them back
+  const lane = new HeldProducer();
+  let failed: Error | undefined;
+  const publisher = new Publisher([lane], options, (err) => (failed = err));
+  await publisher.publish({ ...msg(0, 1), value: value!, recycle: true }, () => {});
+  publisher.flush();
+  await settle();
+  // Sent, not acknowledged: a new slab, not that one.
+  const next = fill(arena);
+  assert.ok(next.every((v) => v.buffer !== value!.buffer));
+  await lane.ack();
+  // Stored: the next slab is the first one again.
+  assert.equal(arena.alloc(256).buffer, value!.buffer);
+  assert.equal(failed, undefined);
+
+  // A batch that fails keeps its value (it may still be in a request on the wire).
+  const arena2 = new Arena(1024);
+  const [value2, ...rest2] = fill(arena2);
+  for (const v of rest2) releaseView(v);
+  const lane2 = new HeldProducer();
+  const publisher2 = new Publisher([lane2], options, () => {});
+  await publisher2.publish({ ...msg(0, 3), value: value2!, recycle: true }, () => {});
+  publisher2.flush();
+  await settle();
+  await lane2.failNext();
+  for (let i = 0; i < 12; i++) assert.notEqual(arena2.alloc(256).buffer, value2!.buffer);
 });

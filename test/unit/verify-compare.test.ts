@@ -90,6 +90,35 @@ test('parseExact keeps integers beyond 2^53 exact and leaves the rest to JSON.pa
   assert.deepEqual(parseExact(plain), JSON.parse(plain));
 });
 
+test('parseExact of an answer carrying points: ids, offsets and payload exact, vectors not searched', () => {
+  const point =
+    '{"id":18446744073709551615,"payload":{"n":9007199254740993,"vector":[9007199254740993]},"vector":[0.5,1.25]}';
+  const shapes: Array<[string, (result: unknown) => Record<string, unknown>]> = [
+    [`[${point}]`, (r) => (r as Array<Record<string, unknown>>)[0]!],
+    [
+      `{"points":[${point}],"next_page_offset":18446744073709551614}`,
+      (r) => {
+        assert.equal((r as { next_page_offset: unknown }).next_page_offset, 18446744073709551614n);
+        return (r as { points: Array<Record<string, unknown>> }).points[0]!;
+      },
+    ],
+    [
+      `[{"points":[${point}]}]`,
+      (r) => (r as Array<{ points: Array<Record<string, unknown>> }>)[0]!.points[0]!,
+    ],
+  ];
+  for (const [result, first] of shapes) {
+    const answer = parseExact(`{"result":${result},"status":"ok","time":0.1}`, true) as { result: unknown };
+    const p = first(answer.result);
+    assert.equal(p.id, 18446744073709551615n, result);
+    assert.deepEqual(p.payload, { n: 9007199254740993n, vector: [9007199254740993n] }, result);
+    assert.deepEqual(p.vector, [0.5, 1.25], result);
+  }
+  // Nothing at 2^53 or beyond but in a vector: JSON.parse's values.
+  const plain = '{"result":[{"id":1,"payload":{},"vector":{"a":[1e300,0.5]}}],"status":"ok","time":0}';
+  assert.deepEqual(parseExact(plain, true), JSON.parse(plain));
+});
+
 test('jsonEqual: objects in any key order, arrays in order, numbers by value', () => {
   assert.ok(jsonEqual({ a: 1, b: [1, { c: 'x' }] }, { b: [1.0, { c: 'x' }], a: 1 }));
   assert.ok(!jsonEqual({ a: [1, 2] }, { a: [2, 1] }));

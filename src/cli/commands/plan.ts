@@ -14,6 +14,7 @@ interface PlanOpts {
   write?: string;
   brokers: string[];
   qdrantUrl: string;
+  qdrantGrpcUrl?: string;
   name?: string;
 }
 
@@ -66,6 +67,11 @@ export function planCommand(): Command {
       parseHttpUrl,
       'http://localhost:6333',
     )
+    .option(
+      '--qdrant-grpc-url <url>',
+      "Qdrant's gRPC address for the generated config (default: --qdrant-url's host, port 6334)",
+      parseHttpUrl,
+    )
     .option('--name <name>', 'pipeline name for the generated config (default: the database name)')
     .action(async (opts: PlanOpts) => {
       try {
@@ -84,6 +90,7 @@ export function planCommand(): Command {
           name: opts.name,
           brokers: opts.brokers,
           qdrantUrl: opts.qdrantUrl,
+          qdrantGrpcUrl: opts.qdrantGrpcUrl,
           log: createLogger({ stderr: true }),
         });
         if (opts.write && report.config) writeFileSync(opts.write, report.config);

@@ -17,12 +17,15 @@ export function runCommand(): Command {
         const config = loadConfig(opts.config);
         await serveMetrics(config, opts, log);
         // Imported here, not above: each command loads only its own stage (start-up time).
-        const [{ Source }, { cellDecoders }, { Sink }, { preflight }] = await Promise.all([
-          import('../../source/source.js'),
-          import('../../source/cell-decoders.js'),
-          import('../../sink/sink.js'),
-          import('../../plan/preflight.js'),
-        ]);
+        const [{ Source }, { cellDecoders }, { kafkaChangeLog }, { Sink }, { preflight }] = await Promise.all(
+          [
+            import('../../source/source.js'),
+            import('../../source/cell-decoders.js'),
+            import('../../kafka/change-log.js'),
+            import('../../sink/sink.js'),
+            import('../../plan/preflight.js'),
+          ],
+        );
         // PostgreSQL, Kafka and Qdrant checked before either part creates anything (slot,
         // publication, topics, collections): a failure retrying cannot fix leaves nothing behind.
         try {
@@ -49,6 +52,7 @@ export function runCommand(): Command {
         await Promise.all([
           part(
             new Source(config, log.child({ stage: 'source', pipeline: config.name }), {
+              changeLog: kafkaChangeLog(config),
               decoders: cellDecoders,
               preflighted: true,
             }).run(both.signal),

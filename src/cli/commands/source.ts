@@ -19,9 +19,11 @@ export function sourceCommand(): Command {
         // Imported here, not above: each command loads only its own stage (start-up time).
         const { Source } = await import('../../source/source.js');
         const { cellDecoders } = await import('../../source/cell-decoders.js');
-        await new Source(config, log.child({ pipeline: config.name }), { decoders: cellDecoders }).run(
-          signal,
-        );
+        const { kafkaChangeLog } = await import('../../kafka/change-log.js');
+        await new Source(config, log.child({ pipeline: config.name }), {
+          changeLog: kafkaChangeLog(config),
+          decoders: cellDecoders,
+        }).run(signal);
       });
     });
 }

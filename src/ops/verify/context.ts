@@ -15,6 +15,8 @@ export interface TableContext {
   /** The connection rows are read on (no per-query time limit: a kNN scans the table). */
   data: pg.Client;
   reader: TableReader;
+  /** The sampled top-k's connection and reader: it runs beside the row comparison. */
+  knn: { data: pg.Client; reader: TableReader };
   qdrant: CollectionReader;
   descriptor: TableDescriptor;
   /** The pipeline's point-id namespace (point-id.ts). */

@@ -44,17 +44,49 @@ function holdsUnsafe(v: unknown): boolean {
   return false;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** holdsUnsafe of every field of `v` but `skip`. */
+function fieldsHoldUnsafe(v: Record<string, unknown>, skip: string): boolean {
+  for (const k in v) if (k !== skip && holdsUnsafe(v[k])) return true;
+  return false;
+}
+
+/**
+ * holdsUnsafe of an answer carrying points — a list of points (retrieve), `{points, …}` (scroll,
+ * query) or a list of those (query batch) — without looking into the points' vectors: their
+ * elements are float32 values, never integers to keep exact, and scanning them was a tenth of
+ * verify's CPU (bench/verify.ts profiles).
+ */
+function pointsHoldUnsafe(answer: unknown): boolean {
+  if (!isRecord(answer)) return holdsUnsafe(answer);
+  if (fieldsHoldUnsafe(answer, 'result')) return true;
+  const result = answer.result;
+  for (const item of Array.isArray(result) ? result : [result]) {
+    if (!isRecord(item)) {
+      if (holdsUnsafe(item)) return true;
+    } else if (Array.isArray(item.points)) {
+      if (fieldsHoldUnsafe(item, 'points')) return true;
+      for (const p of item.points as unknown[])
+        if (isRecord(p) ? fieldsHoldUnsafe(p, 'vector') : holdsUnsafe(p)) return true;
+    } else if (fieldsHoldUnsafe(item, 'vector')) return true;
+  }
+  return false;
+}
+
 /**
  * JSON.parse keeping integers exact: an integer literal beyond 2^53 becomes a bigint (Node ≥ 21
  * hands the reviver the literal's source text). Point ids in the answer become PointIds.
  * A reviver is called for every value — 1,536 numbers a vector — and made verify's reads several
  * times slower than the requests themselves (bench/verify.ts); so the text is parsed plainly
  * first, and again with the reviver only when a number came out at 2^53 or beyond (any integer
- * literal that lost digits does).
+ * literal that lost digits does). With `points`, the text is an answer carrying points, whose
+ * vectors are not searched for such numbers (pointsHoldUnsafe).
  */
-export function parseExact(text: string): unknown {
+export function parseExact(text: string, points = false): unknown {
   const plain: unknown = JSON.parse(text);
-  if (!holdsUnsafe(plain)) return plain;
+  if (!(points ? pointsHoldUnsafe(plain) : holdsUnsafe(plain))) return plain;
   return JSON.parse(text, function (
     this: unknown,
     _key: string,
@@ -78,6 +110,8 @@ export function answeredId(id: unknown): PointId {
 
 export class CollectionReader {
   private readonly base: string;
+  /** Set when the server has no `/points/query/batch` (nearestBatch). */
+  private noBatch = false;
 
   constructor(
     private readonly options: {
@@ -96,8 +130,17 @@ export class CollectionReader {
     return `Qdrant at ${this.options.url} (qdrant.url)`;
   }
 
-  /** One request; the parsed `result`, or undefined on a 404 when `missingOk`. */
-  private async call(method: string, path: string, body?: string, missingOk = false): Promise<unknown> {
+  /**
+   * One request; the parsed `result`, or undefined on a 404 when `missingOk`. `points`: the answer
+   * carries points (parseExact).
+   */
+  private async call(
+    method: string,
+    path: string,
+    body?: string,
+    missingOk = false,
+    points = true,
+  ): Promise<unknown> {
     const timeoutMs = this.options.timeoutMs ?? 60_000;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
@@ -127,7 +170,7 @@ export class CollectionReader {
         );
       }
       const text = await res.text();
-      if (res.status === 200) return (parseExact(text) as { result: unknown }).result;
+      if (res.status === 200) return (parseExact(text, points) as { result: unknown }).result;
       if (res.status === 404 && missingOk) return undefined;
       if (res.status === 401 || res.status === 403)
         throw new ConfigError(
@@ -151,7 +194,7 @@ export class CollectionReader {
 
   /** The collection's `config.params`; undefined when it does not exist. */
   async params(): Promise<CollectionParams | undefined> {
-    const info = (await this.call('GET', '', undefined, true)) as
+    const info = (await this.call('GET', '', undefined, true, false)) as
       { config?: { params?: CollectionParams } } | undefined;
     return info ? (info.config?.params ?? {}) : undefined;
   }
@@ -183,9 +226,48 @@ export class CollectionReader {
    * with `exact`, a full scan (params.exact); else the HNSW index, as applications query it.
    */
   async nearest(vectorJson: string, using: string, limit: number, exact: boolean, withPayload: string[]) {
-    const body =
-      `{"query":${vectorJson},${using ? `"using":${JSON.stringify(using)},` : ''}"limit":${limit},` +
-      `"with_payload":${JSON.stringify(withPayload)},"with_vector":false${exact ? ',"params":{"exact":true}' : ''}}`;
+    const body = queryJson({ vectorJson, using, limit, exact, withPayload });
     return ((await this.call('POST', '/points/query', body)) as { points: QdrantPoint[] }).points;
   }
+
+  /**
+   * Several `nearest` queries in one request (`/points/query/batch`): the answers in the order
+   * asked. One request instead of one a query, and Qdrant runs them together. A server that
+   * answers the route with 404 (a proxy that lists the routes it passes, a test server of an
+   * older vecrelay) is asked one query at a time from then on; a missing collection then fails
+   * the first of them.
+   */
+  async nearestBatch(searches: NearestQuery[]): Promise<QdrantPoint[][]> {
+    if (searches.length === 0) return [];
+    if (!this.noBatch) {
+      const body = `{"searches":[${searches.map(queryJson).join(',')}]}`;
+      const answers = (await this.call('POST', '/points/query/batch', body, true)) as
+        Array<{ points: QdrantPoint[] }> | undefined;
+      if (answers) return answers.map((a) => a.points);
+      this.noBatch = true;
+    }
+    const out: QdrantPoint[][] = [];
+    for (const q of searches)
+      out.push(await this.nearest(q.vectorJson, q.using, q.limit, q.exact, q.withPayload));
+    return out;
+  }
+}
+
+/** A nearest-neighbour query (see CollectionReader.nearest). */
+export interface NearestQuery {
+  /** The query vector as JSON text. */
+  vectorJson: string;
+  /** '' for the unnamed vector. */
+  using: string;
+  limit: number;
+  exact: boolean;
+  withPayload: string[];
+}
+
+function queryJson(q: NearestQuery): string {
+  return (
+    `{"query":${q.vectorJson},${q.using ? `"using":${JSON.stringify(q.using)},` : ''}"limit":${q.limit},` +
+    `"with_payload":${JSON.stringify(q.withPayload)},"with_vector":false` +
+    `${q.exact ? ',"params":{"exact":true}' : ''}}`
+  );
 }

@@ -134,6 +134,17 @@ export class TableReader {
   }
 
   /**
+   * `n` keys drawn at random, uniformly, among the rows where one of `columns` is not NULL (a
+   * scan of the table without its out-of-line values: a NULL test does not fetch them).
+   */
+  async sampleKeys(columns: string[], n: number): Promise<Array<Record<string, ColumnValue>>> {
+    if (n <= 0 || columns.length === 0) return [];
+    const where = columns.map((c) => `${quoteIdent(c)} IS NOT NULL`).join(' OR ');
+    const rows = await this.rows(`WHERE ${where} ORDER BY random() LIMIT ${n}`, [], this.selectKey);
+    return rows.map((r) => r.key);
+  }
+
+  /**
    * Rows chosen by `tail` (a WHERE / ORDER BY / LIMIT clause over the table), each with the text
    * of the `extra` expressions.
    */

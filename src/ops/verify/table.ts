@@ -5,15 +5,18 @@
 //      Postgres by key: a point with no row is a candidate;
 //   3. candidates are settled in batches (settle.ts) — rechecked once the pipeline has applied
 //      what their reading saw — and only the ones that still differ are reported;
-//   4. the sampled top-k (topk.ts) on rows drawn uniformly while reading (reservoir sampling).
-// Memory: two chunks of rows (the next one is read ahead) and one of points, at most SETTLE_BATCH candidates, the samples, and the
-// keys reported (capped at MAX_LISTED per kind; the counts stay exact).
+//   4. the sampled top-k (topk.ts) on rows drawn uniformly at the start, run beside 1-3 on a
+//      connection of its own.
+// Memory: two chunks of rows and their points, two pages of ids (the next ones are read ahead), at
+// most SETTLE_BATCH candidates, the samples, and the keys reported (capped at MAX_LISTED per kind;
+// the counts stay exact).
 import type { ColumnValue } from '../../event/change-event.js';
 import { canonicalKey, parseCanonicalKey } from '../../event/key.js';
 import { metrics } from '../../shared/metrics.js';
 import { KEY_FIELD, pointIdJson, pointIdOf, type PointId } from '../../sink/qdrant/point-id.js';
 import type { TableContext } from './context.js';
 import { answeredId, type QdrantPoint } from './qdrant.js';
+import type { TableRow } from './rows.js';
 import { judge, rowIdJson, settle, type Candidate, type Divergence } from './settle.js';
 import { sampledTopK, type TopKResult } from './topk.js';
 
@@ -63,6 +66,12 @@ export interface TableReport {
 
 export const MAX_LISTED = 10_000;
 const SETTLE_BATCH = 512;
+/**
+ * Points a page of the id scroll (pass 2): ids and the key payload only, a few hundred KB. Fewer
+ * round trips than a chunk of rows a page; and a test server filters its whole collection for
+ * each page.
+ */
+const ID_PAGE = 2048;
 
 /** A key as JSON: the value of a one-column key, else the list of values in key order. */
 export function keyJson(keyNames: string[], key: Record<string, ColumnValue>): unknown {
@@ -137,42 +146,39 @@ export async function verifyTable(
     candidates = new Map();
     for (const d of await settle(ctx, batch)) found.add(d);
   };
-  const samples: Array<Record<string, ColumnValue>> = [];
-  let seen = 0;
+  // 4. (first, as it runs beside the rest) The sampled top-k on rows drawn uniformly, on the
+  // connection of its own: Postgres and Qdrant scan for it while the rows are compared.
+  const samples = await ctx.knn.reader.sampleKeys(ctx.mapping.layout.dense, options.sample);
+  const topKDone = sampledTopK(ctx, samples, options.topK);
+  topKDone.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   const checked = metrics.verifyRows.labels({ table: ctx.table, side: 'postgres' });
 
-  // 1. Rows in key order. The next chunk is read while this one's points are fetched and compared,
-  // so Postgres and Qdrant work at once; the connection queues its queries, so a settle round's
-  // transaction starts after that read.
+  // 1. Rows in key order. The next chunk is read, and its points fetched, while this one is
+  // compared, so Postgres, Qdrant and the comparison work at once; the connection queues its
+  // queries, so a settle round's transaction starts after that read.
   let rows = 0;
-  const read = (after: string[] | null) => {
-    const next = ctx.reader.chunk(after, options.chunkSize);
+  type Chunk = { rows: TableRow[]; points: Promise<QdrantPoint[]> };
+  const read = (after: string[] | null): Promise<Chunk> => {
+    const next = ctx.reader.chunk(after, options.chunkSize).then((chunk) => {
+      const ids = chunk.map((r) => pointIdOf(ctx.descriptor, ctx.namespace, r.key).id);
+      const points = ctx.qdrant.retrieve(ids, true);
+      points.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+      return { rows: chunk, points };
+    });
     next.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
     return next;
   };
   for (let next = read(null); ;) {
     ctx.signal?.throwIfAborted();
-    const chunk = await next;
+    const { rows: chunk, points: fetched } = await next;
     if (!chunk.length) break;
     next = read(chunk.at(-1)!.keyText);
     rows += chunk.length;
-    const ids = chunk.map((r) => pointIdOf(ctx.descriptor, ctx.namespace, r.key).id);
-    const points = new Map(
-      (await ctx.qdrant.retrieve(ids, true)).map((p) => [pointIdJson(answeredId(p.id)), p]),
-    );
+    const points = new Map((await fetched).map((p) => [pointIdJson(answeredId(p.id)), p]));
     for (const row of chunk) {
       const idJson = rowIdJson(ctx, row);
       if (judge(ctx, idJson, row, points.get(idJson)))
         candidates.set(idJson, { id: pointIdOf(ctx.descriptor, ctx.namespace, row.key).id, key: row.key });
-      // Reservoir sampling over rows with a dense vector: every such row equally likely.
-      if (options.sample > 0 && row.event && ctx.mapping.layout.dense.some((n) => row.event!.vectors[n])) {
-        seen++;
-        if (samples.length < options.sample) samples.push(row.key);
-        else {
-          const j = Math.floor(Math.random() * seen);
-          if (j < options.sample) samples[j] = row.key;
-        }
-      }
     }
     checked.inc(chunk.length);
     progress(rows);
@@ -183,9 +189,16 @@ export async function verifyTable(
   // 2. Points in id order: those with no row.
   let pointCount = 0;
   const scanned = metrics.verifyRows.labels({ table: ctx.table, side: 'qdrant' });
-  for (let offset: PointId | null = null; ;) {
+  const scroll = (offset: PointId | null) => {
+    const page = ctx.qdrant.scroll(offset, Math.max(options.chunkSize, ID_PAGE), [KEY_FIELD]);
+    page.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+    return page;
+  };
+  for (let next = scroll(null); ;) {
     ctx.signal?.throwIfAborted();
-    const page = await ctx.qdrant.scroll(offset, options.chunkSize, [KEY_FIELD]);
+    const page = await next;
+    // The next page is read while this one's keys are looked up in Postgres.
+    if (page.next !== null) next = scroll(page.next);
     pointCount += page.points.length;
     const keyed: Array<{ point: QdrantPoint; key: Record<string, ColumnValue> }> = [];
     for (const point of page.points) {
@@ -214,12 +227,10 @@ export async function verifyTable(
     progress(rows + pointCount);
     await flush();
     if (page.next === null) break;
-    offset = page.next;
   }
   await flush(true);
 
-  // 3. The sampled top-k.
-  const topK = await sampledTopK(ctx, samples, options.topK);
+  const topK = await topKDone;
 
   const keyOut = (key: Record<string, ColumnValue>) => keyJson(ctx.reader.keyNames, key);
   const report: TableReport = {

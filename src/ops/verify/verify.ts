@@ -68,17 +68,26 @@ export async function verifyPipeline(
   if (!config.qdrant) throw new ConfigError(`${config.file}: qdrant: verify needs qdrant.url`);
   const tables = selectTables(config, options.table);
   const ops = await openOps(config, log);
-  const data = await connectPostgres(config, log, { queryTimeoutMs: null }).catch(async (err: unknown) => {
+  // Two connections for reading: rows on one, the sampled top-k's scans beside them on the other.
+  const clients: pg.Client[] = [];
+  const close = async () => {
+    const ends = Promise.all(clients.map((c) => c.end().catch(() => {})));
+    await Promise.race([ends, new Promise((r) => setTimeout(r, 2000).unref())]);
     await ops.close();
-    throw unreachable(err);
-  });
+  };
   try {
-    return await compareTables(config, log, options, tables, ops, data, started);
+    for (let i = 0; i < 2; i++) clients.push(await connectPostgres(config, log, { queryTimeoutMs: null }));
+  } catch (err) {
+    await close();
+    throw unreachable(err);
+  }
+  const [data, knn] = clients as [pg.Client, pg.Client];
+  try {
+    return await compareTables(config, log, options, tables, ops, data, knn, started);
   } catch (err) {
     throw lostConnection(config, err);
   } finally {
-    await Promise.race([data.end().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
-    await ops.close();
+    await close();
   }
 }
 
@@ -102,6 +111,7 @@ async function compareTables(
   tables: TableConfig[],
   ops: OpsClients,
   data: pg.Client,
+  knn: pg.Client,
   started: number,
 ): Promise<{ report: VerifyReport; keys: DivergentKeys }> {
   const qdrant = config.qdrant!;
@@ -139,6 +149,7 @@ async function compareTables(
       table: name,
       data,
       reader: new TableReader(data, info, t),
+      knn: { data: knn, reader: new TableReader(knn, info, t) },
       qdrant: reader,
       descriptor,
       namespace: pipelineNamespace(config.name),

@@ -5,6 +5,9 @@
 // position (fence.ts, `update_filter`); an older server gets unconditional writes and one warning.
 // From 1.16 on too, a collection created while its table's snapshot runs is bulk-loaded
 // (bulk-load.ts: it needs collection metadata), unless qdrant.bulkLoad is false.
+//
+// Points are written over REST or gRPC (qdrant.transport; transport.ts); collections, aliases and
+// the version check always go over REST (qdrant.url), which both transports therefore need.
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { ConfigError, messageOf } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -18,9 +21,16 @@ import { authError, isAuthStatus, isRetriableStatus, QdrantError } from './error
 import { QdrantHttp } from './http.js';
 import { qdrantTlsError } from './tls-errors.js';
 import { CollectionWriter } from './writer.js';
+import { QdrantGrpc } from './grpc-client.js';
+import { GrpcPoints } from './transport-grpc.js';
+import type { TransportFactory } from './transport.js';
 
 export interface QdrantOutputOptions {
   url: string;
+  /** qdrant.transport: how points are written. */
+  transport?: 'grpc' | 'rest';
+  /** qdrant.grpcUrl, or derived from url (grpcUrlOf). */
+  grpcUrl?: string | undefined;
   apiKey: string | undefined;
   /** qdrant.apiKeyEnv: named in errors, never its value. */
   apiKeyEnv: string | undefined;
@@ -47,6 +57,13 @@ export function supportsConditional(version: string): boolean {
 /** Collection metadata (bulk-load.ts keeps its mark there): the same Qdrant 1.16.0. */
 export const supportsMetadata = supportsConditional;
 
+/** qdrant.grpcUrl, or url's scheme and host with Qdrant's gRPC port, 6334. */
+export function grpcUrlOf(url: string, grpcUrl?: string): string {
+  if (grpcUrl) return grpcUrl;
+  const u = new URL(url);
+  return `${u.protocol}//${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:6334`;
+}
+
 /** Qdrant URLs whose missing features this process has warned about. */
 const warnedAbout = new Set<string>();
 
@@ -57,6 +74,7 @@ export class QdrantOutput implements Output {
   private constructor(
     private readonly options: QdrantOutputOptions,
     private readonly http: QdrantHttp,
+    private readonly grpc: QdrantGrpc | undefined,
     private readonly client: QdrantClient,
     private readonly conditional: boolean,
     private readonly metadata: boolean,
@@ -76,6 +94,21 @@ export class QdrantOutput implements Output {
     const http = new QdrantHttp({ url: options.url, apiKey: options.apiKey, caFile: options.caFile });
     const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
     const version = await retryQdrant(log, options, signal, 'its version', () => http.version());
+    let grpc: QdrantGrpc | undefined;
+    // The gRPC points are written as Qdrant 1.16's protobuf describes them (dense vectors in
+    // Vector.dense, which older servers do not read): an older server gets REST.
+    if (options.transport === 'grpc' && !supportsConditional(version)) {
+      if (!warnedAbout.has(`${options.url} grpc`))
+        log.warn(
+          { version },
+          'Qdrant before 1.16: points are written over REST, not gRPC (qdrant.transport)',
+        );
+      warnedAbout.add(`${options.url} grpc`);
+    } else if (options.transport === 'grpc') {
+      const url = grpcUrlOf(options.url, options.grpcUrl);
+      grpc = new QdrantGrpc({ url, apiKey: options.apiKey, caFile: options.caFile });
+      await retryQdrant(log, options, signal, `gRPC at ${url}`, () => grpc!.version(signal));
+    }
     const conditional = supportsConditional(version);
     // Once per process: the sink reconnects after a passing fault (a topic's leader moving), and
     // the server's version is no news the second time.
@@ -93,7 +126,7 @@ export class QdrantOutput implements Output {
         { version },
         'Qdrant before 1.16 has no collection metadata: no bulk load (HNSW construction is not deferred during snapshots)',
       );
-    return new QdrantOutput(options, http, client, conditional, metadata, log);
+    return new QdrantOutput(options, http, grpc, client, conditional, metadata, log);
   }
 
   async open({ descriptor, config }: OutputTable, signal: AbortSignal): Promise<TableOutput> {
@@ -117,8 +150,12 @@ export class QdrantOutput implements Output {
     };
     this.bulkLoads.set(descriptor.topic, bulk);
     const params = await ensure();
+    const grpc = this.grpc;
+    const transport: TransportFactory | QdrantHttp = grpc
+      ? (shape) => new GrpcPoints(grpc, shape)
+      : this.http;
     return new CollectionWriter(
-      this.http,
+      transport,
       collection,
       descriptor,
       options.namespace,
@@ -162,6 +199,7 @@ export class QdrantOutput implements Output {
 
   async close(): Promise<void> {
     this.http.close();
+    this.grpc?.close();
   }
 }
 

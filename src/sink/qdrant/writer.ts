@@ -12,6 +12,8 @@
 // Before every request (and every retry) the batch's fence is checked (consumer.ts); with
 // `conditional`, every write carries its guard (fence.ts) so a stale one cannot land on a newer
 // point.
+// The wire is a seam (transport.ts): REST (transport-rest.ts) or gRPC (transport-grpc.ts); the
+// order, sizing, splitting and classification here are the same for both.
 import type { TableDescriptor } from '../../event/table-descriptor.js';
 import { sleep } from '../../shared/backoff.js';
 import { isRetriable } from '../../shared/errors.js';
@@ -21,22 +23,17 @@ import { retry } from '../../shared/retry.js';
 import type { BatchContext, TableOutput } from '../output.js';
 import { TargetGone } from '../output.js';
 import type { PointChange, Step } from '../plan.js';
-import { Arena, type Json } from './arena.js';
+import { Arena } from './arena.js';
 import { authError, faultOf, QdrantError } from './errors.js';
-import { anyOf, notNewerThan, pointGuard } from './fence.js';
-import type { Body, QdrantHttp } from './http.js';
+import type { QdrantHttp } from './http.js';
 import type { ExistingParams } from './collections.js';
 import { collectionVectors, createdVectors, VectorMapping, type CollectionVectors } from './layout.js';
-import { KEY_FIELD, pointIdJson, pointIdOf } from './point-id.js';
-import {
-  LSN_FIELD,
-  SEQ_FIELD,
-  payloadJson,
-  vectorJson,
-  vectorsJsonBound,
-  writeVectorsJson,
-} from './points.js';
+import { pointIdOf } from './point-id.js';
 import { ProblemError } from '../../shared/problems.js';
+import { RestPoints } from './transport-rest.js';
+import type { OpKind, Pending, PointsTransport, TransportFactory, Unit, WriteShape } from './transport.js';
+
+const KINDS: readonly OpKind[] = ['delete', 'tombstone', 'upsert', 'clearing', 'partial'];
 
 export interface WriterOptions {
   batchSize: number;
@@ -52,48 +49,17 @@ export interface WriterOptions {
   collectionVectors?: CollectionVectors;
 }
 
-/** A change with its point id, before its JSON is written. */
-interface Pending {
-  change: PointChange;
-  idJson: string;
-  derivedFrom: string | undefined;
-}
-
-/** One unit of a request: a point's JSON (or operations), its guard, and the change it comes from. */
-interface Unit {
-  json: Json;
-  guard: string;
-  change: PointChange;
-}
-
-/** A request body from its units, as pieces (never joined into one large string). */
-type Wrap = (units: Unit[]) => Json[];
-
-const enclose = (open: string, units: Unit[], close: string): Json[] => {
-  const parts: Json[] = [open];
-  for (let i = 0; i < units.length; i++) {
-    if (i) parts.push(',');
-    parts.push(units[i]!.json);
-  }
-  parts.push(close);
-  return parts;
-};
-const guards = (units: Unit[]) => anyOf(units.map((u) => u.guard));
-const wrapPoints: Wrap = (u) => enclose('{"points":[', u, ']}');
-const wrapGuardedPoints: Wrap = (u) => enclose('{"points":[', u, `],"update_filter":${guards(u)}}`);
-const wrapOperations: Wrap = (u) => enclose('{"operations":[', u, ']}');
-const wrapIds: Wrap = (u) => [`{"points":[${u.map((x) => x.json as string).join(',')}]}`];
-const wrapGuardedDelete: Wrap = (u) => [`{"filter":${guards(u)}}`];
-
-export class CollectionWriter implements TableOutput {
+export class CollectionWriter implements TableOutput, WriteShape {
   private mapping: VectorMapping;
+  private readonly transport: PointsTransport;
   /** Vector columns found missing from a whole row, warned about once each. */
   private readonly missingWarned = new Set<string>();
   /** Free Arena segments, shared by the concurrent apply() calls of this collection. */
   private readonly pool: Buffer[] = [];
 
   constructor(
-    private readonly http: QdrantHttp,
+    /** The wire (transport.ts); a QdrantHttp means REST. */
+    transport: TransportFactory | QdrantHttp,
     readonly collection: string,
     private readonly descriptor: TableDescriptor,
     private readonly namespace: string,
@@ -104,13 +70,18 @@ export class CollectionWriter implements TableOutput {
     private readonly describeCollection?: () => Promise<ExistingParams>,
   ) {
     this.mapping = this.mapped(options.collectionVectors ?? createdVectors(descriptor));
+    this.transport = typeof transport === 'function' ? transport(this) : new RestPoints(transport, this);
+  }
+
+  get conditional(): boolean {
+    return this.options.conditional === true;
   }
 
   private mapped(vectors: CollectionVectors): VectorMapping {
     return new VectorMapping(this.collection, this.descriptor, this.options.configuredVectors, vectors);
   }
 
-  private get layout() {
+  get layout() {
     return this.mapping.layout;
   }
 
@@ -162,102 +133,40 @@ export class CollectionWriter implements TableOutput {
     for (const step of steps) {
       if (step.kind === 'truncate') {
         // Every point older than the truncate goes; points written after it (any partition) stay.
-        // Older: an earlier transaction, or earlier in the truncate's own transaction. A stale
-        // truncate is harmless: it never removes anything newer than itself.
-        const lsn = Number(step.lsn);
-        const body =
-          `{"filter":{"should":[{"key":"${LSN_FIELD}","range":{"lt":${lsn}}},` +
-          `{"must":[{"key":"${LSN_FIELD}","match":{"value":${lsn}}},{"key":"${SEQ_FIELD}","range":{"lt":${step.seq}}}]}]}}`;
-        await this.send('POST', '/points/delete', body, ctx, (err) =>
-          ctx.deadLetter(step.records, err.message),
+        // A stale truncate is harmless: it never removes anything newer than itself.
+        await this.send(
+          (signal) => this.transport.truncate(step.lsn, step.seq, signal),
+          ctx,
+          (err) => ctx.deadLetter(step.records, err.message),
         );
         ctx.applied(step.records);
         continue;
       }
-      const deletes: Pending[] = [];
-      const tombstones: Pending[] = [];
-      const upserts: Pending[] = [];
-      /** Whole rows with a NULL vector: upsert, then delete that vector (upsertClearing). */
-      const clearing: Pending[] = [];
-      const partials: Pending[] = [];
+      const ops: Record<OpKind, Pending[]> = {
+        delete: [],
+        tombstone: [],
+        upsert: [],
+        clearing: [], // whole rows with a NULL vector: see cleared()
+        partial: [],
+      };
       for (const change of step.changes.values()) {
         const { id, derivedFrom } = pointIdOf(this.descriptor, this.namespace, change.event.key);
-        const pending = { change, idJson: pointIdJson(id), derivedFrom };
-        if (change.kind === 'delete') (change.tombstone ? tombstones : deletes).push(pending);
-        else if (change.kind === 'upsert') (this.cleared(change).length ? clearing : upserts).push(pending);
-        else partials.push(pending);
+        const pending = { change, id, derivedFrom };
+        if (change.kind === 'delete') (change.tombstone ? ops.tombstone : ops.delete).push(pending);
+        else if (change.kind === 'upsert')
+          (this.cleared(change).length ? ops.clearing : ops.upsert).push(pending);
+        else ops.partial.push(pending);
       }
-      const conditional = this.options.conditional === true;
-      await this.sendUnits(
-        'POST',
-        '/points/delete',
-        deletes,
-        (p) => p.idJson,
-        conditional ? wrapGuardedDelete : wrapIds,
-        ctx,
-      );
-      // A tombstone has no position to guard by: by id (plan.ts, tombstoneChange, says why).
-      await this.sendUnits('POST', '/points/delete', tombstones, (p) => p.idJson, wrapIds, ctx);
-      await this.sendUnits(
-        'PUT',
-        '/points',
-        upserts,
-        (p, arena) => this.pointJson(arena, p.idJson, p.change, p.derivedFrom),
-        conditional ? wrapGuardedPoints : wrapPoints,
-        ctx,
-      );
-      await this.sendUnits(
-        'POST',
-        '/points/batch',
-        clearing,
-        (p, arena) => this.upsertClearing(arena, p.idJson, p.change, p.derivedFrom),
-        wrapOperations,
-        ctx,
-      );
-      await this.sendUnits(
-        'POST',
-        '/points/batch',
-        partials,
-        (p) => this.partialOps(p.idJson, p.change, p.derivedFrom),
-        wrapOperations,
-        ctx,
-      );
+      // A point has at most one change per step (plan.ts): the order of the kinds is free.
+      for (const kind of KINDS) if (ops[kind].length) await this.sendUnits(kind, ops[kind], ctx);
     }
-  }
-
-  private extra(change: PointChange, derivedFrom: string | undefined): Record<string, string> {
-    const extra: Record<string, string> = {
-      [LSN_FIELD]: String(Number(change.lsn)),
-      [SEQ_FIELD]: String(change.event.source.seq),
-    };
-    if (derivedFrom !== undefined) extra[KEY_FIELD] = JSON.stringify(derivedFrom);
-    return extra;
-  }
-
-  /** A point's JSON, between `before` and `after` (written with it, as one piece). */
-  private pointJson(
-    arena: Arena,
-    idJson: string,
-    change: PointChange,
-    derivedFrom: string | undefined,
-    before = '',
-    after = '',
-  ): Json {
-    const head = `${before}{"id":${idJson},"vector":`;
-    const tail = `,"payload":${payloadJson(change.values, this.extra(change, derivedFrom))}}${after}`;
-    const bound = 3 * (head.length + tail.length) + vectorsJsonBound(this.layout, change.vectors);
-    return arena.write(bound, (b, at) => {
-      at += b.write(head, at, 'utf8');
-      at = writeVectorsJson(b, at, this.layout, change.vectors);
-      return at + b.write(tail, at, 'utf8');
-    });
   }
 
   /**
    * The collection's vectors a whole row sets to NULL, as delete_vectors names them ("" for the
    * unnamed vector). Vector columns the collection does not have are not named.
    */
-  private cleared(change: PointChange): string[] {
+  cleared(change: PointChange): string[] {
     const names: string[] = [];
     for (const name of [...this.layout.dense, ...this.layout.sparse]) {
       const sent = Object.hasOwn(change.vectors, name);
@@ -293,80 +202,16 @@ export class CollectionWriter implements TableOutput {
    * one, as an insert with a NULL vector makes it; it cannot be found by vector search.
    * One unit per point, both operations: a request that fails is retried whole (both are
    * idempotent), and the records count as applied only once both have been.
-   * Conditional: the upsert by its guard, the delete by the same guard as a filter; the upsert
-   * stored that position, so the delete matches the point it wrote, and nothing newer.
    */
-  private upsertClearing(
-    arena: Arena,
-    idJson: string,
-    change: PointChange,
-    derivedFrom: string | undefined,
-  ): Json {
-    const conditional = this.options.conditional === true;
-    const { lsn } = change;
-    const { seq } = change.event.source;
-    const filter = conditional ? `,"update_filter":${notNewerThan(lsn, seq)}` : '';
-    const select = conditional ? `"filter":${pointGuard(idJson, lsn, seq)}` : `"points":[${idJson}]`;
-    const names = this.cleared(change).map((n) => JSON.stringify(n));
-    return this.pointJson(
-      arena,
-      idJson,
-      change,
-      derivedFrom,
-      '{"upsert":{"points":[',
-      `]${filter}}},{"delete_vectors":{${select},"vector":[${names.join(',')}]}}`,
-    );
-  }
-
-  /**
-   * set_payload for the sent columns, update_vectors / delete_vectors for the sent vectors.
-   * Conditional: each by its guard (fence.ts); set_payload first, so the later operations see
-   * the position it wrote (equal: still not newer). A partial of a missing point then changes
-   * nothing, unless it sets a vector (update_vectors answers 404: dead-lettered).
-   */
-  private partialOps(idJson: string, change: PointChange, derivedFrom: string | undefined): string {
-    const conditional = this.options.conditional === true;
-    const guard = notNewerThan(change.lsn, change.event.source.seq);
-    const select = conditional
-      ? `"filter":${pointGuard(idJson, change.lsn, change.event.source.seq)}`
-      : `"points":[${idJson}]`;
-    const ops = [
-      `{"set_payload":{"payload":${payloadJson(change.values, this.extra(change, derivedFrom))},${select}}}`,
-    ];
-    const set: string[] = [];
-    const cleared: string[] = [];
-    for (const name of [...this.layout.dense, ...this.layout.sparse]) {
-      if (!Object.hasOwn(change.vectors, name)) continue; // unchanged
-      const v = change.vectors[name];
-      const field = this.layout.unnamed ? '' : name;
-      if (v) set.push(this.layout.unnamed ? vectorJson(v) : `${JSON.stringify(field)}:${vectorJson(v)}`);
-      else cleared.push(JSON.stringify(field));
-    }
-    if (set.length)
-      ops.push(
-        `{"update_vectors":{"points":[{"id":${idJson},"vector":${this.layout.unnamed ? set[0] : `{${set.join(',')}}`}}]` +
-          `${conditional ? `,"update_filter":${guard}` : ''}}}`,
-      );
-    if (cleared.length) ops.push(`{"delete_vectors":{${select},"vector":[${cleared.join(',')}]}}`);
-    return ops.join(',');
-  }
 
   /**
    * Sends changes in requests of at most batchSize units and requestMaxBytes bytes, one request
-   * at a time, in order. A request's JSON is written only when its request is due, while the
-   * previous request is in flight: never the whole batch's JSON at once (memory), and writing it
-   * overlaps Qdrant's work. Each request's points are written into an Arena of their own,
-   * returned to the pool once the request (with its retries and splits) is done.
+   * at a time, in order. A request's units are encoded only when its request is due, while the
+   * previous request is in flight: never the whole batch at once (memory), and encoding overlaps
+   * Qdrant's work. Each request's units are written into an Arena of their own, returned to the
+   * pool once the request (with its retries and splits) is done.
    */
-  private async sendUnits(
-    method: string,
-    path: string,
-    pending: Pending[],
-    toJson: (p: Pending, arena: Arena) => Json,
-    wrap: Wrap,
-    ctx: BatchContext,
-  ) {
-    const conditional = this.options.conditional === true;
+  private async sendUnits(kind: OpKind, pending: Pending[], ctx: BatchContext) {
     let chunk: Unit[] = [];
     let bytes = 0;
     let arena = new Arena(this.pool);
@@ -378,22 +223,22 @@ export class CollectionWriter implements TableOutput {
       bytes = 0;
       arena = next;
       await inFlight;
-      inFlight = this.sendChunk(method, path, units, wrap, ctx).finally(() => memory.release());
+      inFlight = this.sendChunk(kind, units, ctx).finally(() => memory.release());
       inFlight.catch(() => {}); // handled where it is awaited: the next flush, or the end
     };
     try {
       for (const p of pending) {
         if (chunk.length >= this.options.batchSize) await flush();
-        let json = toJson(p, arena);
-        if (chunk.length && bytes + json.length > this.options.requestMaxBytes) {
-          // Written into this request's memory, but it goes in the next request.
+        let unit = this.transport.encode(kind, p, arena);
+        if (chunk.length && bytes + unit.bytes > this.options.requestMaxBytes) {
+          // Written into this request's memory, but it goes in the next request: encoded again
+          // there (rare: only at a request's size limit).
           const next = new Arena(this.pool);
-          json = next.adopt(json);
+          unit = this.transport.encode(kind, p, next);
           await flush(next);
         }
-        const guard = conditional ? pointGuard(p.idJson, p.change.lsn, p.change.event.source.seq) : '';
-        chunk.push({ json, guard, change: p.change });
-        bytes += json.length + guard.length + 1;
+        chunk.push({ ...unit, pending: p });
+        bytes += unit.bytes;
       }
       if (chunk.length) await flush();
     } catch (err) {
@@ -404,20 +249,25 @@ export class CollectionWriter implements TableOutput {
   }
 
   /** On a rejection of the request itself, halves it until the rejected unit stands alone. */
-  private async sendChunk(method: string, path: string, units: Unit[], wrap: Wrap, ctx: BatchContext) {
-    const sent = await this.send(method, path, wrap(units), ctx, async (err) => {
-      if (units.length === 1) {
-        const reason = err.message;
-        this.log.warn({ collection: this.collection, reason }, 'Qdrant rejected a record: dead-lettered');
-        await ctx.deadLetter(units[0]!.change.records, reason);
-        ctx.applied(units[0]!.change.records);
-        return;
-      }
-      const half = Math.ceil(units.length / 2);
-      await this.sendChunk(method, path, units.slice(0, half), wrap, ctx);
-      await this.sendChunk(method, path, units.slice(half), wrap, ctx);
-    });
-    if (sent) for (const u of units) ctx.applied(u.change.records);
+  private async sendChunk(kind: OpKind, units: Unit[], ctx: BatchContext) {
+    const sent = await this.send(
+      (signal) => this.transport.write(kind, units, signal),
+      ctx,
+      async (err) => {
+        if (units.length === 1) {
+          const reason = err.message;
+          const { records } = units[0]!.pending.change;
+          this.log.warn({ collection: this.collection, reason }, 'Qdrant rejected a record: dead-lettered');
+          await ctx.deadLetter(records, reason);
+          ctx.applied(records);
+          return;
+        }
+        const half = Math.ceil(units.length / 2);
+        await this.sendChunk(kind, units.slice(0, half), ctx);
+        await this.sendChunk(kind, units.slice(half), ctx);
+      },
+    );
+    if (sent) for (const u of units) ctx.applied(u.pending.change.records);
   }
 
   /**
@@ -425,9 +275,7 @@ export class CollectionWriter implements TableOutput {
    * `rejected`. True when Qdrant applied the request.
    */
   private async send(
-    method: string,
-    path: string,
-    body: Body,
+    request: (signal: AbortSignal) => Promise<void>,
     ctx: BatchContext,
     rejected: (err: QdrantError) => Promise<void>,
   ): Promise<boolean> {
@@ -435,7 +283,7 @@ export class CollectionWriter implements TableOutput {
       await retry(
         async () => {
           await ctx.fence();
-          await this.http.write(method, this.collection, path, body, ctx.signal);
+          await request(ctx.signal);
         },
         {
           signal: ctx.signal,

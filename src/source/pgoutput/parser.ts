@@ -30,7 +30,9 @@
 // moves the tail to the start of the same buffer). With flow control the parsed message is queued
 // and read later, so the parser copies the message first (`copy: true`, the default) for the tags
 // that carry bytes (I, U, D, M), into an arena (src/shared/arena.ts) rather than a Buffer each.
-// Pass `copy: false` only for buffers nobody reuses.
+// Pass `copy: false` only for buffers nobody reuses. Each copied message is one arena allocation
+// (every cell of it a view): its owner may give it back with releaseView() once done with it
+// (src/source/stream-session.ts does, after the row's events are encoded).
 import { Arena } from '../../shared/arena.js';
 import type { Cell, PgoutputMessage, RelationColumn, ReplicaIdentity, Tuple } from './messages.js';
 

@@ -13,12 +13,18 @@ import type { BinaryCell, NullCell } from '../pgoutput/index.js';
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const NULL: NullCell = Object.freeze({ kind: 'null' });
 const EMPTY = Buffer.alloc(0);
+/**
+ * Tuples of every COPY, one allocation each: shared, so that a slab whose rows were emitted (the
+ * stream session gives each row back, src/shared/arena.ts) holds the next chunks' rows. A chunk
+ * (snapshot.chunkBytes, 16 MiB by default) comes back within moments: its slabs are all kept for
+ * the next one rather than collected and allocated again.
+ */
+const tuples = new Arena(undefined, 32);
 
 export type CopyRow = Array<BinaryCell | NullCell>;
 
 export class CopyBinaryReader {
   private pending: Buffer = EMPTY;
-  private readonly tuples = new Arena();
   private headerDone = false;
   private ended = false;
 
@@ -63,8 +69,9 @@ export class CopyBinaryReader {
       }
       if (!complete) break;
       // One copy per tuple, so the cells do not pin the chunk (or the concatenation) in memory;
-      // into an arena (src/shared/arena.ts), not a Buffer per tuple.
-      const tuple = this.tuples.copy(buf.subarray(pos + 2, p));
+      // into an arena (src/shared/arena.ts), not a Buffer per tuple. Every cell of the row is a
+      // view of that one allocation.
+      const tuple = tuples.copy(buf.subarray(pos + 2, p));
       const row: CopyRow = new Array(fields);
       let q = 0;
       for (let i = 0; i < fields; i++) {

@@ -3,6 +3,7 @@
 // teardown: a forgotten slot retains WAL forever.
 import type pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
+import { sleep } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
 import { newClient, quoteIdent, quoteTable, type PgConfig } from './connect.js';
 import type { TableInfo } from './catalog.js';
@@ -191,6 +192,24 @@ export async function dropSlot(client: pg.Client, slot: string): Promise<boolean
     [slot],
   );
   return rows.length > 0;
+}
+
+/** Drops the slot once its walsender has let go of it (a stopped session's ends shortly after). */
+export async function dropSlotWhenInactive(
+  client: pg.Client,
+  slot: string,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await dropSlot(client, slot);
+      return;
+    } catch (err) {
+      // object_in_use: still active. Any other error, or still active after a minute, is reported.
+      if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err;
+      await sleep(100, signal);
+    }
+  }
 }
 
 export async function dropPublication(client: pg.Client, publication: string): Promise<void> {

@@ -36,7 +36,7 @@ export interface Chunk {
   lastKey: string[] | null;
   /** Bytes of cell data read (sizes the next chunk). */
   bytes: number;
-  /** Text form of every row's key, in row order. */
+  /** Text form of every row's key, in row order: only when the query asked for `keys`. */
   keys: string[][];
 }
 
@@ -73,9 +73,11 @@ export async function readChunk(client: pg.Client, q: ChunkQuery): Promise<Chunk
   const width = q.columns.length;
   const copy = client.query(new CopyOut(chunkStatement(client, q)));
   const rows: SnapshotRow[] = [];
-  let lastKey: string[] | null = null;
+  let last: SnapshotRow | undefined;
   let bytes = 0;
   const keys: string[][] = [];
+  const keyText = (row: SnapshotRow) =>
+    row.slice(width).map((cell) => (cell.kind === 'binary' ? cell.bytes.toString('utf8') : ''));
   for await (const batch of copy.batches()) {
     for (const row of batch as SnapshotRow[]) {
       for (let i = 0; i < width; i++) {
@@ -84,11 +86,14 @@ export async function readChunk(client: pg.Client, q: ChunkQuery): Promise<Chunk
         // A text column's send format is its UTF-8 bytes.
         if (isText[i] && cell.kind === 'binary') row[i] = { kind: 'text', text: cell.bytes.toString('utf8') };
       }
-      lastKey = row.slice(width).map((cell) => (cell.kind === 'binary' ? cell.bytes.toString('utf8') : ''));
-      keys.push(lastKey);
-      row.length = width;
+      // The key texts of each row only when asked for by key; the last row's always (below).
+      if (q.keys) keys.push(keyText(row));
+      if (last) last.length = width;
+      last = row;
       rows.push(row);
     }
   }
+  const lastKey = last ? keyText(last) : null;
+  if (last) last.length = width;
   return { rows, lastKey, bytes, keys };
 }

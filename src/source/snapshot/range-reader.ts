@@ -14,7 +14,7 @@ import type { Tuple } from '../pgoutput/index.js';
 import type { TableInfo } from '../postgres/catalog.js';
 import { connectClient, passwordSource, pgClientConfig } from '../postgres/connect.js';
 import { readChunk } from '../postgres/snapshot.js';
-import type { RoutedTable } from '../stream-session.js';
+import type { CapturedTable } from '../stream-session.js';
 import { relationFromCatalog } from './catalog-relation.js';
 import { emitWatermark, waitForRunningTransactions } from './watermarks.js';
 import type { ChunkWindows } from './windows.js';
@@ -45,7 +45,7 @@ export class RangeReader {
 
   /** Reads chunks of one key range until it ends; `recorded` after Kafka has each chunk. */
   async read(
-    entry: { info: TableInfo; routed: RoutedTable },
+    entry: { info: TableInfo; routed: CapturedTable },
     range: ReadRange,
     signal: AbortSignal,
     recorded: (lastKey: string[] | null, rows: number, last: boolean) => Promise<void>,
@@ -123,9 +123,13 @@ export class RangeReader {
             if (rows === 0 && !batch && !range.upTo) return; // the end of the table: the caller records "done"
             await recorded(rows > 0 ? lastKey : null, rows, last);
           });
-        const settled = chain.then(() => {});
-        settled.catch(() => {}); // surfaced by the awaits below
-        ahead.push(settled);
+        // What bounds the read-ahead is memory: the session gives a chunk's rows back as it
+        // encodes them, and their events once Kafka stored them (src/shared/arena.ts). So the
+        // next reads wait for that, not for the progress record, written behind it in chunk
+        // order (`chain`) — an earlier record that failed stops them as well.
+        const freed = Promise.race([emitted.then(() => {}), chain]);
+        freed.catch(() => {}); // surfaced by the awaits below
+        ahead.push(freed);
         if (last) break;
       }
       await chain;

@@ -24,7 +24,7 @@ import { RESTART_BACKOFF } from '../../shared/retry.js';
 import { crashPoint } from '../../shared/crash-point.js';
 import type { TableInfo } from '../postgres/catalog.js';
 import { isFatalPgError } from '../postgres/errors.js';
-import type { RoutedTable } from '../stream-session.js';
+import type { CapturedTable } from '../stream-session.js';
 import { ChunkWindows } from './windows.js';
 import { Semaphore } from '../../shared/semaphore.js';
 import { keyRanges } from './key-ranges.js';
@@ -49,7 +49,7 @@ export interface SnapshotJob {
 export interface SnapshotterDeps {
   config: LoadedConfig;
   log: Logger;
-  tables: Array<{ info: TableInfo; routed: RoutedTable }>;
+  tables: Array<{ info: TableInfo; routed: CapturedTable }>;
   progress: ProgressStore;
   /** A table's initial snapshot started or completed (the sink bulk-loads in between). */
   onStatus?: (table: string, status: 'running' | 'done') => Promise<void>;
@@ -247,7 +247,7 @@ export class Snapshotter {
    * snapshot.parallelism key ranges read at once, each with its own position in the record.
    */
   private async readTable(
-    entry: { info: TableInfo; routed: RoutedTable },
+    entry: { info: TableInfo; routed: CapturedTable },
     progress: { persisted: TableSnapshotState },
     key: string,
     signal: AbortSignal,

@@ -1,5 +1,5 @@
-// A row the source cannot turn into an event (a value its decoders reject, a key that is null)
-// goes to the pipeline's dead-letter topic instead of stopping the stream (DESIGN.md guarantee
+// A row the source cannot turn into an event (a value its decoders reject, a key that is null:
+// src/source/change-log.ts DeadRow) goes to the pipeline's dead-letter topic instead of stopping the stream (DESIGN.md guarantee
 // 7): JSON with the table, position, reason and every cell as it arrived, in the one dead-letter
 // format (src/kafka/dead-letter-codec.ts: stage source, reason and position in the headers).
 //
@@ -9,21 +9,13 @@
 //   and size only — never its cells;
 // - a failed row's cells are left out (their kinds and sizes kept) when they would not fit.
 import type { ChangeEvent } from '../event/change-event.js';
-import { deadLetterHeaders, toHeaderMap, type SourceOrigin } from '../kafka/dead-letter-codec.js';
-import { messageSize, type OutMessage } from '../kafka/publisher.js';
+import { formatLsn } from '../event/lsn.js';
+import type { DeadRow } from '../source/change-log.js';
 import type { Logger } from '../shared/log.js';
-import { formatLsn, type Cell } from './pgoutput/index.js';
+import { deadLetterHeaders, toHeaderMap, type SourceOrigin } from './dead-letter-codec.js';
+import { messageSize, type OutMessage } from './publisher.js';
 
-export interface RowOrigin {
-  table: string;
-  op: string;
-  lsn: bigint;
-  xid: number;
-  columns: string[];
-  cells: Cell[];
-}
-
-export function rowDeadLetter(topic: string, origin: RowOrigin, err: Error, maxBytes: number): OutMessage {
+export function rowDeadLetter(topic: string, origin: DeadRow, err: Error, maxBytes: number): OutMessage {
   const position: SourceOrigin = {
     stage: 'source',
     table: origin.table,
@@ -43,26 +35,18 @@ export function rowDeadLetter(topic: string, origin: RowOrigin, err: Error, maxB
       cells,
     });
   const whole = record(
-    origin.cells.map((cell, i) => ({
-      column: origin.columns[i],
-      kind: cell.kind,
-      ...(cell.kind === 'binary'
-        ? { hex: cell.bytes.toString('hex') }
-        : cell.kind === 'text'
-          ? { text: cell.text }
-          : {}),
+    origin.cells.map(({ column, kind, bytes, text }) => ({
+      column,
+      kind,
+      ...(bytes ? { hex: bytes.toString('hex') } : text !== undefined ? { text } : {}),
     })),
   );
   if (messageSize(whole) <= maxBytes) return whole;
   return record(
-    origin.cells.map((cell, i) => ({
-      column: origin.columns[i],
-      kind: cell.kind,
-      ...(cell.kind === 'binary'
-        ? { bytes: cell.bytes.length }
-        : cell.kind === 'text'
-          ? { bytes: Buffer.byteLength(cell.text) }
-          : {}),
+    origin.cells.map(({ column, kind, bytes, text }) => ({
+      column,
+      kind,
+      ...(bytes ? { bytes: bytes.length } : text !== undefined ? { bytes: Buffer.byteLength(text) } : {}),
     })),
     `the row's cells would exceed source.batchMaxBytes = ${maxBytes}`,
   );

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { messageSize, OversizedMessageError, Publisher } from '../../src/kafka/publisher.js';
-import { oversizedDeadLetter, oversizedMessage, rowDeadLetter } from '../../src/source/dead-letter-row.js';
+import { oversizedDeadLetter, oversizedMessage, rowDeadLetter } from '../../src/kafka/source-dead-letters.js';
 
 const LIMIT = 900_000;
 const big = Buffer.alloc(2_000_000, 0xab);
@@ -15,11 +15,10 @@ test('a failed row too large to quote keeps its cells out of the dead letter, an
     op: 'insert',
     lsn: 0x1_0000_0010n,
     xid: 7,
-    columns: ['id', 'body', 'note'],
     cells: [
-      { kind: 'binary' as const, bytes: Buffer.from([0, 0, 0, 2]) },
-      { kind: 'binary' as const, bytes: big },
-      { kind: 'text' as const, text: 'ü' },
+      { column: 'id', kind: 'binary', bytes: Buffer.from([0, 0, 0, 2]) },
+      { column: 'body', kind: 'binary', bytes: big },
+      { column: 'note', kind: 'text', text: 'ü' },
     ],
   };
   const dead = rowDeadLetter('dlq', origin, new Error('bad value'), LIMIT);
