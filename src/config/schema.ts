@@ -112,7 +112,7 @@ const snapshotSchema = z.preprocess(
         .number()
         .int()
         .min(64 * KiB)
-        .default(16 * MiB)
+        .default(8 * MiB)
         .describe('bytes per chunk, about: bounds memory with wide rows'),
     })
     .strict()

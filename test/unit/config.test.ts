@@ -51,7 +51,7 @@ test('a valid config parses, with defaults filled in and the password from the e
     mode: 'initial',
     parallelism: 2,
     chunkRows: 10_000,
-    chunkBytes: 16 * 1024 * 1024,
+    chunkBytes: 8 * 1024 * 1024,
   });
 });
 

@@ -16,10 +16,10 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Tuples of every COPY, one allocation each: shared, so that a slab whose rows were emitted (the
  * stream session gives each row back, src/shared/arena.ts) holds the next chunks' rows. A chunk
- * (snapshot.chunkBytes, 16 MiB by default) comes back within moments: its slabs are all kept for
+ * (snapshot.chunkBytes, 8 MiB by default) comes back within moments: its slabs are all kept for
  * the next one rather than collected and allocated again.
  */
-const tuples = new Arena(undefined, 32);
+const tuples = new Arena(undefined, 8);
 
 export type CopyRow = Array<BinaryCell | NullCell>;
 

@@ -1,8 +1,8 @@
 // Reads one key range of a table chunk by chunk between watermarks (watermarks.ts): register the
 // window, low watermark, wait for running transactions, read, hand the rows to the window, high
 // watermark; the stream session emits the chunk (windows.ts). The next chunk is read while the
-// previous waits for Kafka (at most CHUNKS_AHEAD in memory); `recorded` is called in chunk order,
-// once Kafka has a chunk, for the caller to write its progress.
+// previous waits for Kafka (at most CHUNKS_AHEAD per range, and `held` over all ranges, in memory);
+// `recorded` is called in chunk order, once Kafka has a chunk, for the caller to write its progress.
 import { randomUUID } from 'node:crypto';
 import type { LoadedConfig } from '../../config/load.js';
 import type { Logger } from '../../shared/log.js';
@@ -30,6 +30,11 @@ export interface RangeReaderDeps {
   windows: ChunkWindows;
   /** Chunk reads at once, over every table and range: snapshot.parallelism. */
   readers: Semaphore;
+  /**
+   * Chunks in memory at once, over every table and range, from their read until Kafka has their
+   * events: what bounds the snapshot's memory (about this many times snapshot.chunkBytes).
+   */
+  held: Semaphore;
 }
 
 export interface ReadRange {
@@ -89,6 +94,8 @@ export class RangeReader {
         emitted.catch(() => {}); // awaited through `chain`
         let chunk;
         let batch: string[][] | null = null;
+        const unhold = await this.deps.held.acquire();
+        emitted.then(unhold, unhold);
         const release = await this.deps.readers.acquire();
         try {
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'low' });

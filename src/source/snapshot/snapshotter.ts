@@ -68,8 +68,18 @@ export class Snapshotter {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: SnapshotterDeps) {
-    const readers = new Semaphore(deps.config.snapshot.parallelism);
-    this.reader = new RangeReader({ config: deps.config, log: deps.log, windows: this.windows, readers });
+    const { parallelism } = deps.config.snapshot;
+    const readers = new Semaphore(parallelism);
+    // One chunk more than are read at once: each reader reads its next chunk while the session
+    // emits its last one.
+    const held = new Semaphore(parallelism + 1);
+    this.reader = new RangeReader({
+      config: deps.config,
+      log: deps.log,
+      windows: this.windows,
+      readers,
+      held,
+    });
   }
 
   /** Queues a table (after any job of it already queued or running). */
