@@ -169,7 +169,7 @@ export function restCollection(path: string): string | undefined {
   try {
     return decodeURIComponent(segment);
   } catch {
-    return segment; // malformed escapes: the route answers it; no rule names such a collection
+    return segment; // a malformed escape: compared as written
   }
 }
 
