@@ -130,6 +130,22 @@ test(
   },
 );
 
+test(
+  'a collection-scoped rule fails only calls to its collection: gRPC by collection_name, REST by path',
+  { skip },
+  async () => {
+    const other = 'faults_other';
+    await rest.createCollection(other, { vectors: { size: 2, distance: 'Dot' } });
+    await faults({ grpc_code: 'UNAVAILABLE', count: 1, paths: 'Upsert$', collection: name });
+    await faults({ status: 503, count: 1, collection: name });
+    const point = [{ id: 3, vector: [1, 3] }];
+    for (const tr of [grpc, rest]) assert.equal(await kindOf(tr.upsert(other, point)), 'ok', tr.name);
+    assert.equal(await kindOf(grpc.upsert(name, point)), 'unavailable');
+    assert.equal(await kindOf(rest.count(name)), 'unavailable');
+    await rest.deleteCollection(other);
+  },
+);
+
 test('a gRPC delay-only fault answers normally after the delay', { skip }, async () => {
   await faults({ transport: 'grpc', delay_ms: 300, paths: 'Get$' });
   const started = Date.now();

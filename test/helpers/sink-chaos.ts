@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { differences, waitInSync } from './collection-sync.js';
 import { endOffsets } from './kafka.js';
 import { startQdrantProcess, type QdrantProcess, type QdrantProcessOptions } from './qdrant-process.js';
-import type { SinkPipeline, SinkPipelineOptions, SinkPipelines } from './sink-pipeline.js';
+import type { SinkPipeline, SinkPipelineOptions, SinkPipelines, Transport } from './sink-pipeline.js';
 import { writeConfig, type RunningProcess } from './source-process.js';
 import { uniqueName } from './stack.js';
 
@@ -13,6 +13,8 @@ export const DIM = 8;
 
 export interface ChaosPipeline extends SinkPipeline {
   qdrant: QdrantProcess;
+  /** How its sink writes points (qdrant.transport); absent: rest (a pipeline built by hand). */
+  transport?: Transport;
 }
 
 /**
@@ -37,7 +39,24 @@ export async function chaosPipeline(
     },
     ...(options.sink ? { sink: options.sink } : {}),
   });
-  return { ...sp, config, qdrant };
+  return { ...sp, config, qdrant, transport: grpc ? 'grpc' : 'rest' };
+}
+
+/**
+ * A test-server fault rule (test/qdrant-server/faults.ts) matching the sink's upserts of whole
+ * points to the pipeline's collection over its transport: REST PUT /collections/<c>/points, gRPC
+ * qdrant.Points/Upsert (transport-grpc.ts). Scoped to the collection by name too, so the rule
+ * would never touch another test's collection, even on a shared server.
+ */
+export function upsertFault(cp: ChaosPipeline, rule: Record<string, unknown>): Record<string, unknown> {
+  const paths =
+    cp.transport === 'grpc' ? '^/qdrant\\.Points/Upsert$' : `^/collections/${cp.collection}/points$`;
+  return {
+    ...(cp.transport === 'grpc' ? { transport: 'grpc' } : {}),
+    paths,
+    collection: cp.collection,
+    ...rule,
+  };
 }
 
 /** Inserts rows [from, to] in one transaction (no two vectors alike). */
@@ -92,3 +111,18 @@ export function logLines(proc: RunningProcess): Array<Record<string, unknown>> {
 
 export const alive = (proc: RunningProcess): boolean =>
   proc.child.exitCode === null && proc.child.signalCode === null;
+
+/**
+ * Adds a fault rule to the pipeline's test server, and checks that the server took it as given:
+ * one that ignored `collection` (an older build) would widen the rule to every collection.
+ */
+export async function injectFault(cp: ChaosPipeline, rule: Record<string, unknown>): Promise<void> {
+  const { status, result } = await cp.qdrant.request<Array<{ collection?: string }>>(
+    'POST',
+    '/__test/faults',
+    rule,
+  );
+  if (status !== 200) throw new Error(`fault ${JSON.stringify(rule)}: HTTP ${status}`);
+  if (rule.collection !== undefined && !result.some((r) => r.collection === rule.collection))
+    throw new Error(`the test server did not scope ${JSON.stringify(rule)} to its collection`);
+}

@@ -88,9 +88,10 @@ export interface SinkPipelines extends Omit<SourcePipelines, 'pipeline'> {
   pipeline(table: string, options?: SinkPipelineOptions): SinkPipeline;
   /**
    * Another config for the same pipeline (same name, topics, point ids) with its own collection
-   * and consumer group: a replay of the topics into a new collection.
+   * and consumer group: a replay of the topics into a new collection, written over `transport`
+   * (default rest).
    */
-  replayConfig(sp: SinkPipeline): SinkPipeline;
+  replayConfig(sp: SinkPipeline, transport?: Transport): SinkPipeline;
   /** The items table's rows, ids ascending. */
   tableRows(table: string): Promise<Row[]>;
   /** Waits until the collection holds the items table's rows (see collection-sync.ts). */
@@ -158,11 +159,11 @@ export function useSinkPipelines({ prefix = 'sink' }: { prefix?: string } = {}):
         deadLetterTopic: deadLetterTopic(p.topicPrefix, p.name),
       };
     },
-    replayConfig(sp) {
+    replayConfig(sp, transport) {
       const collection = uniqueName('replay');
       const groupId = uniqueName('replay-group');
       const p: TestPipeline = { ...sp.p, tables: sp.p.tables.map((t) => ({ ...t, collection })) };
-      const config = writeConfig(p, { qdrant: qdrantConfig(), sink: { groupId } });
+      const config = writeConfig(p, { qdrant: qdrantConfig(transport), sink: { groupId } });
       dropSinkSide(collection, groupId);
       return { ...sp, p, collection, config, groupId };
     },

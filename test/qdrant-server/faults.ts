@@ -12,6 +12,13 @@
 // A gRPC rule with "point_id": 7 (or a UUID) fails only calls whose request names that point
 // (anywhere: a point's id, a selector's ids, a has_id condition), so a test can make one record of
 // a batch fail and watch a client isolate it.
+//
+// Any rule with "collection": "<name>" matches only requests to that collection: REST by the name
+// in the path (/collections/<name>/...), gRPC by the request message's collection_name field
+// (collectionName: every Points call and the Collections calls on one collection). The name is
+// compared as the request gives it (an alias is not resolved). The stack's test server is shared
+// by every test file running at once: a rule on a method path alone (all gRPC upserts, say) would
+// also hit the other files' collections, so a test scopes its rules to its own collection.
 import { ApiError, formatError } from './errors.js';
 import { parseUuid } from './ids.js';
 import { isNumeric, isObject, type JsonValue, type Out } from './json.js';
@@ -48,6 +55,8 @@ export interface Fault {
   delayMs: number;
   /** gRPC: only requests naming this point id (idKey form) match. */
   pointId?: string;
+  /** Only requests to this collection (as named in the request) match. */
+  collection?: string;
 }
 
 const MESSAGES: Record<number, string> = {
@@ -64,7 +73,7 @@ export class Faults {
     if (!isObject(body)) throw formatError('expected a fault object');
     const { status, count, retry_after: retryAfter, paths, delay_ms: delayMs } = body;
     const { grpc_code: grpcCode, transport = grpcCode === undefined ? 'rest' : 'grpc' } = body;
-    const { point_id: pointId } = body;
+    const { point_id: pointId, collection } = body;
     if (
       pointId !== undefined &&
       (transport !== 'grpc' || (typeof pointId !== 'bigint' && typeof pointId !== 'string'))
@@ -87,6 +96,8 @@ export class Faults {
     if (retryAfter !== undefined && !isNumeric(retryAfter))
       throw formatError('`retry_after` must be a number');
     if (paths !== undefined && typeof paths !== 'string') throw formatError('`paths` must be a regex string');
+    if (collection !== undefined && (typeof collection !== 'string' || collection === ''))
+      throw formatError('`collection` must be a collection name');
     if (delayMs !== undefined && !isNumeric(delayMs)) throw formatError('`delay_ms` must be a number');
     let re: RegExp | undefined;
     try {
@@ -102,6 +113,7 @@ export class Faults {
       paths: re,
       delayMs: delayMs === undefined ? 0 : Number(delayMs),
       pointId: pointId === undefined ? undefined : (parseUuid(String(pointId)) ?? String(pointId)),
+      collection,
     });
     return this.list();
   }
@@ -118,26 +130,46 @@ export class Faults {
       retry_after: r.retryAfter,
       paths: r.paths?.source,
       point_id: r.pointId,
+      collection: r.collection,
       delay_ms: r.delayMs,
     }));
   }
 
   /**
    * The fault for a request to `path`, if any, counting it against its rule. `names` tells
-   * whether the request names a point id (rules with point_id match only then).
+   * whether the request names a point id (rules with point_id match only then); `collection` is
+   * the collection the request is to (REST: read from the path; gRPC: the caller's to give), and
+   * rules with a collection match only when it is theirs.
    */
-  take(path: string, transport: Transport = 'rest', names?: (pointId: string) => boolean): Fault | undefined {
+  take(
+    path: string,
+    transport: Transport = 'rest',
+    names?: (pointId: string) => boolean,
+    collection: string | undefined = transport === 'rest' ? restCollection(path) : undefined,
+  ): Fault | undefined {
     const rule = this.rules.find(
       (r) =>
         r.transport === transport &&
         r.remaining > 0 &&
         (!r.paths || r.paths.test(path)) &&
-        (r.pointId === undefined || names?.(r.pointId) === true),
+        (r.pointId === undefined || names?.(r.pointId) === true) &&
+        (r.collection === undefined || r.collection === collection),
     );
     if (!rule) return undefined;
     rule.remaining--;
     this.rules = this.rules.filter((r) => r.remaining > 0);
     return rule;
+  }
+}
+
+/** The collection a REST path is to: /collections/<name>[/...], the name URL-decoded. */
+export function restCollection(path: string): string | undefined {
+  const segment = /^\/collections\/([^/]+)/.exec(path)?.[1];
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // a malformed escape: compared as written
   }
 }
 

@@ -3,19 +3,34 @@
 // inserted while the sink's group is stopped, and the test waits until the cleaner has removed
 // the delete events (only the tombstones are left). Then (b) the stopped group catches up into
 // its collection — the deletes reach it as tombstones alone — and (a) a new group rebuilds a new
-// collection: both equal the table, 0 missing, 0 extra. And the source creates change topics
-// with the configured compaction settings.
+// collection: both equal the table, 0 missing, 0 extra. Both over REST and over gRPC
+// (qdrant.transport): the compacted topic is the slow part (the cleaner), so one test and one
+// topic serve both transports — a lagging group and a new group each — rather than the whole
+// test running twice. (Not as node:test subtests: the files' hooks clean up after each test,
+// subtests included, which would drop the shared topic after the first transport.) And the
+// source creates change topics with the configured compaction settings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { readTopic, withAdmin, type TopicRecord } from '../helpers/kafka.js';
 import { waitSlotActive } from '../helpers/pg.js';
 import { deadLetters } from '../helpers/sink-chaos.js';
-import { lit, useSinkPipelines, vec } from '../helpers/sink-pipeline.js';
+import {
+  lit,
+  TRANSPORTS,
+  useQdrantGrpc,
+  useSinkPipelines,
+  vec,
+  type SinkPipeline,
+  type Transport,
+} from '../helpers/sink-pipeline.js';
 import { writeConfig } from '../helpers/source-process.js';
 import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
 
 const ctx = useSinkPipelines({ prefix: 'compact' });
+const noGrpc = useQdrantGrpc();
+// gRPC left out when this Qdrant serves none (a real one without QDRANT_GRPC_URL).
+const transports = TRANSPORTS.filter((tr) => tr === 'rest' || !noGrpc);
 
 /** Every record of a one-partition topic, up to its high watermark. */
 async function wholeTopic(topic: string): Promise<TopicRecord[]> {
@@ -24,7 +39,13 @@ async function wholeTopic(topic: string): Promise<TopicRecord[]> {
   return readTopic(topic, (records) => records.some((r) => r.offset >= last), { timeoutMs: 60_000 });
 }
 
-test('forced compaction: a lagging group and a new group both converge to the table (deletes as tombstones only)', async () => {
+/** Runs `step`, naming the transport in its failure. */
+const over = <T>(transport: Transport, step: Promise<T>): Promise<T> =>
+  step.catch((err: Error) => {
+    throw new Error(`[${transport}] ${err.message}`, { cause: err });
+  });
+
+test(`[${transports.join(', ')}] forced compaction: a lagging group and a new group both converge to the table over each transport (deletes as tombstones only)`, async () => {
   const { sql } = ctx;
   const table = uniqueName('compact');
   const dim = 8; // stored inline: every update sends the whole row
@@ -32,6 +53,11 @@ test('forced compaction: a lagging group and a new group both converge to the ta
   for (let i = 1; i <= 40; i++)
     await sql.query(`INSERT INTO ${table} VALUES ($1, $2, $1, $3)`, [i, `t${i}`, lit(vec(i, dim))]);
   const sp = ctx.pipeline(table, { partitions: 1 });
+  // A lagging group per transport: the pipeline's own over REST, one with its own collection over
+  // gRPC; both read the topic before it is compacted, then stop.
+  const lagging = new Map<Transport, SinkPipeline>(
+    transports.map((tr) => [tr, tr === 'rest' ? sp : ctx.replayConfig(sp, tr)]),
+  );
 
   // The change topic, created before the source does (it keeps an existing topic as it is):
   // segments roll every 100 ms (on the next append), any dirt is worth cleaning, nothing is
@@ -59,11 +85,13 @@ test('forced compaction: a lagging group and a new group both converge to the ta
 
   ctx.startSource(sp.config);
   await waitSlotActive(sql, sp.p.slot);
-  const sink = ctx.start(['sink', '--config', sp.config]);
-  await ctx.waitCollectionEqualsTable(table, sp.collection);
-  // The group stops: everything below happens while it lags.
-  sink.child.kill('SIGTERM');
-  assert.equal((await sink.exited).code, 0);
+  for (const [transport, lp] of lagging) {
+    const sink = ctx.start(['sink', '--config', lp.config]);
+    await over(transport, ctx.waitCollectionEqualsTable(table, lp.collection));
+    // The group stops: everything below happens while it lags.
+    sink.child.kill('SIGTERM');
+    assert.equal((await sink.exited).code, 0, `[${transport}] the lagging sink stops cleanly`);
+  }
 
   // Whole-row updates (twice on the same rows), deletes (some of updated rows), re-inserts of
   // deleted keys, new rows.
@@ -112,21 +140,24 @@ test('forced compaction: a lagging group and a new group both converge to the ta
   for (const id of [1, 5, 10])
     assert.equal(records.filter((r) => r.key === `[${id}]`).length, 1, `key [${id}] compacted to one event`);
 
-  // (b) The lagging group catches up into its collection: the deleted rows' points go, though
-  // their delete events are gone.
-  const back = ctx.start(['sink', '--config', sp.config]);
-  await ctx.waitCollectionEqualsTable(table, sp.collection, 120_000);
+  for (const [transport, lp] of lagging) {
+    // (b) The lagging group catches up into its collection: the deleted rows' points go, though
+    // their delete events are gone.
+    const back = ctx.start(['sink', '--config', lp.config]);
+    await over(transport, ctx.waitCollectionEqualsTable(table, lp.collection, 120_000));
 
-  // (a) A new group rebuilds a new collection from the compacted topic alone.
-  const replay = ctx.replayConfig(sp);
-  const rebuild = ctx.start(['sink', '--config', replay.config]);
-  await ctx.waitCollectionEqualsTable(table, replay.collection, 120_000);
+    // (a) A new group rebuilds a new collection from the compacted topic alone.
+    const replay = ctx.replayConfig(sp, transport);
+    const rebuild = ctx.start(['sink', '--config', replay.config]);
+    await over(transport, ctx.waitCollectionEqualsTable(table, replay.collection, 120_000));
 
-  assert.equal(await deadLetters(sp), 0n, 'nothing dead-lettered');
-  for (const proc of [back, rebuild]) {
-    proc.child.kill('SIGTERM');
-    assert.equal((await proc.exited).code, 0);
+    for (const proc of [back, rebuild]) {
+      proc.child.kill('SIGTERM');
+      assert.equal((await proc.exited).code, 0, `[${transport}] the sinks stop cleanly`);
+    }
   }
+  // Every group of the pipeline dead-letters to its one topic.
+  assert.equal(await deadLetters(sp), 0n, 'nothing dead-lettered');
 });
 
 test('the source creates change topics with kafka.deleteRetentionMs and kafka.minCompactionLagMs', async () => {

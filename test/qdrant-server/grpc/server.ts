@@ -79,7 +79,15 @@ export function startGrpcFront(options: GrpcFrontOptions): Promise<GrpcFront> {
       // Qdrant's auth layer lets the health check through without a key (src/tonic/auth.rs).
       if (method !== 'qdrant.Qdrant/HealthCheck')
         auth.checkHeaders((name) => req.header.get(name) ?? undefined, !READS.has(method));
-      const fault = faults.take(`/${method}`, 'grpc', (id) => namesPoint(req.message, id));
+      // Every Points request and the Collections requests on one collection name it in
+      // collection_name (a fault rule's `collection` matches against it).
+      const { collectionName } = req.message as { collectionName?: unknown };
+      const fault = faults.take(
+        `/${method}`,
+        'grpc',
+        (id) => namesPoint(req.message, id),
+        typeof collectionName === 'string' ? collectionName : undefined,
+      );
       if (fault) {
         if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
         if (fault.status !== 0) throw faultToConnectError(fault);
