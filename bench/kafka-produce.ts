@@ -9,6 +9,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createEventProducer, type EventMessage } from '../src/kafka/event-producer.js';
 import { stackEnv, uniqueName } from '../test/helpers/stack.js';
 import { withAdmin } from '../test/helpers/kafka.js';
+import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
+
+hideKafkajsTimerWarning(); // the bench's own kafkajs clients
 
 const { values: args } = parseArgs({
   options: {

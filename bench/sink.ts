@@ -33,6 +33,9 @@ import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
 import { stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { benchQdrant, processCpu, rawUpsert, type RawClient } from './sink-clients.js';
 import { sampleProcess } from './process-stats.js';
+import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
+
+hideKafkajsTimerWarning(); // the bench's own kafkajs clients
 
 const { values: args } = parseArgs({
   options: {

@@ -32,6 +32,9 @@ import { repoRoot, stackDir, stackEnv, uniqueName, waitFor } from '../test/helpe
 import { testKafka, withAdmin } from '../test/helpers/kafka.js';
 import { processCpuSeconds, sampleProcess, statFields } from './process-stats.js';
 import { changeTopic } from '../src/kafka/topics.js';
+import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
+
+hideKafkajsTimerWarning(); // the bench's own kafkajs clients
 
 const { values: args } = parseArgs({
   options: {

@@ -32,6 +32,9 @@ import { startQdrantProcess, type QdrantProcess } from '../test/helpers/qdrant-p
 import { startVecrelay, writeConfig, type RunningProcess } from '../test/helpers/source-process.js';
 import { repoRoot, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { sampleProcess } from './process-stats.js';
+import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
+
+hideKafkajsTimerWarning(); // the bench's own kafkajs clients
 
 const { values: args } = parseArgs({
   options: {

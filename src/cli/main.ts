@@ -11,6 +11,7 @@ import { runCommand } from './commands/run.js';
 import { sinkCommand } from './commands/sink.js';
 import { sourceCommand } from './commands/source.js';
 import { verifyCommand } from './commands/verify.js';
+import { hideKafkajsTimerWarning } from '../kafka/kafkajs-timer-warning.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -23,16 +24,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 // loading code: ~80 ms less CPU at each start of `vecrelay source` here.
 module.enableCompileCache?.();
 
-// kafkajs 2.2.4 arms a timer at a negative delay on every answered request (its throttle deadline
-// starts unset), which Node 24 reports once per process as a TimeoutNegativeWarning on stderr. Node
-// runs such a timer after 1 ms, as older versions did silently: nothing is wrong, so nothing is
-// printed. Every other warning (this one from other code included) is printed as before.
-const printWarning = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name === 'TimeoutNegativeWarning' && warning.stack?.includes('kafkajs')) return;
-  for (const print of printWarning) print(warning);
-});
+hideKafkajsTimerWarning();
 
 export function buildProgram(): Command {
   return new Command('vecrelay')
