@@ -36,8 +36,8 @@ import { readWatermark } from './snapshot/watermarks.js';
 import { readResync, type ResyncRequest } from './snapshot/resync-request.js';
 import type { ChunkWindows } from './snapshot/windows.js';
 import { metrics, setReady } from '../shared/metrics.js';
-import { releaseView } from '../shared/arena.js';
-import type { SnapshotRow } from './postgres/snapshot.js';
+import { releaseTuple, releaseVectors } from './row-memory.js';
+import { emitChunk } from './snapshot/chunk-emitter.js';
 
 export const HEARTBEAT_PREFIX = 'vecrelay.heartbeat';
 
@@ -404,63 +404,29 @@ export class StreamSession {
   }
 
   /**
-   * The high watermark of a chunk (snapshot/watermarks.ts): its rows whose key did not change
-   * since the low watermark go out as snapshot events inside the watermark's transaction, so the
-   * slot is confirmed past it only once Kafka holds them.
+   * The high watermark of a chunk (snapshot/watermarks.ts): its chunk goes out inside the
+   * watermark's transaction (snapshot/chunk-emitter.ts).
    */
   private async emitChunk(window: string, tracker: AckTracker): Promise<void> {
     const taken = this.deps.windows!.take(window);
     if (!taken) return; // not ours to emit (replayed after a restart, or its session ended)
-    const { chunk, changed, truncated } = taken;
-    const routed = this.deps.tables.get(chunk.table);
-    if (!routed || truncated) return taken.done(0); // a TRUNCATE since the low watermark emptied it
-    const target = { plan: chunk.plan, routed };
+    const { table, plan } = taken.chunk;
+    const routed = this.deps.tables.get(table);
+    if (!routed) return taken.done(0); // no longer captured
     const tx = this.tx!;
     // Snapshot rows belong to no transaction of the table: xid 0, at the watermark's position.
     const info: TxInfo = { ...tx.info, xid: 0, snapshot: true };
-    let pending = 1;
-    let emitted = 0;
-    const settle = () => {
-      if (--pending === 0) taken.done(emitted);
-    };
     try {
-      for (const row of chunk.rows) {
-        let event: ChangeEvent;
-        try {
-          event = this.builder.row('r', chunk.plan, info, row);
-        } catch (err) {
-          if (!isRowFailure(err)) throw err;
-          pending++;
-          const columns = chunk.plan.relation.columns.map((c) => c.name);
-          await this.deadLetterRow(chunk.table, 'snapshot', columns, row, err, tracker, settle);
-          continue;
-        }
-        // Decoded into the event: the row's bytes are no longer read.
-        releaseTuple(row);
-        // The stream's version is newer. (No key changed in most windows: no key string to build.)
-        if (changed.size > 0 && changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue;
-        emitted++;
-        await this.publish(event, target, tracker, () => {
-          pending++;
-          return settle;
-        });
-      }
-      for (const tuple of chunk.absent ?? []) {
-        // A key asked for that has no row (and did not change since the low watermark): gone.
-        const event = this.builder.delete(chunk.plan, info, tuple);
-        if (changed.has(canonicalKey(chunk.plan.keyNames, event.key))) continue;
-        await this.publish(event, target, tracker, () => {
-          pending++;
-          return settle;
-        });
-      }
-    } catch (err) {
-      taken.fail(err as Error);
-      throw err;
+      await emitChunk(taken, {
+        builder: this.builder,
+        info,
+        publish: (event, also) => this.publish(event, { plan, routed }, tracker, also),
+        deadLetter: (columns, row, err, acked) =>
+          this.deadLetterRow(table, 'snapshot', columns, row, err, tracker, acked),
+      });
     } finally {
       tx.info.seq = info.seq;
     }
-    settle();
   }
 
   private async publish(
@@ -487,29 +453,6 @@ export class StreamSession {
     releaseVectors(event);
     metrics.sourceEvents.inc({ table: `${event.source.schema}.${event.source.table}`, op: event.op });
   }
-}
-
-/** Gives each decoded vector's memory back to the decoders' arena (each is one allocation). */
-function releaseVectors(event: ChangeEvent): void {
-  for (const name in event.vectors) {
-    const v = event.vectors[name];
-    if (!v) continue;
-    if (v.kind === 'sparse') releaseView(v.indices);
-    releaseView(v.values);
-  }
-}
-
-/**
- * Gives a row's memory back to its arena: a snapshot row's to the COPY reader's, a row message's
- * to the pgoutput parser's. Every binary cell of a row (of both tuples of an update) is a view of
- * one allocation.
- */
-function releaseTuple(row: SnapshotRow | Tuple): void {
-  for (const cell of row)
-    if (cell.kind === 'binary') {
-      releaseView(cell.bytes);
-      return;
-    }
 }
 
 function rowTuple(msg: RowMessage): Tuple {

@@ -32,6 +32,17 @@ interface Window {
   settle: { resolve: (rows: number) => void; reject: (err: Error) => void };
 }
 
+/** A window the session took at its high watermark. */
+export interface TakenWindow {
+  chunk: ChunkRows;
+  /** Keys the stream emitted while the window was open: their rows are left out. */
+  changed: Set<string>;
+  truncated: boolean;
+  /** Kafka has every event of the chunk (`rows` of them). */
+  done: (rows: number) => void;
+  fail: (err: Error) => void;
+}
+
 export class ChunkWindows {
   private readonly windows = new Map<string, Window>();
   /** Windows whose chunk the session took and is emitting, until Kafka acknowledged it. */
@@ -87,15 +98,7 @@ export class ChunkWindows {
    * settlement. Undefined for a window this process does not know, or whose low watermark this
    * session did not see (it was registered with a session that ended since).
    */
-  take(id: string):
-    | {
-        chunk: ChunkRows;
-        changed: Set<string>;
-        truncated: boolean;
-        done: (rows: number) => void;
-        fail: (err: Error) => void;
-      }
-    | undefined {
+  take(id: string): TakenWindow | undefined {
     const w = this.windows.get(id);
     if (!w || !w.open || !w.chunk) return undefined;
     this.close(id, w);
