@@ -8,49 +8,28 @@
 // snapshot record streamed only; a dropped slot took the deletes made while down with it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { changeTopic } from '../../src/kafka/topics.js';
 import { parseLsn } from '../../src/source/pgoutput/index.js';
-import { readTopic, withAdmin } from '../helpers/kafka.js';
-import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
-import { useSourcePipelines } from '../helpers/pipeline.js';
-import { dropCollection } from '../helpers/qdrant.js';
-import { writeConfig, type RunningProcess } from '../helpers/source-process.js';
-import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { readTopic } from '../helpers/kafka.js';
+import { slotInfo } from '../helpers/pg.js';
+import { useSinkPipelines } from '../helpers/sink-pipeline.js';
+import { readLog as log, stopCleanly, type RunningProcess } from '../helpers/source-process.js';
+import { uniqueName } from '../helpers/stack.js';
 import {
   assertCollectionEqualsTable,
   assertTopicEqualsTable,
+  crashAndRestart,
   createWorkloadTable,
-  startWriter,
 } from './source-workload.js';
 
-const ctx = useSourcePipelines({ prefix: 'snapx' });
+const ctx = useSinkPipelines({ prefix: 'snapx' });
 
 const ROWS = 5000;
 /** Small chunks: 25 of them, so a crash at the n-th lands mid-table. */
 const CHUNK_ROWS = 200;
 
-function pipelineFor(table: string) {
-  const collection = uniqueName('snapxcoll');
-  const p = ctx.pipeline(table, {
-    snapshot: { mode: 'initial', chunkRows: CHUNK_ROWS },
-    tables: [{ table: `public.${table}`, collection }],
-  });
-  ctx.cleanup(async () => {
-    await dropCollection(collection);
-    await withAdmin((admin) => admin.deleteGroups([`vecrelay-${p.name}`])).catch(() => {});
-  });
-  const config = writeConfig(p, { qdrant: { url: stackEnv().qdrantUrl } });
-  return { p, config, collection, topic: changeTopic(p.topicPrefix, 'public', table) };
-}
-
-async function stopCleanly(run: RunningProcess) {
-  run.child.kill('SIGTERM');
-  const { code } = await run.exited;
-  assert.equal(code, 0, `stopped cleanly; log:\n${readFileSync(run.logFile, 'utf8').slice(-3000)}`);
-}
-
-const log = (run: RunningProcess) => readFileSync(run.logFile, 'utf8');
+/** `vecrelay run` (source and sink) over `table` into a collection of its own. */
+const pipelineFor = (table: string) =>
+  ctx.pipeline(table, { snapshot: { mode: 'initial', chunkRows: CHUNK_ROWS } });
 
 const points: Array<{ point: string; after: (first: RunningProcess, second: RunningProcess) => void }> = [
   {
@@ -85,29 +64,10 @@ for (const { point, after } of points) {
   test(`SIGKILL at ${point}, rows deleted and updated while down: the table, the topic and the collection end equal`, async () => {
     const table = uniqueName('snapx');
     await createWorkloadTable(ctx.sql, table, ROWS);
-    const { p, config, collection, topic } = pipelineFor(table);
-    const writer = startWriter(connectPg, table, { firstId: ROWS + 1, batch: 5, paceMs: 50 });
-    let first: RunningProcess | undefined;
-    let second: RunningProcess | undefined;
-    try {
-      first = ctx.start(['run', '--config', config], { VECRELAY_CRASH_AT: point });
-      const { signal } = await first.exited;
-      assert.equal(signal, 'SIGKILL', `killed at ${point}; log:\n${log(first).slice(-3000)}`);
-      // While it is down: deletes and updates of rows the snapshot read already and has still to read.
-      await ctx.sql.query(`DELETE FROM ${table} WHERE id <= ${ROWS} AND id % 7 = 0`);
-      await ctx.sql.query(
-        `UPDATE ${table} SET version = version + 100, embedding = array_fill(-id::real, ARRAY[8])::vector WHERE id % 11 = 0`,
-      );
-      second = ctx.start(['run', '--config', config]);
-      await waitSlotStreaming(ctx.sql, p.slot);
-      const before = writer.committed;
-      await waitFor('writes after the restart', () => writer.committed >= before + 10, { timeoutMs: 60_000 });
-    } finally {
-      await writer.stop();
-    }
-    await assertTopicEqualsTable(ctx.sql, table, topic);
-    await assertCollectionEqualsTable(ctx.sql, table, collection);
-    assert.ok(first && second);
+    const sp = pipelineFor(table);
+    const { first, second } = await crashAndRestart(ctx, sp, ROWS, point);
+    await assertTopicEqualsTable(ctx.sql, table, sp.topic);
+    await assertCollectionEqualsTable(ctx.sql, table, sp.collection);
     after(first, second);
     await stopCleanly(second);
   });

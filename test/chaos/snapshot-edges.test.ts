@@ -4,29 +4,20 @@
 // in the WAL, and each table must arrive whole.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { changeTopic } from '../../src/kafka/topics.js';
-import { readTopic, withAdmin } from '../helpers/kafka.js';
-import { connectPg, waitSlotStreaming } from '../helpers/pg.js';
-import { useSourcePipelines } from '../helpers/pipeline.js';
-import { dropCollection } from '../helpers/qdrant.js';
-import { writeConfig, type RunningProcess } from '../helpers/source-process.js';
-import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { readTopic } from '../helpers/kafka.js';
+import { waitSlotStreaming } from '../helpers/pg.js';
+import { useSinkPipelines } from '../helpers/sink-pipeline.js';
+import { readLog as log, stopCleanly, writeConfig } from '../helpers/source-process.js';
+import { uniqueName } from '../helpers/stack.js';
 import {
   assertCollectionEqualsTable,
   assertTopicEqualsTable,
+  crashAndRestart,
   createWorkloadTable,
-  startWriter,
 } from './source-workload.js';
 
-const ctx = useSourcePipelines({ prefix: 'snapedge' });
-const log = (run: RunningProcess) => readFileSync(run.logFile, 'utf8');
-
-async function stopCleanly(run: RunningProcess) {
-  run.child.kill('SIGTERM');
-  const { code } = await run.exited;
-  assert.equal(code, 0, `stopped cleanly; log:\n${log(run).slice(-3000)}`);
-}
+const ctx = useSinkPipelines({ prefix: 'snapedge' });
 
 /** Every replication slot whose name starts with the pipeline's (unique) name. */
 async function slotsOf(name: string): Promise<string[]> {
@@ -41,44 +32,16 @@ test('SIGKILL just before the slot is created, rows changed while down: table, t
   const rows = 3000;
   const table = uniqueName('snapedge');
   await createWorkloadTable(ctx.sql, table, rows);
-  const collection = uniqueName('snapedgecoll');
-  const p = ctx.pipeline(table, {
-    snapshot: { mode: 'initial', chunkRows: 200 },
-    tables: [{ table: `public.${table}`, collection }],
-  });
-  ctx.cleanup(async () => {
-    await dropCollection(collection);
-    await withAdmin((admin) => admin.deleteGroups([`vecrelay-${p.name}`])).catch(() => {});
-  });
-  const config = writeConfig(p, { qdrant: { url: stackEnv().qdrantUrl } });
-  const topic = changeTopic(p.topicPrefix, 'public', table);
-  const writer = startWriter(connectPg, table, { firstId: rows + 1, batch: 5, paceMs: 50 });
-  let second: RunningProcess | undefined;
-  try {
-    const first = ctx.start(['run', '--config', config], { VECRELAY_CRASH_AT: 'slot-creating' });
-    const { signal } = await first.exited;
-    assert.equal(signal, 'SIGKILL', `killed before the slot; log:\n${log(first).slice(-3000)}`);
-    assert.deepEqual(await slotsOf(p.name), [], 'killed before any slot existed');
+  const sp = ctx.pipeline(table, { snapshot: { mode: 'initial', chunkRows: 200 } });
+  const { second } = await crashAndRestart(ctx, sp, rows, 'slot-creating', async (first) => {
+    assert.deepEqual(await slotsOf(sp.p.name), [], 'killed before any slot existed');
     assert.doesNotMatch(log(first), /created replication slot/);
-    // While it is down: deletes and updates all over the table (no slot records them: the
-    // snapshot after the restart must read the table as it is then).
-    await ctx.sql.query(`DELETE FROM ${table} WHERE id <= ${rows} AND id % 7 = 0`);
-    await ctx.sql.query(
-      `UPDATE ${table} SET version = version + 100, embedding = array_fill(-id::real, ARRAY[8])::vector WHERE id % 11 = 0`,
-    );
-    second = ctx.start(['run', '--config', config]);
-    await waitSlotStreaming(ctx.sql, p.slot);
-    const before = writer.committed;
-    await waitFor('writes after the restart', () => writer.committed >= before + 10, { timeoutMs: 60_000 });
-  } finally {
-    await writer.stop();
-  }
-  await assertTopicEqualsTable(ctx.sql, table, topic);
-  await assertCollectionEqualsTable(ctx.sql, table, collection);
-  assert.ok(second);
+  });
+  await assertTopicEqualsTable(ctx.sql, table, sp.topic);
+  await assertCollectionEqualsTable(ctx.sql, table, sp.collection);
   assert.match(log(second), /created replication slot/);
   assert.match(log(second), /snapshot of table starts/);
-  assert.deepEqual(await slotsOf(p.name), [p.slot], 'exactly the pipeline slot, no stray one');
+  assert.deepEqual(await slotsOf(sp.p.name), [sp.p.slot], 'exactly the pipeline slot, no stray one');
   await stopCleanly(second);
 });
 
@@ -89,7 +52,7 @@ test('snapshot.parallelism 3: three tables are read at once (their chunks interl
   ctx.cleanup(async () => {
     for (const t of tables.slice(1)) await ctx.sql.query(`DROP TABLE IF EXISTS ${t}`);
   });
-  const p = ctx.pipeline(tables[0]!, {
+  const p = ctx.sourcePipeline(tables[0]!, {
     snapshot: { mode: 'initial', chunkRows: 50, parallelism: 3 },
     tables: tables.map((t) => ({ table: `public.${t}` })),
   });

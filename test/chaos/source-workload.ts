@@ -1,14 +1,19 @@
 // What the source chaos tests share: a table under a steady write load that survives its server
 // restarting (the writer reconnects), and the end-of-test comparison of the whole table against
 // the whole topic — 0 missing, 0 extra, 0 mismatched (the last event of every key must carry the
-// row's current version: an older event applied after a newer one shows up here).
+// row's current version: an older event applied after a newer one shows up here). And the
+// course of the snapshot crash tests (crashAndRestart).
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { canonicalKey } from '../../src/event/key.js';
 import type { ChangeEvent } from '../../src/event/change-event.js';
 import { finalState, readTopic, type TopicRecord } from '../helpers/kafka.js';
+import { connectPg, waitSlotStreaming } from '../helpers/pg.js';
 import { scrollAll } from '../helpers/qdrant.js';
+import type { SinkPipeline } from '../helpers/sink-pipeline.js';
+import { readLog, type RunningProcess } from '../helpers/source-process.js';
 import { waitFor } from '../helpers/stack.js';
+import type { TestHooks } from '../helpers/test-hooks.js';
 
 export const DIM = 8;
 
@@ -96,6 +101,43 @@ export function startWriter(
       await done;
     },
   };
+}
+
+/**
+ * The course of a snapshot crash test (snapshot-crash.test.ts, snapshot-edges.test.ts):
+ * `vecrelay run` over a table of `rows` rows under a writer's load, SIGKILLed at crash point
+ * `crashAt` (src/shared/crash-point.ts); `whileDown` checks what the crash left; then, while it
+ * is down, deletes and updates all over those rows — rows the snapshot read already and has still
+ * to read, which no slot records: the restart must read them as they are then; and a restart,
+ * until its slot streams and 10 more transactions are written. The writer is stopped whatever
+ * happens. Returns both runs (the second still running).
+ */
+export async function crashAndRestart(
+  hooks: Pick<TestHooks, 'sql' | 'start'>,
+  sp: Pick<SinkPipeline, 'table' | 'config' | 'p'>,
+  rows: number,
+  crashAt: string,
+  whileDown: (first: RunningProcess) => Promise<void> | void = () => {},
+): Promise<{ first: RunningProcess; second: RunningProcess }> {
+  const { table, config } = sp;
+  const writer = startWriter(connectPg, table, { firstId: rows + 1, batch: 5, paceMs: 50 });
+  try {
+    const first = hooks.start(['run', '--config', config], { VECRELAY_CRASH_AT: crashAt });
+    const { signal } = await first.exited;
+    assert.equal(signal, 'SIGKILL', `killed at ${crashAt}; log:\n${readLog(first).slice(-3000)}`);
+    await whileDown(first);
+    await hooks.sql.query(`DELETE FROM ${table} WHERE id <= ${rows} AND id % 7 = 0`);
+    await hooks.sql.query(
+      `UPDATE ${table} SET version = version + 100, embedding = array_fill(-id::real, ARRAY[${DIM}])::vector WHERE id % 11 = 0`,
+    );
+    const second = hooks.start(['run', '--config', config]);
+    await waitSlotStreaming(hooks.sql, sp.p.slot);
+    const before = writer.committed;
+    await waitFor('writes after the restart', () => writer.committed >= before + 10, { timeoutMs: 60_000 });
+    return { first, second };
+  } finally {
+    await writer.stop();
+  }
 }
 
 interface Row {

@@ -1,10 +1,11 @@
 // The per-test pipeline of the integration tests: a unique slot, publication and topic prefix for
 // one table, `vecrelay source` processes, and the cleanup of all of it (process, slot,
 // publication, table, topics) after each test. The sink's pipelines (sink-pipeline.ts) build on it.
+import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { deleteTopicsWithPrefix, watchTopic, type TopicWatch } from './kafka.js';
 import { dropPipeline } from './pg.js';
-import type { RunningProcess, TestPipeline } from './source-process.js';
+import { readLog, type RunningProcess, type TestPipeline } from './source-process.js';
 import { uniqueName } from './stack.js';
 import { useTestHooks, type TestHooks } from './test-hooks.js';
 
@@ -23,6 +24,11 @@ export interface SourcePipelines extends TestHooks {
   pipeline(table: string, extra?: Partial<TestPipeline>, db?: pg.Client): TestPipeline;
   /** `vecrelay source --config <config>` (`env` added), SIGKILLed after the test if still running. */
   startSource(config: string, env?: Record<string, string>): RunningProcess;
+  /**
+   * `vecrelay resync --config <config> --table <table> --where <where> --wait`, run to its end:
+   * asserts it exits 0 (with its log when not) and returns it, its log complete.
+   */
+  resync(config: string, table: string, where: string): Promise<RunningProcess>;
   /** A reader of `topic` from its beginning, closed after the test. */
   watch(topic: string): Promise<TopicWatch>;
 }
@@ -60,6 +66,12 @@ export function useSourcePipelines({
     },
     startSource(config, env = {}) {
       return hooks.start(['source', '--config', config], env);
+    },
+    async resync(config, table, where) {
+      const run = hooks.start(['resync', '--config', config, '--table', table, '--where', where, '--wait']);
+      const { code } = await run.exited;
+      assert.equal(code, 0, readLog(run));
+      return run;
     },
     async watch(topic) {
       const w = await watchTopic(topic);

@@ -1,6 +1,8 @@
 // What the sink's chaos tests (test/chaos/sink-*.test.ts) share: a pipeline whose sink writes to
 // a Qdrant test server of the test's own (qdrant-process.ts), rows with SQL-made vectors, the
-// full comparison of table and collection on that server, the dead-letter count and log lines.
+// full comparison of table and collection on that server, the dead-letter count and log lines,
+// the stop of a sink whose key Qdrant refuses.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { differences, waitInSync } from './collection-sync.js';
 import { endOffsets } from './kafka.js';
@@ -125,4 +127,33 @@ export async function injectFault(cp: ChaosPipeline, rule: Record<string, unknow
   if (status !== 200) throw new Error(`fault ${JSON.stringify(rule)}: HTTP ${status}`);
   if (rule.collection !== undefined && !result.some((r) => r.collection === rule.collection))
     throw new Error(`the test server did not scope ${JSON.stringify(rule)} to its collection`);
+}
+
+/**
+ * Waits (60 s at most) for a sink whose key Qdrant now refuses to stop, and asserts how it stops:
+ * exit 2 (retrying cannot fix a refused key), an error naming qdrant.apiKeyEnv and its variable
+ * `keyEnv`, none of `keys` in its log, nothing dead-lettered.
+ */
+export async function assertStopsOnRefusedKey(
+  cp: SinkPipeline,
+  sink: RunningProcess,
+  keyEnv: string,
+  keys: string[],
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const { code } = await Promise.race([
+    sink.exited,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the sink did not stop within 60 s')), 60_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(code, 2, 'exit 2: retrying cannot fix a refused key');
+  const log = readFileSync(sink.logFile, 'utf8');
+  assert.match(
+    log,
+    new RegExp(`qdrant\\.apiKeyEnv \\(${keyEnv}\\)`),
+    'the error names the setting and its variable',
+  );
+  assert.ok(!keys.some((k) => log.includes(k)), 'no key in the log');
+  assert.equal(await deadLetters(cp), 0n, 'nothing dead-lettered');
 }

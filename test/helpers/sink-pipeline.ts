@@ -82,6 +82,8 @@ export interface SinkPipelineOptions {
 }
 
 export interface SinkPipelines extends Omit<SourcePipelines, 'pipeline'> {
+  /** A pipeline with no collection (pipeline.ts's), for a test of the file that runs the source only. */
+  sourcePipeline: SourcePipelines['pipeline'];
   /** CREATE TABLE <table> (id int PRIMARY KEY, title text NOT NULL, n int, embedding vector(dim)). */
   createTable(table: string, dim: number): Promise<void>;
   /** A pipeline over `public.<table>`; everything it creates is dropped after the test. */
@@ -128,7 +130,9 @@ export function useSinkPipelines({ prefix = 'sink' }: { prefix?: string } = {}):
     cleanup: source.cleanup,
     start: source.start,
     startSource: source.startSource,
+    resync: source.resync,
     watch: source.watch,
+    sourcePipeline: source.pipeline,
     async createTable(table, dim) {
       await ctx.sql.query(
         `CREATE TABLE ${table} (id int PRIMARY KEY, title text NOT NULL, n int, embedding vector(${dim}))`,

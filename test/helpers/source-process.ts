@@ -1,6 +1,7 @@
 // The source as a real process (so tests can SIGKILL it) with a config written for the stack.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -101,4 +102,14 @@ export function startVecrelay(
     child.on('close', (code, signal) => out.end(() => resolve({ code, signal }))),
   );
   return { child, logFile, exited };
+}
+
+/** A process's log so far (stdout and stderr). */
+export const readLog = (run: RunningProcess): string => readFileSync(run.logFile, 'utf8');
+
+/** SIGTERMs a process and asserts it exits 0 (the end of its log in the message when not). */
+export async function stopCleanly(run: RunningProcess): Promise<void> {
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, `stopped cleanly; log:\n${readLog(run).slice(-3000)}`);
 }

@@ -5,7 +5,6 @@
 // snapshot runs (its descriptor says 'running', then 'done').
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { readCompacted } from '../../src/kafka/compacted.js';
 import { changeTopic, stateTopic, tablesTopic } from '../../src/event/names.js';
 import { snapshotStateKey, type TableSnapshotState } from '../../src/event/snapshot-state.js';
@@ -13,12 +12,16 @@ import type { TableDescriptor } from '../../src/event/table-descriptor.js';
 import { readTopic, testKafka } from '../helpers/kafka.js';
 import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
-import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
+import {
+  readLog as log,
+  stopCleanly as stop,
+  writeConfig,
+  type TestPipeline,
+} from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 import { assertTopicEqualsTable, createWorkloadTable } from '../chaos/source-workload.js';
 
 const ctx = useSourcePipelines({ prefix: 'snapops' });
-const log = (run: RunningProcess) => readFileSync(run.logFile, 'utf8');
 
 /** Every value ever written under `key` in a compacted topic, in order (before compaction). */
 async function history<T>(topic: string, key: string): Promise<T[]> {
@@ -60,12 +63,6 @@ async function resyncStates(p: TestPipeline): Promise<TableSnapshotState[]> {
     await admin.disconnect();
   }
   return [...last.values()];
-}
-
-async function stop(run: RunningProcess) {
-  run.child.kill('SIGTERM');
-  const { code } = await run.exited;
-  assert.equal(code, 0, `stopped cleanly; log:\n${log(run).slice(-3000)}`);
 }
 
 test('a table added to the config: added to the publication and snapshotted while the first streams', async () => {
@@ -135,18 +132,7 @@ test('vecrelay resync --where re-reads the matching rows through the running sou
   const topic = changeTopic(p.topicPrefix, 'public', table);
   await waitSlotStreaming(ctx.sql, p.slot);
   await assertTopicEqualsTable(ctx.sql, table, topic);
-  const resync = ctx.start([
-    'resync',
-    '--config',
-    config,
-    '--table',
-    table,
-    '--where',
-    'id <= 100',
-    '--wait',
-  ]);
-  const { code } = await resync.exited;
-  assert.equal(code, 0, log(resync));
+  const resync = await ctx.resync(config, table, 'id <= 100');
   assert.match(log(resync), new RegExp(`resync: public\\.${table} done, 100 rows`));
   const records = await readTopic(topic, (r) => r.filter((x) => x.event?.op === 'r').length >= 1100);
   const reads = new Map<string, number>();

@@ -7,16 +7,14 @@
 // must equal the table: the newest version of every key, no deleted key back, no moved-away key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { canonicalKey } from '../../src/event/key.js';
-import { changeTopic } from '../../src/kafka/topics.js';
-import { finalState, readTopic, withAdmin, type TopicRecord } from '../helpers/kafka.js';
+import { finalState, readTopic, type TopicRecord } from '../helpers/kafka.js';
 import { connectPg, waitSlotStreaming } from '../helpers/pg.js';
-import { useSourcePipelines } from '../helpers/pipeline.js';
-import { closeTo, dropCollection, normalise, scrollAll } from '../helpers/qdrant.js';
-import { writeConfig, type RunningProcess, type TestPipeline } from '../helpers/source-process.js';
-import { stackEnv, uniqueName, waitFor } from '../helpers/stack.js';
+import { closeTo, normalise, scrollAll } from '../helpers/qdrant.js';
+import { useSinkPipelines } from '../helpers/sink-pipeline.js';
+import { readLog as log, stopCleanly, type RunningProcess } from '../helpers/source-process.js';
+import { uniqueName, waitFor } from '../helpers/stack.js';
 import {
   assertCollectionEqualsTable,
   assertTopicEqualsTable,
@@ -24,26 +22,8 @@ import {
   startWriter,
 } from '../chaos/source-workload.js';
 
-const ctx = useSourcePipelines({ prefix: 'snapw' });
-const log = (run: RunningProcess) => readFileSync(run.logFile, 'utf8');
-
-/** `vecrelay run` (source and sink) over `table` into a collection of its own. */
-function runPipeline(table: string, snapshot: TestPipeline['snapshot']) {
-  const collection = uniqueName('snapwcoll');
-  const p = ctx.pipeline(table, { snapshot, tables: [{ table: `public.${table}`, collection }] });
-  ctx.cleanup(async () => {
-    await dropCollection(collection);
-    await withAdmin((admin) => admin.deleteGroups([`vecrelay-${p.name}`])).catch(() => {});
-  });
-  const config = writeConfig(p, { qdrant: { url: stackEnv().qdrantUrl } });
-  return { p, config, collection, topic: changeTopic(p.topicPrefix, 'public', table) };
-}
-
-async function stopCleanly(run: RunningProcess) {
-  run.child.kill('SIGTERM');
-  const { code } = await run.exited;
-  assert.equal(code, 0, `stopped cleanly; log:\n${log(run).slice(-3000)}`);
-}
+// Each pipeline runs `vecrelay run` (source and sink) over its table into a collection of its own.
+const ctx = useSinkPipelines({ prefix: 'snapw' });
 
 const DIM = 1536;
 
@@ -346,7 +326,9 @@ test('writes to the rows of the chunk in flight (updates, deletes, key changes, 
   const chunkRows = 30;
   const table = uniqueName('snapw');
   await createToastTable(ctx.sql, table, rows);
-  const { p, config, collection, topic } = runPipeline(table, { mode: 'initial', chunkRows, parallelism: 1 });
+  const { p, config, collection, topic } = ctx.pipeline(table, {
+    snapshot: { mode: 'initial', chunkRows, parallelism: 1 },
+  });
   const chunks = followChunks(p.name);
   const writes = hammer(table, () => chunks.after, chunkRows, {
     vector: (id, n) => `${table}_vec(${id}, ${n})`,
@@ -390,7 +372,9 @@ test('vecrelay resync --where of a key range while that range and the rest are w
   const chunkRows = 50;
   const table = uniqueName('snapwrs');
   await createWorkloadTable(ctx.sql, table, rows);
-  const { p, config, collection, topic } = runPipeline(table, { mode: 'initial', chunkRows, parallelism: 2 });
+  const { p, config, collection, topic } = ctx.pipeline(table, {
+    snapshot: { mode: 'initial', chunkRows, parallelism: 2 },
+  });
   const run = ctx.start(['run', '--config', config]);
   await waitSlotStreaming(ctx.sql, p.slot);
   await assertTopicEqualsTable(ctx.sql, table, topic);
@@ -409,18 +393,7 @@ test('vecrelay resync --where of a key range while that range and the rest are w
   });
   let resync: RunningProcess | undefined;
   try {
-    resync = ctx.start([
-      'resync',
-      '--config',
-      config,
-      '--table',
-      table,
-      '--where',
-      `id BETWEEN ${lo} AND ${hi}`,
-      '--wait',
-    ]);
-    const { code } = await resync.exited;
-    assert.equal(code, 0, log(resync));
+    resync = await ctx.resync(config, table, `id BETWEEN ${lo} AND ${hi}`);
     const committed = writer.committed;
     await waitFor('writes after the resync', () => writer.committed >= committed + 10, { timeoutMs: 60_000 });
   } finally {

@@ -15,20 +15,23 @@ import {
   UpsertPointsSchema,
   type PointStruct,
 } from '@qdrant/js-client-grpc';
-import type { ChangeEvent } from '../../src/event/change-event.js';
-import type { TableDescriptor } from '../../src/event/table-descriptor.js';
 import { ConfigError } from '../../src/shared/errors.js';
-import type { Logger } from '../../src/shared/log.js';
 import { TargetGone, type BatchContext } from '../../src/sink/output.js';
-import type { PointChange, SinkRecord, Step } from '../../src/sink/plan.js';
+import type { PointChange } from '../../src/sink/plan.js';
 import { QdrantError } from '../../src/sink/qdrant/errors.js';
 import { QdrantGrpc } from '../../src/sink/qdrant/grpc-client.js';
 import { KEY_FIELD, pipelineNamespace } from '../../src/sink/qdrant/point-id.js';
 import { LSN_FIELD, SEQ_FIELD } from '../../src/sink/qdrant/points.js';
 import { GrpcPoints } from '../../src/sink/qdrant/transport-grpc.js';
 import { CollectionWriter, type WriterOptions } from '../../src/sink/qdrant/writer.js';
-
-const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;
+import {
+  descriptor,
+  options as writerOptions,
+  silent,
+  step,
+  upsert as itemUpsert,
+  vector,
+} from '../helpers/writer-points.js';
 
 type Sent = { method: 'Upsert' | 'Delete' | 'UpdateBatch'; json: Record<string, unknown>; msg: unknown };
 
@@ -70,71 +73,15 @@ function fakeGrpc(fail: Fail = () => undefined) {
   return { grpc, sent };
 }
 
-const descriptor = (
-  dim: number,
-  key: TableDescriptor['key'] = [{ name: 'id', type: 'int8' }],
-): TableDescriptor => ({
-  schema: 'public',
-  table: 'items',
-  topic: 't.public.items',
-  key,
-  vectors: [{ name: 'embedding', kind: 'vector', dimension: dim, distance: 'Cosine', hnsw: null }],
-  payload: ['title', 'n'],
-});
+/** Row i's upsert at seq 2, with a JSON value too (a Struct in the proto payload). */
+const upsert = (i: number, dim: number, key?: Record<string, bigint | string>): PointChange =>
+  itemUpsert(i, dim, key, {
+    seq: 2,
+    values: { meta: { kind: 'json', json: `{"tags":["a",${i}],"x":1.5}` } },
+  });
 
-function vector(i: number, dim: number): Float32Array {
-  const v = new Float32Array(dim);
-  for (let k = 0; k < dim; k++) v[k] = Math.sin(i * 7919 + k) * 3.3;
-  return v;
-}
-
-function upsert(
-  i: number,
-  dim: number,
-  key: Record<string, bigint | string> = { id: BigInt(i) },
-): PointChange {
-  const event: ChangeEvent = {
-    op: 'c',
-    source: {
-      lsn: 1000n + BigInt(i),
-      xid: 1,
-      commitTimeMicros: 0n,
-      schema: 'public',
-      table: 'items',
-      snapshot: false,
-      seq: 2,
-    },
-    key,
-    values: {
-      title: `item "${i}" ü`,
-      n: BigInt(i),
-      meta: { kind: 'json', json: `{"tags":["a",${i}],"x":1.5}` },
-    },
-    vectors: { embedding: { kind: 'dense', values: vector(i, dim), half: false } },
-    unchanged: [],
-  };
-  const record: SinkRecord = { topic: 't', partition: 0, offset: String(i), key: null, value: null };
-  return {
-    kind: 'upsert',
-    event,
-    values: event.values!,
-    vectors: event.vectors,
-    lsn: event.source.lsn,
-    records: [record],
-  };
-}
-
-const step = (changes: PointChange[]): Step => ({
-  kind: 'points',
-  changes: new Map(changes.map((c, i) => [String(i), c])),
-});
-
-const options = (o: Partial<WriterOptions> = {}): WriterOptions => ({
-  batchSize: 256,
-  requestMaxBytes: 16 << 20,
-  retryMaxMs: 200,
-  ...o,
-});
+/** Retries cut short: a fault that outlasts them fails the test quickly. */
+const options = (o: Partial<WriterOptions> = {}) => writerOptions({ retryMaxMs: 200, ...o });
 
 function writer(grpc: QdrantGrpc, o: Partial<WriterOptions> = {}, d = descriptor(8)) {
   return new CollectionWriter(

@@ -3,18 +3,15 @@
 // arrives, respect batchSize / requestMaxBytes, and a rejected point is split out and dead-lettered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeEvent } from '../../src/event/change-event.js';
 import type { TableDescriptor } from '../../src/event/table-descriptor.js';
-import type { Logger } from '../../src/shared/log.js';
 import type { BatchContext } from '../../src/sink/output.js';
-import type { PointChange, SinkRecord, Step } from '../../src/sink/plan.js';
+import type { PointChange, SinkRecord } from '../../src/sink/plan.js';
 import { KEY_FIELD, pipelineNamespace } from '../../src/sink/qdrant/point-id.js';
 import { LSN_FIELD } from '../../src/sink/qdrant/points.js';
 import { QdrantError } from '../../src/sink/qdrant/errors.js';
 import type { Body, QdrantHttp } from '../../src/sink/qdrant/http.js';
-import { CollectionWriter, type WriterOptions } from '../../src/sink/qdrant/writer.js';
-
-const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;
+import { CollectionWriter } from '../../src/sink/qdrant/writer.js';
+import { descriptor, options, silent, step, upsert, vector } from '../helpers/writer-points.js';
 
 const bodyText = (body: Body) =>
   typeof body === 'string' ? body : body.map((p) => Buffer.from(p).toString('utf8')).join('');
@@ -51,74 +48,6 @@ function fakeHttp(options: { delayMs?: number; reject?: (point: { id: unknown })
   } as unknown as QdrantHttp;
   return { http, sent, maxInFlight: () => maxInFlight };
 }
-
-const descriptor = (
-  dim: number,
-  key: TableDescriptor['key'] = [{ name: 'id', type: 'int8' }],
-): TableDescriptor => ({
-  schema: 'public',
-  table: 'items',
-  topic: 't.public.items',
-  key,
-  vectors: [{ name: 'embedding', kind: 'vector', dimension: dim, distance: 'Cosine', hnsw: null }],
-  payload: ['title', 'n'],
-});
-
-function vector(i: number, dim: number): Float32Array {
-  const v = new Float32Array(dim);
-  let s = (i + 1) * 2654435761;
-  for (let k = 0; k < dim; k++) {
-    s = (s ^ (s << 13)) >>> 0;
-    s = (s ^ (s >>> 17)) >>> 0;
-    s = (s ^ (s << 5)) >>> 0;
-    v[k] = s / 2 ** 31 - 1;
-  }
-  return v;
-}
-
-function upsert(
-  i: number,
-  dim: number,
-  key: Record<string, bigint | string> = { id: BigInt(i) },
-): PointChange {
-  const event: ChangeEvent = {
-    op: 'c',
-    source: {
-      lsn: 1000n + BigInt(i),
-      xid: 1,
-      commitTimeMicros: 0n,
-      schema: 'public',
-      table: 'items',
-      snapshot: false,
-      seq: 0,
-    },
-    key,
-    values: { title: `item "${i}" ü`, n: BigInt(i) },
-    vectors: { embedding: { kind: 'dense', values: vector(i, dim), half: false } },
-    unchanged: [],
-  };
-  const record: SinkRecord = { topic: 't', partition: 0, offset: String(i), key: null, value: null };
-  return {
-    kind: 'upsert',
-    event,
-    values: event.values!,
-    vectors: event.vectors,
-    lsn: event.source.lsn,
-    records: [record],
-  };
-}
-
-const step = (changes: PointChange[]): Step => ({
-  kind: 'points',
-  changes: new Map(changes.map((c, i) => [String(i), c])),
-});
-
-const options = (o: Partial<WriterOptions> = {}): WriterOptions => ({
-  batchSize: 256,
-  requestMaxBytes: 16 << 20,
-  retryMaxMs: 1000,
-  ...o,
-});
 
 /** What the consumer lends a batch: no fencing here, dead letters to `deadLetter`. */
 const batchContext = (deadLetter: BatchContext['deadLetter']): BatchContext => ({
