@@ -45,15 +45,21 @@ export interface ReadRange {
   keys: string[][] | null;
 }
 
+/** Called in chunk order once Kafka has a chunk, for the caller to write its progress. */
+export type Recorded = (lastKey: string[] | null, rows: number, last: boolean) => Promise<void>;
+
 export class RangeReader {
   constructor(private readonly deps: RangeReaderDeps) {}
 
-  /** Reads chunks of one key range until it ends; `recorded` after Kafka has each chunk. */
+  /**
+   * Reads chunks of one key range until it ends (or `signal` aborts: it throws then);
+   * `recorded` after Kafka has each chunk. Settles only once no `recorded` call can follow.
+   */
   async read(
     entry: { info: TableInfo; routed: CapturedTable },
     range: ReadRange,
     signal: AbortSignal,
-    recorded: (lastKey: string[] | null, rows: number, last: boolean) => Promise<void>,
+    recorded: Recorded,
   ): Promise<void> {
     const { config, log } = this.deps;
     const { info, routed } = entry;
@@ -71,6 +77,8 @@ export class RangeReader {
     };
     const { chunkRows, chunkBytes } = config.snapshot;
     const sql = await connectClient(pgClientConfig(config), { password: passwordSource(config), config });
+    // The chunks' progress records, in chunk order, each behind its chunk's acknowledgement.
+    let chain: Promise<void> = Promise.resolve();
     try {
       // The watermarks' commits flush the WAL themselves, whatever the server's setting: the
       // walsender sends only flushed WAL, and under synchronous_commit = off the WAL writer
@@ -85,10 +93,10 @@ export class RangeReader {
       let next = 0;
       let after = byKey ? null : range.after;
       let limit = Math.min(chunkRows, FIRST_CHUNK_ROWS);
-      let chain: Promise<void> = Promise.resolve();
       const ahead: Array<Promise<void>> = [];
       for (;;) {
         while (ahead.length >= CHUNKS_AHEAD) await ahead.shift();
+        signal.throwIfAborted();
         const id = randomUUID();
         const emitted = this.deps.windows.register(id, table);
         emitted.catch(() => {}); // awaited through `chain`
@@ -141,6 +149,9 @@ export class RangeReader {
       }
       await chain;
     } finally {
+      // Failed or stopped: the chunks already read still settle (Kafka has them or their session
+      // ended), and their records are written in order before this returns — never after.
+      await chain.catch(() => {});
       await sql.end().catch(() => {});
     }
   }

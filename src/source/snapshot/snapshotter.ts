@@ -28,7 +28,7 @@ import type { CapturedTable } from '../stream-session.js';
 import { ChunkWindows } from './windows.js';
 import { Semaphore } from '../../shared/semaphore.js';
 import { keyRanges } from './key-ranges.js';
-import { RangeReader } from './range-reader.js';
+import { RangeReader, type ReadRange, type Recorded } from './range-reader.js';
 
 /** Where progress records go (the pipeline's state topic). */
 export interface ProgressStore {
@@ -296,46 +296,62 @@ export class Snapshotter {
       }));
       return next;
     };
-    const segments = progress.persisted.segments;
-    if (!segments) {
-      await this.reader.read(
-        entry,
-        { after: from.after, upTo: null, where: from.where, keys: from.keys ?? null },
-        signal,
-        (lastKey, rows) =>
-          record((s) => ({
-            ...s,
-            after: from.keys ? null : lastKey,
-            rows: s.rows + rows,
-            chunks: s.chunks + 1,
-            updatedAt: new Date().toISOString(),
-          })),
+    // One attempt's readers end together: the first that fails stops the others, and the attempt
+    // ends only once none of them reads and every record it queued is written. Otherwise a
+    // reader of the failed attempt, or a record of it held up in Kafka (a broker restarting),
+    // lands after the next attempt's records and puts an older state back — its positions, its
+    // counts, even "running" after "done" (snapshot-kafka-restart.test.ts saw that).
+    const attempt = new AbortController();
+    const stop = () => attempt.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    const read = (range: ReadRange, recorded: Recorded) =>
+      this.reader.read(entry, range, attempt.signal, recorded).catch((err: unknown) => {
+        attempt.abort(err);
+        throw err;
+      });
+    try {
+      const segments = progress.persisted.segments;
+      if (!segments) {
+        await read(
+          { after: from.after, upTo: null, where: from.where, keys: from.keys ?? null },
+          (lastKey, rows) =>
+            record((s) => ({
+              ...s,
+              after: from.keys ? null : lastKey,
+              rows: s.rows + rows,
+              chunks: s.chunks + 1,
+              updatedAt: new Date().toISOString(),
+            })),
+        );
+        return;
+      }
+      const reads = await Promise.allSettled(
+        segments.map((segment, i) =>
+          segment.done
+            ? undefined
+            : read(
+                { after: segment.after, upTo: segment.upTo, where: from.where, keys: null },
+                (lastKey, rows, last) =>
+                  record((s) => {
+                    const all = [...s.segments!];
+                    all[i] = { ...all[i]!, after: lastKey ?? all[i]!.after, done: last };
+                    return {
+                      ...s,
+                      segments: all,
+                      rows: s.rows + rows,
+                      chunks: s.chunks + 1,
+                      updatedAt: new Date().toISOString(),
+                    };
+                  }),
+              ),
+        ),
       );
-      return;
+      const failed = reads.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      signal.removeEventListener('abort', stop);
+      await writing.catch(() => {}); // a failed record failed its reader: thrown above
     }
-    await Promise.all(
-      segments.map((segment, i) =>
-        segment.done
-          ? undefined
-          : this.reader.read(
-              entry,
-              { after: segment.after, upTo: segment.upTo, where: from.where, keys: null },
-              signal,
-              (lastKey, rows, last) =>
-                record((s) => {
-                  const all = [...s.segments!];
-                  all[i] = { ...all[i]!, after: lastKey ?? all[i]!.after, done: last };
-                  return {
-                    ...s,
-                    segments: all,
-                    rows: s.rows + rows,
-                    chunks: s.chunks + 1,
-                    updatedAt: new Date().toISOString(),
-                  };
-                }),
-            ),
-      ),
-    );
   }
 }
 
