@@ -97,13 +97,13 @@ export class RangeReader {
       for (;;) {
         while (ahead.length >= CHUNKS_AHEAD) await ahead.shift();
         signal.throwIfAborted();
+        // Held from before its read until Kafka has its events (or its window failed).
+        const unhold = await this.deps.held.acquire();
         const id = randomUUID();
         const emitted = this.deps.windows.register(id, table);
-        emitted.catch(() => {}); // awaited through `chain`
+        emitted.then(unhold, unhold); // and awaited through `chain`
         let chunk;
         let batch: string[][] | null = null;
-        const unhold = await this.deps.held.acquire();
-        emitted.then(unhold, unhold);
         const release = await this.deps.readers.acquire();
         try {
           await emitWatermark(sql, { pipeline: config.name, window: id, kind: 'low' });
