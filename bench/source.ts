@@ -4,6 +4,8 @@
 // a small jsonb payload:
 //   streaming: pg_recvlogical (pgoutput, binary) over the WAL   vs  vecrelay slot → Kafka-acknowledged
 //   snapshot:  COPY (SELECT …) TO STDOUT (FORMAT binary)          vs  vecrelay snapshot → Kafka-acknowledged
+//              and the same COPY → Kafka, each row's bytes one record (bench/copy-to-kafka.ts):
+//              what any snapshot into Kafka costs here, with no CDC work
 // with rows/s, MB/s, their ratio, and the vecrelay process's peak RSS; also vecrelay's rate after
 // its start-up (until the log says it streams / the snapshot of the table starts), the CPU seconds of
 // Postgres, the broker and vecrelay in each run, and a check that the topic holds every row.
@@ -32,6 +34,7 @@ import { repoRoot, stackDir, stackEnv, uniqueName, waitFor } from '../test/helpe
 import { testKafka, withAdmin } from '../test/helpers/kafka.js';
 import { processCpuSeconds, sampleProcess, statFields } from './process-stats.js';
 import { changeTopic } from '../src/kafka/topics.js';
+import { copyToKafka } from './copy-to-kafka.js';
 import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
 
 hideKafkajsTimerWarning(); // the bench's own kafkajs clients
@@ -406,9 +409,46 @@ async function snapshot() {
   const rawSnap = report('snapshot raw: COPY … (FORMAT binary)', copySeconds, copyBytes);
   await reportCpu('', cpuBefore);
 
+  // (c') the floor of any snapshot into Kafka here: the same COPY, each row's bytes one record,
+  // through vecrelay's Kafka client and settings (bench/copy-to-kafka.ts).
+  const floorTopic = `${name}_floor`;
+  await withAdmin((admin) =>
+    admin.createTopics({
+      topics: [{ topic: floorTopic, numPartitions: 6, replicationFactor: 1 }],
+      waitForLeaders: true,
+    }),
+  );
+  const source = JSON.parse(process.env.BENCH_SOURCE ?? '{}') as {
+    producers?: number;
+    requestMaxBytes?: number;
+    batchMaxBytes?: number;
+  };
+  await settle();
+  const floorCpuBefore = stackCpu();
+  const benchCpuBefore = process.cpuUsage();
+  const floor = await copyToKafka({
+    pgUrl: env.pgUrl,
+    select: `SELECT id, doc, embedding FROM ${table}`,
+    brokers: env.kafkaBrokers,
+    topic: floorTopic,
+    partitions: 6,
+    producers: source.producers ?? 2,
+    requestBytes: source.requestMaxBytes ?? 4 * 2 ** 20,
+    batchBytes: source.batchMaxBytes ?? 900_000,
+  });
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  if (floor.rows !== rows) throw new Error(`COPY → Kafka sent ${floor.rows} rows, not ${rows}`);
+  const rawFloor = report('snapshot raw: the same COPY → Kafka, a record a row', floor.seconds, floor.bytes);
+  await reportCpu('', floorCpuBefore);
+  console.log(
+    `${''.padEnd(8)} client CPU ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s; ` +
+      `ratio to COPY: ${(rawFloor / rawSnap).toFixed(2)}`,
+  );
+  await withAdmin((admin) => admin.deleteTopics({ topics: [floorTopic] })).catch(() => {});
+
   // (d) vecrelay snapshot, on a quiet table, then (e) again while another client updates rows.
-  await vecrelaySnapshot(`${name}_snap`, rawSnap, copyBytes, false);
-  await vecrelaySnapshot(`${name}_snapw`, rawSnap, copyBytes, true);
+  await vecrelaySnapshot(`${name}_snap`, rawSnap, copyBytes, false, rawFloor);
+  await vecrelaySnapshot(`${name}_snapw`, rawSnap, copyBytes, true, rawFloor);
   console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
 }
 
@@ -419,7 +459,13 @@ async function snapshot() {
  * snapshot must not pin it. With `writes`, another client updates 10 random rows (new vectors)
  * every 10 ms until the snapshot is done.
  */
-async function vecrelaySnapshot(snapName: string, rawSnap: number, copyBytes: number, writes: boolean) {
+async function vecrelaySnapshot(
+  snapName: string,
+  rawSnap: number,
+  copyBytes: number,
+  writes: boolean,
+  rawFloor: number,
+) {
   const q = {
     ...basePipeline(),
     name: snapName,
@@ -466,6 +512,9 @@ async function vecrelaySnapshot(snapName: string, rawSnap: number, copyBytes: nu
   console.log(
     `snapshot ratio vecrelay / raw${writes ? ' (with writes)' : ''}: ${(oursSnap / rawSnap).toFixed(2)} (${(oursSnapSteady / rawSnap).toFixed(2)} after start-up)` +
       `   peak RSS ${snapRun.peakMb.toFixed(0)} MB   peak retained WAL of the slot ${(peakRetained / 2 ** 20).toFixed(1)} MB`,
+  );
+  console.log(
+    `${''.padEnd(8)} vs COPY → Kafka: ${(oursSnap / rawFloor).toFixed(2)} (${(oursSnapSteady / rawFloor).toFixed(2)} after start-up)`,
   );
 }
 
