@@ -22,59 +22,95 @@ export interface CopyToKafka {
   batchBytes: number;
 }
 
-/** Splits a binary COPY stream into its rows (each a view of the stream's bytes). */
+/**
+ * Splits a binary COPY stream into its rows, each a view of the stream's bytes: only a row that
+ * spans two of the stream's chunks is copied (pg-copy-streams hands over several rows a chunk).
+ */
 class CopyRows {
   private pending = Buffer.alloc(0);
   private headerDone = false;
+  private ended = false;
 
-  /** The complete rows in `chunk` (and what was left of the previous one). */
+  /** The complete rows in `chunk` (the first one completed from the previous chunk's tail). */
   push(chunk: Buffer): Buffer[] {
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    let at = 0;
+    if (this.ended) return [];
+    let buf = chunk;
     if (!this.headerDone) {
       // PGCOPY\n\377\r\n\0, int32 flags, int32 extension length, the extension.
-      if (buf.length < 19) {
-        this.keep(buf, 0);
+      buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      this.pending = Buffer.alloc(0);
+      if (buf.length < 19 || buf.length < 19 + buf.readInt32BE(15)) {
+        this.pending = Buffer.from(buf);
         return [];
       }
-      at = 19 + buf.readInt32BE(15);
+      buf = buf.subarray(19 + buf.readInt32BE(15));
       this.headerDone = true;
     }
     const rows: Buffer[] = [];
-    for (;;) {
-      const start = at;
-      if (buf.length - at < 2) break;
-      const fields = buf.readInt16BE(at);
-      if (fields === -1) return rows; // the trailer
-      let p = at + 2;
-      let complete = true;
-      for (let i = 0; i < fields; i++) {
-        if (buf.length - p < 4) {
-          complete = false;
-          break;
-        }
-        const len = buf.readInt32BE(p);
-        p += 4 + Math.max(len, 0);
-        if (p > buf.length) {
-          complete = false;
-          break;
-        }
+    let at = 0;
+    if (this.pending.length) {
+      const end = rowEnd(this.pending, buf);
+      if (end === TRAILER) return this.end(rows);
+      if (end < 0) {
+        this.pending = Buffer.concat([this.pending, buf]); // a row longer than the chunk
+        return rows;
       }
-      if (!complete) {
-        at = start;
-        break;
-      }
-      rows.push(buf.subarray(start, p));
-      at = p;
+      at = end - this.pending.length;
+      rows.push(Buffer.concat([this.pending, buf.subarray(0, at)]));
+      this.pending = Buffer.alloc(0);
     }
-    this.keep(buf, at);
+    for (;;) {
+      const end = rowEndIn(buf, at);
+      if (end === TRAILER) return this.end(rows);
+      if (end < 0) break;
+      rows.push(buf.subarray(at, end));
+      at = end;
+    }
+    if (at < buf.length) this.pending = Buffer.from(buf.subarray(at));
     return rows;
   }
 
-  /** What is left of `buf` from `from` on: the start of the next row (a copy). */
-  private keep(buf: Buffer, from: number): void {
-    this.pending = Buffer.from(buf.subarray(from));
+  private end(rows: Buffer[]): Buffer[] {
+    this.ended = true;
+    return rows;
   }
+}
+
+const TRAILER = -2;
+
+/** Where the row that starts at `at` of `buf` ends; -1 when not in it, TRAILER at the end. */
+function rowEndIn(buf: Buffer, at: number): number {
+  if (buf.length - at < 2) return -1;
+  const fields = buf.readInt16BE(at);
+  if (fields === -1) return TRAILER;
+  let p = at + 2;
+  for (let i = 0; i < fields; i++) {
+    if (buf.length - p < 4) return -1;
+    p += 4 + Math.max(buf.readInt32BE(p), 0);
+    if (p > buf.length) return -1;
+  }
+  return p;
+}
+
+/**
+ * The length of the row that starts at the beginning of `a` then `b` (read as one), -1 when it
+ * does not end in them, TRAILER at the end of the COPY.
+ */
+function rowEnd(a: Buffer, b: Buffer): number {
+  const total = a.length + b.length;
+  const byte = (i: number) => (i < a.length ? a[i]! : b[i - a.length]!);
+  const int16 = (i: number) => (((byte(i) << 8) | byte(i + 1)) << 16) >> 16;
+  const int32 = (i: number) => (byte(i) << 24) | (byte(i + 1) << 16) | (byte(i + 2) << 8) | byte(i + 3);
+  if (total < 2) return -1;
+  const fields = int16(0);
+  if (fields === -1) return TRAILER;
+  let p = 2;
+  for (let i = 0; i < fields; i++) {
+    if (total - p < 4) return -1;
+    p += 4 + Math.max(int32(p), 0);
+    if (p > total) return -1;
+  }
+  return p;
 }
 
 /** Runs the copy; resolves once Kafka stored every row. */
