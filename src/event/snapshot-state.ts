@@ -49,8 +49,11 @@ export function snapshotStateKey(schema: string, table: string): string {
   return `snapshot:${schema}.${table}`;
 }
 
+/** Every resync request's record key starts so. */
+export const RESYNC_KEY_PREFIX = 'resync:';
+
 export function resyncStateKey(request: string): string {
-  return `resync:${request}`;
+  return `${RESYNC_KEY_PREFIX}${request}`;
 }
 
 /** Whether a table's snapshot is complete, given its own record and the legacy one. */

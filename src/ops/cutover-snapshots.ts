@@ -12,6 +12,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import {
   LEGACY_SNAPSHOT_KEY,
+  RESYNC_KEY_PREFIX,
   snapshotComplete,
   snapshotStateKey,
   type TableSnapshotState,
@@ -85,6 +86,22 @@ export class SnapshotStates {
       own: this.records.get(snapshotStateKey(schema, table)) as TableSnapshotState | undefined,
       legacy: this.records.get(LEGACY_SNAPSHOT_KEY) as { status?: string } | undefined,
     };
+  }
+
+  /**
+   * The newest `vecrelay resync` request of a table (by its start), as last read; undefined when
+   * it never had one. Each request has a record of its own (resyncStateKey).
+   */
+  latestResync(schema: string, table: string): TableSnapshotState | undefined {
+    const name = `${schema}.${table}`;
+    let latest: TableSnapshotState | undefined;
+    for (const [key, value] of this.records) {
+      if (!key.startsWith(RESYNC_KEY_PREFIX)) continue;
+      const r = value as TableSnapshotState | null;
+      if (r?.table !== name || typeof r.startedAt !== 'string') continue;
+      if (!latest || r.startedAt > latest.startedAt) latest = r;
+    }
+    return latest;
   }
 
   /** The tables whose snapshot is not complete, with where each stands. */

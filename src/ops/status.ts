@@ -49,6 +49,8 @@ export interface TableStatus {
   consumerLag: number;
   /** Its snapshot as the state topic records it; null when Kafka did not answer. */
   snapshot: TableSnapshot | null;
+  /** Its newest `vecrelay resync` request, running or done; absent when it had none (or unknown). */
+  resync?: TableSnapshot;
 }
 
 export interface StatusReport {
@@ -232,6 +234,8 @@ export class StatusProbe {
       for (const t of tables) {
         const { schema, table } = splitTable(t.table);
         t.snapshot = tableSnapshot(this.states.of(schema, table), t.rows);
+        const resync = this.states.latestResync(schema, table);
+        if (resync) t.resync = tableSnapshot({ own: resync, legacy: undefined }, t.rows);
       }
     } catch (err) {
       await this.closeKafka();
@@ -355,6 +359,7 @@ export function renderStatus(r: StatusReport): string {
       `${t.table} → ${t.collection}: rows ${known(t.rows, t.tableExists)}  points ${known(t.points, t.collectionExists)}  lag ${t.consumerLag}`,
       `    ${describeSnapshot(t.snapshot, r.snapshotMode)}`,
     );
+    if (t.resync) lines.push(`    ${describeSnapshot(t.resync, r.snapshotMode)}`);
     if (t.topicExists === false) lines.push(`    ${t.topic}: MISSING`);
     for (const p of t.partitions)
       lines.push(

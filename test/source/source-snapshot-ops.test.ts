@@ -19,6 +19,7 @@ import {
   type TestPipeline,
 } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
+import { execVecrelay } from '../helpers/vecrelay-exec.js';
 import { assertTopicEqualsTable, createWorkloadTable } from '../chaos/source-workload.js';
 
 const ctx = useSourcePipelines({ prefix: 'snapops' });
@@ -144,6 +145,21 @@ test('vecrelay resync --where re-reads the matching rows through the running sou
   assert.equal(requests[0]!.status, 'done');
   assert.equal(requests[0]!.where, 'id <= 100');
   assert.equal(requests[0]!.rows, 100);
+  // `status` shows the table's newest resync beside its snapshot.
+  const status = await execVecrelay(['status', '--config', config, '--json'], { timeoutMs: 120_000 });
+  const shown = (JSON.parse(status.stdout) as { tables: Array<{ resync?: Record<string, unknown> }> })
+    .tables[0];
+  assert.deepEqual(
+    { status: shown?.resync?.status, where: shown?.resync?.where, rows: shown?.resync?.rows },
+    { status: 'done', where: 'id <= 100', rows: 100 },
+    status.stdout,
+  );
+  const text = await execVecrelay(['status', '--config', config], { timeoutMs: 120_000 });
+  assert.match(
+    text.stdout,
+    /\n {4}snapshot done \(1,000 rows, [0-9]+ chunks\)\n {4}resync done where id <= 100 \(100 rows, 1 chunk\)\n/,
+    text.stdout,
+  );
   await assertTopicEqualsTable(ctx.sql, table, topic);
   await stop(source);
 });
