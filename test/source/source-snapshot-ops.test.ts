@@ -9,7 +9,7 @@ import { readCompacted } from '../../src/kafka/compacted.js';
 import { changeTopic, stateTopic, tablesTopic } from '../../src/event/names.js';
 import { snapshotStateKey, type TableSnapshotState } from '../../src/event/snapshot-state.js';
 import type { TableDescriptor } from '../../src/event/table-descriptor.js';
-import { readTopic, testKafka } from '../helpers/kafka.js';
+import { endOffsets, readTopic, testKafka } from '../helpers/kafka.js';
 import { connectPg, slotInfo, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import {
@@ -121,6 +121,45 @@ test('a table added to the config: added to the publication and snapshotted whil
   const descriptors = await history<TableDescriptor>(tablesTopic(p.topicPrefix), `public.${second}`);
   const phases = descriptors.map((d) => d.snapshot);
   assert.deepEqual(phases.slice(phases.indexOf('running')), ['running', 'done']);
+  await stop(after);
+});
+
+test('a table removed from the config: its changes no longer reach Kafka while the others stream, and the source says how to stop Postgres sending them', async () => {
+  const kept = uniqueName('removed_a');
+  const removed = uniqueName('removed_b');
+  await createWorkloadTable(ctx.sql, kept, 50);
+  await createWorkloadTable(ctx.sql, removed, 50);
+  ctx.cleanup(() => ctx.sql.query(`DROP TABLE IF EXISTS ${removed}`));
+  const p = ctx.pipeline(kept);
+  const both: TestPipeline = { ...p, tables: [...p.tables, { table: `public.${removed}` }] };
+  const before = ctx.startSource(writeConfig(both));
+  await waitSlotStreaming(ctx.sql, p.slot);
+  const removedTopic = changeTopic(p.topicPrefix, 'public', removed);
+  await assertTopicEqualsTable(ctx.sql, removed, removedTopic);
+  await assertTopicEqualsTable(ctx.sql, kept, changeTopic(p.topicPrefix, 'public', kept));
+  await stop(before);
+
+  const records = async () => [...(await endOffsets(removedTopic)).values()].reduce((a, b) => a + b, 0n);
+  const recordsBefore = await records();
+  const after = ctx.startSource(writeConfig(p));
+  await waitSlotStreaming(ctx.sql, p.slot);
+  // The removed table's changes commit first: once the kept table's, after them in the WAL, are in
+  // Kafka, the stream went past them.
+  await ctx.sql.query(
+    `INSERT INTO ${removed} SELECT i, 0, array_fill(i::real, ARRAY[8])::vector FROM generate_series(51, 60) i`,
+  );
+  await ctx.sql.query(`UPDATE ${removed} SET version = 5 WHERE id <= 10`);
+  await ctx.sql.query(
+    `INSERT INTO ${kept} SELECT i, 0, array_fill(i::real, ARRAY[8])::vector FROM generate_series(51, 60) i`,
+  );
+  await assertTopicEqualsTable(ctx.sql, kept, changeTopic(p.topicPrefix, 'public', kept));
+  assert.equal(await records(), recordsBefore, "nothing more in the removed table's topic");
+  assert.match(
+    log(after),
+    new RegExp(
+      `also publishes public\\.${removed}, not in tables\\[\\]: [^\\n]*DROP TABLE [^\\n]*${removed}`,
+    ),
+  );
   await stop(after);
 });
 

@@ -148,6 +148,22 @@ export async function ensurePublication(
   }
   throwFirst(publicationProblem(name, existing, wanted));
   log.info({ publication: name }, 'reusing publication');
+  // A table taken out of tables[] (or one the publication had besides): the stream ignores its
+  // changes, but Postgres still decodes and sends them. Dropping it from the publication is the
+  // user's call — the publication may be shared, or created by its owner — so say how.
+  const extra = existing.allTables ? [] : existing.tables.filter((t) => !wanted.includes(t));
+  if (extra.length)
+    log.warn(
+      { publication: name, tables: extra },
+      `publication ${name} also publishes ${extra.join(', ')}, not in tables[]: its changes are ` +
+        `sent and ignored; ALTER PUBLICATION ${quoteIdent(name)} DROP TABLE ${extra.map(quoteQualified).join(', ')} stops that`,
+    );
+}
+
+/** "schema.table" (as pg_publication_tables names it) quoted for SQL. */
+function quoteQualified(name: string): string {
+  const dot = name.indexOf('.');
+  return quoteTable(name.slice(0, dot), name.slice(dot + 1));
 }
 
 export interface CreatedSlot {
