@@ -36,6 +36,20 @@ export async function bounded<T>(what: string, call: Promise<T>, ms = OPS_CALL_T
   }
 }
 
+/**
+ * Whether `err` (or an error it wraps) is a Kafka broker's answer that a moment later may be
+ * another: a partition's leader being elected, a group coordinator loading — what a topic or
+ * group created a moment ago answers. kafkajs marks these protocol errors retriable. A broker
+ * that does not answer at all is not one: that stays Unreachable.
+ */
+export function brokerBusy(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const answer = e as { name?: string; retriable?: boolean };
+    if (answer.name === 'KafkaJSProtocolError' && answer.retriable === true) return true;
+  }
+  return false;
+}
+
 export const postgresWhere = (config: LoadedConfig) =>
   `PostgreSQL at ${config.postgres.host}:${config.postgres.port} (postgres.host, postgres.port)`;
 export const kafkaWhere = (config: LoadedConfig) =>

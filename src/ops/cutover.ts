@@ -23,7 +23,8 @@ import { splitTable } from '../config/load.js';
 import { formatLsn, parseLsn } from '../event/lsn.js';
 import { changeTopic, sinkGroupId, stateTopic } from '../event/names.js';
 import { sleep } from '../shared/backoff.js';
-import { bounded, type OpsClients } from './connect.js';
+import { bounded, brokerBusy, type OpsClients } from './connect.js';
+import { messageOf } from '../shared/errors.js';
 import { checkDeadLetters, type Ends } from './cutover-dead-letters.js';
 import { SnapshotStates, type TableName } from './cutover-snapshots.js';
 import type { DlqEntry } from './dlq.js';
@@ -83,11 +84,30 @@ export async function cutover(
     options.onPhase?.(text);
   };
 
+  /**
+   * Runs one read of a wait; false when Kafka answered that it is busy (a topic or group the
+   * source or sink created a moment ago: cutover called on a cold start), to be read again at the
+   * next poll — until the deadline, when the error ends the command as any other.
+   */
+  const answered = async (read: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await read();
+      return true;
+    } catch (err) {
+      if (!brokerBusy(err) || timedOut()) throw err;
+      waiting('kafka busy', `waiting for Kafka: ${messageOf(err)}`);
+      return false;
+    }
+  };
+
   // 2. Every table's snapshot complete.
   if (config.snapshot.mode !== 'never') {
     const states = new SnapshotStates(ops.kafka, admin, stateTopic(config.kafka.topicPrefix, config.name));
     for (;;) {
-      await states.refresh();
+      if (!(await answered(() => states.refresh()))) {
+        await sleep(poll, options.signal);
+        continue;
+      }
       const pending = states.pending(tables);
       if (pending.length === 0) break;
       const lines = pending.map((p) => `snapshot of ${p.table} not complete: ${p.detail}`);
@@ -127,14 +147,23 @@ export async function cutover(
       missing.map((t) => `topic ${t} does not exist: the source creates it when it starts`),
     );
   const ends: Ends = new Map();
-  for (const topic of topics) ends.set(topic, await bounded('Kafka', topicEnds(admin, topic)));
+  for (const topic of topics)
+    while (!(await answered(async () => ends.set(topic, await bounded('Kafka', topicEnds(admin, topic))))))
+      await sleep(poll, options.signal);
   waiting('sink', `waiting for the sink group ${groupId} to apply everything the source wrote`);
   for (;;) {
     const behind: string[] = [];
+    const lagsOf = new Map<string, Awaited<ReturnType<typeof consumerLag>>>();
+    const read = async () => {
+      for (const topic of topics)
+        lagsOf.set(topic, await bounded('Kafka', consumerLag(admin, groupId, topic)));
+    };
+    if (!(await answered(read))) {
+      await sleep(poll, options.signal);
+      continue;
+    }
     for (const topic of topics) {
-      const lags = new Map(
-        (await bounded('Kafka', consumerLag(admin, groupId, topic))).map((l) => [l.partition, l]),
-      );
+      const lags = new Map(lagsOf.get(topic)!.map((l) => [l.partition, l]));
       // Every partition, empty ones too: one the group never committed is reached only when it
       // has nothing there to read (its start is at the end).
       for (const [partition, end] of ends.get(topic)!) {
@@ -155,7 +184,13 @@ export async function cutover(
   waiting('dead letters', 'checking the dead letters');
   const clients = { kafka: ops.kafka, admin, close: async () => {} };
   for (;;) {
-    const check = await checkDeadLetters(config, clients, groupId, target, ends);
+    let check!: Awaited<ReturnType<typeof checkDeadLetters>>;
+    if (
+      !(await answered(async () => (check = await checkDeadLetters(config, clients, groupId, target, ends))))
+    ) {
+      await sleep(poll, options.signal);
+      continue;
+    }
     const unreadable = check.unreadable.map(
       (u) => `dead letter ${u} (it may be of a change below the target: see vecrelay dlq)`,
     );

@@ -122,6 +122,8 @@ test('cutover --alias moves the alias to the new collection once exact, rollback
   const fresh = uniqueName('alias_fresh'); // no such alias yet
   await pointAlias(alias, old);
   const read = reader(alias);
+  // Stopped whatever happens: a reader left querying would keep this file's process alive.
+  ctx.cleanup(() => read.stop());
   ctx.start(['run', '--config', sp.config]);
 
   const cut = await execVecrelay(
