@@ -48,6 +48,9 @@ const args = [
   // A test that hangs (a promise nothing settles) fails after 10 minutes instead of holding the
   // whole run: the longest test takes about 3.
   '--test-timeout=600000',
+  // A file whose tests all ended exits even if something it started still runs (a loop a failed
+  // test did not stop): otherwise the run waits on that file for ever.
+  '--test-force-exit',
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=tap',
