@@ -68,8 +68,8 @@ overBoth(
     await tr.setPayload(name, { c: 'new', a: 10 }, { points: [1] });
     await tr.setPayload(name, { y: 2 }, { points: [1] }, 'b');
     assert.deepEqual((await tr.get(name, [1]))[0]!.payload, { a: 10, b: { x: 1, y: 2 }, c: 'new' });
-    await tr.overwritePayload(name, { only: true }, { filter: { must: [{ has_id: [2] }] } });
-    assert.deepEqual((await tr.get(name, [2]))[0]!.payload, { only: true });
+    await tr.overwritePayload(name, { replaced: true }, { filter: { must: [{ has_id: [2] }] } });
+    assert.deepEqual((await tr.get(name, [2]))[0]!.payload, { replaced: true });
     await tr.deletePayload(name, ['a', 'b.x'], { points: [1] });
     assert.deepEqual((await tr.get(name, [1]))[0]!.payload, { b: { y: 2 }, c: 'new' });
   },
