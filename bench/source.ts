@@ -23,7 +23,7 @@
 // profile of the vecrelay process.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -107,16 +107,35 @@ function treeCpuSeconds(pid: number): number {
 function stackCpu(): { postgres: number; kafka: number } {
   return { postgres: treeCpuSeconds(stackPids.postgres), kafka: cpuSeconds(stackPids.kafka) };
 }
-async function reportCpu(label: string, before: { postgres: number; kafka: number }, ours?: number) {
+/** Prints the CPU seconds of Postgres, the broker (and vecrelay) since `before`; returns their sum. */
+async function reportCpu(
+  label: string,
+  before: { postgres: number; kafka: number },
+  ours?: number,
+): Promise<number> {
   // A backend that just exited is added to the postmaster's children time when reaped: wait.
   await new Promise((r) => setTimeout(r, 300));
   const after = stackCpu();
-  const parts = [
-    `postgres ${(after.postgres - before.postgres).toFixed(1)} s`,
-    `kafka ${(after.kafka - before.kafka).toFixed(1)} s`,
-  ];
+  const postgres = after.postgres - before.postgres;
+  const kafka = after.kafka - before.kafka;
+  const parts = [`postgres ${postgres.toFixed(1)} s`, `kafka ${kafka.toFixed(1)} s`];
   if (ours !== undefined) parts.push(`vecrelay ${ours.toFixed(1)} s`);
   console.log(`${label.padEnd(8)} CPU: ${parts.join(', ')}`);
+  return postgres + kafka + (ours ?? 0);
+}
+
+/**
+ * The best ratio to COPY that the CPU a run spent allows on this machine: its processes' CPU
+ * seconds (Postgres, the broker, the client) cannot take less wall time than spread evenly over
+ * every core; at that time, what fraction of COPY's rate would the run reach.
+ */
+function reportCpuCeiling(cpuSeconds: number, copySeconds: number) {
+  const cores = availableParallelism();
+  const wall = cpuSeconds / cores;
+  console.log(
+    `${''.padEnd(8)} CPU bound: ${cpuSeconds.toFixed(1)} CPU-s on ${cores} cores take ${wall.toFixed(2)} s at least: ` +
+      `at most ${(copySeconds / wall).toFixed(2)} of COPY here`,
+  );
 }
 
 /**
@@ -439,16 +458,17 @@ async function snapshot() {
   const benchCpu = process.cpuUsage(benchCpuBefore);
   if (floor.rows !== rows) throw new Error(`COPY → Kafka sent ${floor.rows} rows, not ${rows}`);
   const rawFloor = report('snapshot raw: the same COPY → Kafka, a record a row', floor.seconds, floor.bytes);
-  await reportCpu('', floorCpuBefore);
+  const floorStackCpu = await reportCpu('', floorCpuBefore);
+  const clientCpu = (benchCpu.user + benchCpu.system) / 1e6;
   console.log(
-    `${''.padEnd(8)} client CPU ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s; ` +
-      `ratio to COPY: ${(rawFloor / rawSnap).toFixed(2)}`,
+    `${''.padEnd(8)} client CPU ${clientCpu.toFixed(1)} s; ratio to COPY: ${(rawFloor / rawSnap).toFixed(2)}`,
   );
+  reportCpuCeiling(floorStackCpu + clientCpu, copySeconds);
   await withAdmin((admin) => admin.deleteTopics({ topics: [floorTopic] })).catch(() => {});
 
   // (d) vecrelay snapshot, on a quiet table, then (e) again while another client updates rows.
-  await vecrelaySnapshot(`${name}_snap`, rawSnap, copyBytes, false, rawFloor);
-  await vecrelaySnapshot(`${name}_snapw`, rawSnap, copyBytes, true, rawFloor);
+  await vecrelaySnapshot(`${name}_snap`, rawSnap, copySeconds, copyBytes, false, rawFloor);
+  await vecrelaySnapshot(`${name}_snapw`, rawSnap, copySeconds, copyBytes, true, rawFloor);
   console.log('(vecrelay times include process start-up (compiled JavaScript, as deployed) and preflight)');
 }
 
@@ -462,6 +482,7 @@ async function snapshot() {
 async function vecrelaySnapshot(
   snapName: string,
   rawSnap: number,
+  copySeconds: number,
   copyBytes: number,
   writes: boolean,
   rawFloor: number,
@@ -498,7 +519,8 @@ async function vecrelaySnapshot(
     : 'snapshot vecrelay: chunks → Kafka acknowledged';
   const oursSnap = report(label, snapRun.seconds, copyBytes);
   const oursSnapSteady = reportSteady(snapRun);
-  await reportCpu('', cpuBefore, snapRun.cpuSeconds);
+  const snapCpu = await reportCpu('', cpuBefore, snapRun.cpuSeconds);
+  if (!writes) reportCpuCeiling(snapCpu, copySeconds); // (the writer's load would count too)
   if (written)
     console.log(
       `${''.padEnd(8)} meanwhile ${written.rows} rows updated (${(written.rows / written.seconds).toFixed(0)} rows/s), ` +
