@@ -59,14 +59,19 @@ test("V8's own collections lower the floor the growth is measured from", () => {
   assert.equal(state.collections, 1);
 });
 
-test('the V8 gc exposed at run time frees a dropped buffer', () => {
+test('the V8 gc exposed at run time frees a dropped buffer', async () => {
   const gc = exposeGc();
   assert.equal(typeof gc, 'function', 'V8 gc could not be exposed at run time on this Node');
   let big: Buffer | undefined = Buffer.alloc(64 * MiB, 1);
   const withIt = v8.getHeapStatistics().external_memory;
   assert.equal(big[big.length - 1], 1);
   big = undefined;
-  gc!();
-  const after = v8.getHeapStatistics().external_memory;
+  // V8 may sweep freed ArrayBuffers on a helper thread: the accounting can lag the collection.
+  let after = withIt;
+  for (let i = 0; i < 100 && withIt - after < 60 * MiB; i++) {
+    gc!();
+    after = v8.getHeapStatistics().external_memory;
+    if (withIt - after < 60 * MiB) await new Promise((r) => setTimeout(r, 20));
+  }
   assert.ok(withIt - after >= 60 * MiB, `external memory went from ${withIt} to ${after} bytes`);
 });
