@@ -1,8 +1,9 @@
-// Key ranges of one table read at once (snapshot.parallelism) for keys that are not integers
-// (src/source/snapshot/key-ranges.ts: split at quantiles of a sample of the table's pages): a
-// uuid-keyed table, the commonest key of an embeddings table, killed mid-snapshot, changed while
-// the source is down, restarted: each range resumes at its own key, and the topic ends equal to
-// the table — every row once, none missing, deleted rows gone, updated rows at their new version.
+// Key ranges of one table read at once (snapshot.parallelism) for keys that are not a single
+// integer (src/source/snapshot/key-ranges.ts: split at the tiles of a sample of the table's
+// pages): a uuid key, the commonest of an embeddings table, and a composite (text, int) key. The
+// table is killed mid-snapshot, changed while the source is down, restarted: each range resumes at
+// its own key, and the topic ends equal to the table — every row once, none missing, deleted rows
+// gone, updated rows at their new version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { changeTopic } from '../../src/event/names.js';
@@ -14,13 +15,48 @@ import { uniqueName, waitFor } from '../helpers/stack.js';
 const ctx = useSourcePipelines({ prefix: 'snapkr' });
 const UUID = '"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"';
 
+interface KeyCase {
+  name: string;
+  /** The key column besides n (every table has n, 1..rows, version and embedding). */
+  column: string;
+  type: string;
+  primaryKey: string;
+  /** The key of row i (SQL over i). */
+  keyOf: string;
+  /** A row's key as one text (SQL over the table's columns), and an event's. */
+  rowId: string;
+  eventId(key: Record<string, unknown>): string;
+  /** What the log shows of a range's resume key (its first column). */
+  bound: string;
+}
+
+const cases: KeyCase[] = [
+  {
+    name: 'a uuid key',
+    column: 'id',
+    type: 'uuid',
+    primaryKey: 'id',
+    keyOf: 'gen_random_uuid()',
+    rowId: 'id::text',
+    eventId: (key) => (key.id as { uuid: string }).uuid,
+    bound: UUID,
+  },
+  {
+    name: 'a composite key (text, int)',
+    column: 'tenant',
+    type: 'text',
+    primaryKey: 'tenant, n',
+    keyOf: "'tenant-' || (i % 5)",
+    rowId: "tenant || '/' || n",
+    eventId: (key) => `${String(key.tenant)}/${String(key.n)}`,
+    bound: '"tenant-\\d"',
+  },
+];
+
 /** What the topic's final state disagrees on with the table (id → version). */
-function differences(want: Map<string, number>, records: TopicRecord[]): string[] {
+function differences(c: KeyCase, want: Map<string, number>, records: TopicRecord[]): string[] {
   const have = new Map(
-    [...finalState(records).values()].map((e) => [
-      (e.key.id as { uuid: string }).uuid,
-      Number(e.values?.version as bigint),
-    ]),
+    [...finalState(records).values()].map((e) => [c.eventId(e.key), Number(e.values?.version as bigint)]),
   );
   const out: string[] = [];
   for (const [id, version] of want)
@@ -29,54 +65,55 @@ function differences(want: Map<string, number>, records: TopicRecord[]): string[
   return out;
 }
 
-test('a uuid-keyed table is read in key ranges at once; killed mid-snapshot and changed while down, each range resumes at its own key and the topic equals the table', async () => {
-  const table = uniqueName('snapuuid');
-  const rows = 4000;
-  await ctx.sql.query(
-    `CREATE TABLE ${table} (id uuid PRIMARY KEY, n int NOT NULL, version int NOT NULL, embedding vector(4))`,
-  );
-  await ctx.sql.query(
-    `INSERT INTO ${table} SELECT gen_random_uuid(), i, 0, array_fill(i::real, ARRAY[4])::vector
-       FROM generate_series(1, $1) i`,
-    [rows],
-  );
-  const p = ctx.pipeline(table, { snapshot: { mode: 'initial', chunkRows: 100, parallelism: 2 } });
-  const config = writeConfig(p);
+for (const c of cases)
+  test(`${c.name}: the table is read in key ranges at once; killed mid-snapshot and changed while down, each range resumes at its own key and the topic equals the table`, async () => {
+    const table = uniqueName('snapkr');
+    const rows = 4000;
+    await ctx.sql.query(
+      `CREATE TABLE ${table} (${c.column} ${c.type}, n int NOT NULL, version int NOT NULL, embedding vector(4), PRIMARY KEY (${c.primaryKey}))`,
+    );
+    await ctx.sql.query(
+      `INSERT INTO ${table} (${c.column}, n, version, embedding)
+       SELECT ${c.keyOf}, i, 0, array_fill(i::real, ARRAY[4])::vector FROM generate_series(1, $1) i`,
+      [rows],
+    );
+    const p = ctx.pipeline(table, { snapshot: { mode: 'initial', chunkRows: 100, parallelism: 2 } });
+    const config = writeConfig(p);
 
-  const first = ctx.startSource(config, { VECRELAY_CRASH_AT: 'chunk-recorded:8' });
-  const { signal } = await first.exited;
-  assert.equal(
-    signal,
-    'SIGKILL',
-    `killed after the 8th chunk was recorded; log:\n${log(first).slice(-3000)}`,
-  );
+    const first = ctx.startSource(config, { VECRELAY_CRASH_AT: 'chunk-recorded:8' });
+    const { signal } = await first.exited;
+    assert.equal(
+      signal,
+      'SIGKILL',
+      `killed after the 8th chunk was recorded; log:\n${log(first).slice(-3000)}`,
+    );
 
-  // While it is down: rows of both ranges, read already or not, deleted and updated.
-  await ctx.sql.query(`DELETE FROM ${table} WHERE n % 7 = 0`);
-  await ctx.sql.query(
-    `UPDATE ${table} SET version = 1, embedding = array_fill(-n::real, ARRAY[4])::vector WHERE n % 11 = 0`,
-  );
+    // While it is down: rows of both ranges, read already or not, deleted and updated.
+    await ctx.sql.query(`DELETE FROM ${table} WHERE n % 7 = 0`);
+    await ctx.sql.query(
+      `UPDATE ${table} SET version = 1, embedding = array_fill(-n::real, ARRAY[4])::vector WHERE n % 11 = 0`,
+    );
 
-  const second = ctx.startSource(config);
-  await waitFor('the snapshot to end', () => /snapshot of table done/.test(log(second)), {
-    timeoutMs: 180_000,
+    const second = ctx.startSource(config);
+    await waitFor('the snapshot to end', () => /snapshot of table done/.test(log(second)), {
+      timeoutMs: 180_000,
+    });
+    // Two ranges split at a sampled key, each resumed after the last key it had recorded.
+    assert.match(
+      log(second),
+      new RegExp(`"ranges":\\[(${c.bound}|null),${c.bound}\\][^\\n]*snapshot of table resumes`),
+    );
+
+    const want = new Map(
+      (
+        await ctx.sql.query<{ id: string; version: number }>(`SELECT ${c.rowId} AS id, version FROM ${table}`)
+      ).rows.map((r) => [r.id, r.version]),
+    );
+    let last: string[] = ['(nothing read yet)'];
+    await readTopic(changeTopic(p.topicPrefix, 'public', table), (records) => {
+      last = differences(c, want, records);
+      return last.length === 0;
+    }).catch(() => {});
+    assert.deepEqual(last.slice(0, 5), [], `${last.length} keys differ (${want.size} rows in the table)`);
+    await stopCleanly(second);
   });
-  // Two ranges split at a sampled uuid, each resumed after the last key it had recorded.
-  assert.match(
-    log(second),
-    new RegExp(`"ranges":\\[(${UUID}|null),${UUID}\\][^\\n]*snapshot of table resumes`),
-  );
-
-  const want = new Map(
-    (
-      await ctx.sql.query<{ id: string; version: number }>(`SELECT id::text AS id, version FROM ${table}`)
-    ).rows.map((r) => [r.id, r.version]),
-  );
-  let last: string[] = ['(nothing read yet)'];
-  await readTopic(changeTopic(p.topicPrefix, 'public', table), (records) => {
-    last = differences(want, records);
-    return last.length === 0;
-  }).catch(() => {});
-  assert.deepEqual(last.slice(0, 5), [], `${last.length} keys differ (${want.size} rows in the table)`);
-  await stopCleanly(second);
-});
