@@ -8,11 +8,12 @@
 // two of them the process carries up to 64 MB of dead buffers plus as much dead heap again: a
 // third of the snapshot's peak RSS (bench/source.ts: 313–362 MB without pacing).
 //
-// The pacer samples V8's used heap plus external memory every INTERVAL_MS and runs a full
+// The pacer samples V8's used heap plus external memory every INTERVAL_MS and starts a full
 // collection once that sum grew by more than max(MIN_STEP_BYTES, LIVE_FRACTION × what was left
 // after the previous one). The step grows with what is live, so a process holding a lot (a large
 // transaction, a big verify batch) is not collected over and over for the same few megabytes.
-// Cost: a full collection of a ~50 MB heap takes 5–15 ms; bench/source.ts gives the figures.
+// Cost: 14–17 full collections per snapshot of 100,000 rows of vector(1536) (11–13 started here)
+// where V8 alone runs 9–11; within the noise of bench/source.ts's CPU figures.
 //
 // The collection function is V8's `gc`, which Node exposes only behind --expose-gc. The flag can
 // be set at run time (v8.setFlagsFromString) and takes effect in contexts made afterwards: the
@@ -36,14 +37,17 @@ export function heldBytes(): number {
   return s.used_heap_size + s.external_memory;
 }
 
-/** V8's full collection, or undefined when it cannot be had. */
-export function exposeGc(): (() => void) | undefined {
-  const existing = (globalThis as { gc?: () => void }).gc;
+/** V8's gc extension: a full collection, blocking unless asked to run incrementally. */
+export type Gc = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
+
+/** V8's gc function, or undefined when it cannot be had. */
+export function exposeGc(): Gc | undefined {
+  const existing = (globalThis as { gc?: Gc }).gc;
   if (typeof existing === 'function') return existing;
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc: unknown = vm.runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : undefined;
+    return typeof gc === 'function' ? (gc as Gc) : undefined;
   } catch {
     return undefined;
   }
@@ -72,7 +76,7 @@ export class GcPacer {
       this.collections++;
       this.floor = this.held();
     } else if (now < this.floor) {
-      this.floor = now; // V8 collected by itself
+      this.floor = now; // a collection ended (one started here, or V8's own)
     }
   }
 }
@@ -88,7 +92,10 @@ export function startGcPacer(log: Logger): () => void {
     log.debug('V8 gc not available: full collections are left to V8');
     return () => {};
   }
-  const pacer = new GcPacer(gc);
+  // Incremental and concurrent, as V8's own full collections are: most of the marking runs beside
+  // the event loop (the source's bottleneck) rather than in one pause of ~25 ms. The pacer's floor
+  // follows once it is done.
+  const pacer = new GcPacer(() => gc({ type: 'major', execution: 'async' }));
   const timer = setInterval(() => pacer.check(), INTERVAL_MS);
   timer.unref();
   return () => {
