@@ -29,8 +29,8 @@ export interface TableSnapshotState {
   /** `vecrelay resync --where`: only rows matching this SQL condition are read. */
   where: string | null;
   /**
-   * A table with many rows is read in snapshot.parallelism key ranges at
-   * once: range i holds keys in (after, upTo] (no bound: open), each with its own position.
+   * A table with many rows is read in snapshot.parallelism key ranges at once: range i holds
+   * keys in (after, upTo] (no bound: open), each with its own position.
    */
   segments?: Array<{ after: string[] | null; upTo: string[] | null; done: boolean }>;
   /** `verify --repair`: only these keys (text form of each key column); a key with no row is deleted. */

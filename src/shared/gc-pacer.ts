@@ -19,7 +19,7 @@
 // be set at run time (v8.setFlagsFromString) and takes effect in contexts made afterwards: the
 // pacer takes `gc` from a fresh vm context, so it works however the process was started (the
 // bin's shebang, `node bin/vecrelay.js`, the Dockerfile, a test). Without it, nothing is paced;
-// VECRELAY_GC_PACING=off turns pacing off (V8's defaults: less CPU, a higher peak).
+// VECRELAY_GC_PACING=off turns pacing off (V8's defaults: a higher peak).
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Logger } from './log.js';
@@ -54,7 +54,7 @@ export function exposeGc(): Gc | undefined {
 }
 
 export class GcPacer {
-  /** Collections the pacer ran. */
+  /** Collections the pacer started. */
   collections = 0;
   /** Held bytes after the previous collection (or the lowest seen since: memory freed by V8's own). */
   private floor: number;

@@ -95,9 +95,11 @@ async function sampledBounds(
   parts: number,
   chunkRows: number,
 ): Promise<string[][] | undefined> {
-  // The share of pages to sample, from the heap's size (known without ANALYZE).
+  // The share of pages to sample, from the heap's size (known without ANALYZE); a partitioned
+  // table's is its partitions'.
   const { rows: size } = await sql.query<{ pages: string }>(
-    `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::text AS pages`,
+    `SELECT (sum(pg_relation_size(relid)) / current_setting('block_size')::int)::text AS pages
+       FROM pg_partition_tree($1::regclass)`,
     [table],
   );
   const percent = Math.min(100, (100 * SAMPLE_PAGES) / Math.max(1, Number(size[0]?.pages ?? 1)));

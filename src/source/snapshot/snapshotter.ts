@@ -1,8 +1,8 @@
 // Chunked, online snapshots (DESIGN.md "Snapshot"): the stream runs all along; each table is read
 // in key order, chunk by chunk between two watermarks (range-reader.ts, watermarks.ts), and the
 // stream session emits each chunk at its high watermark (windows.ts). Jobs — a table's first
-// snapshot, a resync — run beside each other, a big table in key ranges
-// (key-ranges.ts); at most snapshot.parallelism chunk reads at once.
+// snapshot, a resync — run beside each other, a big table in key ranges (key-ranges.ts); at most
+// snapshot.parallelism chunk reads at once.
 //
 // Progress (src/event/snapshot-state.ts) is written to the state topic once Kafka acknowledged a
 // chunk's events, in chunk order. A restart resumes after the last recorded key: at worst a chunk
@@ -253,8 +253,8 @@ export class Snapshotter {
 
   /**
    * Reads the table (or its --where rows, or its --keys) after the recorded position until it
-   * ends, recording each chunk. A table with many rows is split into
-   * snapshot.parallelism key ranges read at once, each with its own position in the record.
+   * ends, recording each chunk. A table with many rows is split into snapshot.parallelism key
+   * ranges read at once, each with its own position in the record.
    */
   private async readTable(
     entry: { info: TableInfo; routed: CapturedTable },
