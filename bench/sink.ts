@@ -32,6 +32,7 @@ import { testKafka } from '../test/helpers/kafka.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
 import { stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { benchQdrant, processCpu, rawUpsert, type RawClient } from './sink-clients.js';
+import { buildDeployed, DEPLOYED_NODE_FLAGS } from './deployed.js';
 import { sampleProcess } from './process-stats.js';
 import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
 
@@ -56,6 +57,8 @@ const dim = Number(args.dim);
 const partitions = Number(args.partitions);
 const tuneRows = Math.min(rows, Number(args['tune-rows'] ?? 6000));
 const env = stackEnv();
+// vecrelay runs as deployed: compiled, with the Node flags it is started with (bench/deployed.ts).
+const compiledEntry = buildDeployed();
 
 const name = uniqueName('bsink');
 const schema = 'public';
@@ -166,13 +169,17 @@ const serverCpu = () => processCpu(q.pid);
 
 /** Runs `vecrelay sink` until the collection holds every row, sampling its peak RSS (VmHWM). */
 async function runSink(config: string, groupId: string, collection: string) {
-  const profile = process.env.BENCH_PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-    : [];
+  const profile = [...DEPLOYED_NODE_FLAGS];
+  if (process.env.BENCH_PROFILE) profile.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`);
   // BENCH_NODE_ARGS="…" adds node options to the sink process (e.g. --import a memory logger).
   profile.push(...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []));
   const t0 = performance.now();
-  const proc = startVecrelay(['sink', '--config', config], { VECRELAY_LOG_LEVEL: 'info' }, profile);
+  const proc = startVecrelay(
+    ['sink', '--config', config],
+    { VECRELAY_LOG_LEVEL: 'info' },
+    profile,
+    compiledEntry,
+  );
   const sampler = sampleProcess(proc.child);
   let firstPoint: number | undefined;
   try {

@@ -30,11 +30,12 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { parseLsn } from '../src/source/pgoutput/index.js';
 import { startVecrelay, writeConfig } from '../test/helpers/source-process.js';
-import { repoRoot, stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { stackDir, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { testKafka, withAdmin } from '../test/helpers/kafka.js';
 import { processCpuSeconds, sampleProcess, statFields } from './process-stats.js';
 import { changeTopic } from '../src/kafka/topics.js';
 import { copyToKafka } from './copy-to-kafka.js';
+import { buildDeployed, DEPLOYED_NODE_FLAGS } from './deployed.js';
 import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
 
 hideKafkajsTimerWarning(); // the bench's own kafkajs clients
@@ -54,20 +55,8 @@ const dim = Number(args.dim);
 const env = stackEnv();
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
-// vecrelay runs compiled, as deployed (Dockerfile: `npm run build`, node dist/…), not through tsx:
-// compiling TypeScript at start-up would be counted in its time. The output sits one level below
-// the repository, like dist/, so the schemas/ and package.json paths resolve the same way. It gets
-// the Node flags of the Dockerfile's ENTRYPOINT too (a bounded young generation: peak RSS).
-const DEPLOYED_NODE_FLAGS = ['--max-semi-space-size=8'];
-const buildDir = path.join(repoRoot, '.bench-dist');
-execFileSync(process.execPath, [
-  path.join(repoRoot, 'node_modules/typescript/bin/tsc'),
-  '-p',
-  path.join(repoRoot, 'tsconfig.build.json'),
-  '--outDir',
-  buildDir,
-]);
-const compiledEntry = path.join(buildDir, 'cli/main.js');
+// vecrelay runs as deployed: compiled, with the Node flags it is started with (bench/deployed.ts).
+const compiledEntry = buildDeployed();
 
 const sql = new pg.Client({ connectionString: env.pgUrl });
 await sql.connect();

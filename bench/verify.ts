@@ -17,10 +17,8 @@
 //       more with --sample 0 (rows and points only) unless --sample is 0;
 // and the ratio verify / raw both (aim ≥ 0.7, RSS < 300 MB). BENCH_PROFILE=DIR writes a CPU
 // profile of each verify process there; BENCH_NODE_ARGS adds node options to it.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -30,8 +28,9 @@ import { dropPipeline } from '../test/helpers/pg.js';
 import { dropCollection, qdrantRequest } from '../test/helpers/qdrant.js';
 import { startQdrantProcess, type QdrantProcess } from '../test/helpers/qdrant-process.js';
 import { startVecrelay, writeConfig, type RunningProcess } from '../test/helpers/source-process.js';
-import { repoRoot, stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
+import { stackEnv, uniqueName, waitFor } from '../test/helpers/stack.js';
 import { sampleProcess } from './process-stats.js';
+import { buildDeployed, DEPLOYED_NODE_FLAGS } from './deployed.js';
 import { hideKafkajsTimerWarning } from '../src/kafka/kafkajs-timer-warning.js';
 
 hideKafkajsTimerWarning(); // the bench's own kafkajs clients
@@ -61,17 +60,8 @@ if (!process.env.QDRANT_URL) {
 }
 const env = stackEnv();
 
-// vecrelay runs compiled, as deployed (see bench/source.ts): tsx's compiling at start-up would be
-// counted in verify's time.
-const buildDir = path.join(repoRoot, '.bench-dist');
-execFileSync(process.execPath, [
-  path.join(repoRoot, 'node_modules/typescript/bin/tsc'),
-  '-p',
-  path.join(repoRoot, 'tsconfig.build.json'),
-  '--outDir',
-  buildDir,
-]);
-const compiledEntry = path.join(buildDir, 'cli/main.js');
+// vecrelay runs as deployed: compiled, with the Node flags it is started with (bench/deployed.ts).
+const compiledEntry = buildDeployed();
 
 const name = uniqueName('bverify');
 const table = name;
@@ -140,9 +130,8 @@ interface VerifyJson {
 
 /** `vecrelay verify --json`, compiled, sampling its peak RSS (VmHWM) and CPU. */
 async function runVerify(config: string, samples: number) {
-  const nodeArgs = process.env.BENCH_PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-    : [];
+  const nodeArgs = [...DEPLOYED_NODE_FLAGS];
+  if (process.env.BENCH_PROFILE) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`);
   // BENCH_NODE_ARGS="…" adds node options to the verify process (e.g. --trace-gc).
   nodeArgs.push(...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []));
   const t0 = performance.now();
@@ -196,7 +185,12 @@ try {
     { qdrant: { url: env.qdrantUrl, ...(env.qdrantApiKey ? { apiKeyEnv: 'QDRANT_API_KEY' } : {}) } },
   );
   let t0 = performance.now();
-  run = startVecrelay(['run', '--config', config], { VECRELAY_LOG_LEVEL: 'info' }, [], compiledEntry);
+  run = startVecrelay(
+    ['run', '--config', config],
+    { VECRELAY_LOG_LEVEL: 'info' },
+    DEPLOYED_NODE_FLAGS,
+    compiledEntry,
+  );
   const started = run;
   await waitFor(
     'the pipeline to sync every row',

@@ -12,7 +12,6 @@
 // Kafka admin retrying, a pooled connection) must not keep a finished command alive.
 import type { Logger } from '../shared/log.js';
 import { ConfigError, messageOf } from '../shared/errors.js';
-import { startGcPacer } from '../shared/gc-pacer.js';
 
 /** Exit code of a drain that did not finish in time, and of an unexpected error. */
 export const EXIT_ERROR = 1;
@@ -66,8 +65,6 @@ export async function runUntilSignalled(
   process.on('SIGINT', onSignal);
   process.on('uncaughtException', onUnexpected);
   process.on('unhandledRejection', onUnexpected);
-  // Peak memory: full collections paced by growth rather than left to V8's defaults (gc-pacer.ts).
-  const stopPacing = startGcPacer(log);
   try {
     await work(controller.signal);
     if (stoppingSince) log.info({ drainMs: Date.now() - stoppingSince }, 'stopped');
@@ -83,6 +80,5 @@ export async function runUntilSignalled(
       process.exitCode = EXIT_ERROR;
     }
   }
-  stopPacing();
   process.exit();
 }

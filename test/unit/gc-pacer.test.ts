@@ -17,8 +17,7 @@ function scripted(start: number, minStep: number, liveFraction: number) {
       state.held = state.afterCollect;
     },
     () => state.held,
-    minStep,
-    liveFraction,
+    { minStep, liveFraction },
   );
   return { state, pacer };
 }

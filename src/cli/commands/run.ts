@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
 import { runUntilSignalled } from '../lifecycle.js';
+import { paceCollections } from '../../shared/gc-pacer.js';
 import { metricsHostOption, serveMetrics, type MetricsOpts } from './metrics-option.js';
 
 export function runCommand(): Command {
@@ -14,6 +15,7 @@ export function runCommand(): Command {
     .action(async (opts: { config: string } & MetricsOpts) => {
       const log = createLogger();
       await runUntilSignalled(log, async (signal) => {
+        paceCollections(log); // peak memory: src/shared/gc-pacer.ts
         const config = loadConfig(opts.config);
         await serveMetrics(config, opts, log);
         // Imported here, not above: each command loads only its own stage (start-up time).

@@ -6,6 +6,7 @@ import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../shared/log.js';
 import { startMetricsServer } from '../../shared/metrics.js';
 import { runUntilSignalled } from '../lifecycle.js';
+import { paceCollections } from '../../shared/gc-pacer.js';
 import { metricsHostOption } from './metrics-option.js';
 
 const count = (min: number) => (v: string) => {
@@ -59,6 +60,7 @@ export function verifyCommand(): Command {
       // Warnings only, on stderr: stdout is the report (--json is parsed).
       const log = createLogger({ level: process.env.VECRELAY_LOG_LEVEL ?? 'warn', stderr: true });
       await runUntilSignalled(log, async (signal) => {
+        paceCollections(log); // peak memory: src/shared/gc-pacer.ts
         const config = loadConfig(opts.config);
         if (opts.metricsPort)
           await startMetricsServer(
