@@ -59,8 +59,6 @@ export interface PacerLimits {
 const LIMITS: PacerLimits = { minStep: MIN_STEP_BYTES, liveFraction: LIVE_FRACTION };
 
 export class GcPacer {
-  /** Collections the pacer ran. */
-  collections = 0;
   /** Held bytes after the previous collection (or the lowest seen since: V8's own collections). */
   private floor: number;
 
@@ -78,7 +76,6 @@ export class GcPacer {
     const { minStep, liveFraction } = this.limits;
     if (now - this.floor > Math.max(minStep, liveFraction * this.floor)) {
       this.collect();
-      this.collections++;
       this.floor = this.held();
     } else if (now < this.floor) {
       this.floor = now; // V8 collected by itself
