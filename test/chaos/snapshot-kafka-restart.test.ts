@@ -68,7 +68,7 @@ test('Kafka broker SIGKILLed mid-snapshot while rows are written, then restarted
   } finally {
     await writer.stop();
   }
-  const { rows, records } = await assertTopicEqualsTable(sql, table, topic, { brokers: kafka.brokers });
+  const { rows, records, keys } = await assertTopicEqualsTable(sql, table, topic, { brokers: kafka.brokers });
   assert.ok(rows >= ROWS, `the whole table (${rows} rows)`);
 
   const text = log();
@@ -82,9 +82,14 @@ test('Kafka broker SIGKILLed mid-snapshot while rows are written, then restarted
   // What the state topic says last is the snapshot's end, with every row it read: no record of
   // the attempt that Kafka's death cut short (held up in the producer, or written by a reader of
   // that attempt still going) landed after the next attempt's, putting back an older state.
+  // The bound is the keys with a snapshot event that are still in the table: the writer never
+  // brings a deleted id back, so each of them existed when the attempt that finished read past
+  // it, and is in its count. A key whose event the cut-short attempt got into Kafka but which was
+  // deleted before the chunk was read again is in the topic (at least once) and rightly not in
+  // the count: CI saw 1 such key.
   const snapshotRead = new Set(
     (await readTopic(topic, (r) => r.length >= records, { brokers: kafka.brokers }))
-      .filter((r) => r.event?.op === 'r')
+      .filter((r) => r.event?.op === 'r' && keys.has(r.key))
       .map((r) => r.key),
   ).size;
   const status = JSON.parse((await execVecrelay(['status', '--config', config, '--json'])).stdout) as {
@@ -94,6 +99,6 @@ test('Kafka broker SIGKILLed mid-snapshot while rows are written, then restarted
   assert.equal(recorded?.status, 'done', `the table's last record: ${JSON.stringify(recorded)}`);
   assert.ok(
     (recorded.rows ?? 0) >= snapshotRead,
-    `it counts every row read: ${recorded.rows} recorded, ${snapshotRead} keys with a snapshot event`,
+    `it counts every row read: ${recorded.rows} recorded, ${snapshotRead} keys still in the table with a snapshot event`,
   );
 });

@@ -206,7 +206,7 @@ export async function assertTopicEqualsTable(
   table: string,
   topic: string,
   { brokers, timeoutMs = 180_000 }: { brokers?: string[]; timeoutMs?: number } = {},
-): Promise<{ rows: number; records: number }> {
+): Promise<{ rows: number; records: number; keys: Set<string> }> {
   const want = await tableState(db, table);
   let last = { missing: ['(nothing read yet)'], extra: [] as string[], mismatched: [] as string[] };
   let records: TopicRecord[] = [];
@@ -229,7 +229,7 @@ export async function assertTopicEqualsTable(
     `table ${table} (${want.size} rows) vs topic ${topic} (${records.length} records): ` +
       `missing ${show(last.missing)}, extra ${show(last.extra)}, mismatched ${show(last.mismatched)}`,
   );
-  return { rows: want.size, records: records.length };
+  return { rows: want.size, records: records.length, keys: new Set(want.keys()) };
 }
 
 /**
