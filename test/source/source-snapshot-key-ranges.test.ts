@@ -28,6 +28,8 @@ interface KeyCase {
   eventId(key: Record<string, unknown>): string;
   /** What the log shows of a range's resume key (its first column). */
   bound: string;
+  /** A partitioned table: its PARTITION BY, and a bound spec per partition. */
+  partitions?: { by: string; of: string[] };
 }
 
 const cases: KeyCase[] = [
@@ -51,6 +53,21 @@ const cases: KeyCase[] = [
     eventId: (key) => `${String(key.tenant)}/${String(key.n)}`,
     bound: '"tenant-\\d"',
   },
+  {
+    // Sampled across its partitions, the sample sized by their pages (the root has none).
+    name: 'a list-partitioned table with a composite key (text, int)',
+    column: 'tenant',
+    type: 'text',
+    primaryKey: 'tenant, n',
+    keyOf: "'tenant-' || (i % 5)",
+    rowId: "tenant || '/' || n",
+    eventId: (key) => `${String(key.tenant)}/${String(key.n)}`,
+    bound: '"tenant-\\d"',
+    partitions: {
+      by: 'LIST (tenant)',
+      of: ["FOR VALUES IN ('tenant-0', 'tenant-1')", "FOR VALUES IN ('tenant-2')", 'DEFAULT'],
+    },
+  },
 ];
 
 /** What the topic's final state disagrees on with the table (id → version). */
@@ -70,8 +87,11 @@ for (const c of cases)
     const table = uniqueName('snapkr');
     const rows = 4000;
     await ctx.sql.query(
-      `CREATE TABLE ${table} (${c.column} ${c.type}, n int NOT NULL, version int NOT NULL, embedding vector(4), PRIMARY KEY (${c.primaryKey}))`,
+      `CREATE TABLE ${table} (${c.column} ${c.type}, n int NOT NULL, version int NOT NULL, embedding vector(4), PRIMARY KEY (${c.primaryKey}))` +
+        (c.partitions ? ` PARTITION BY ${c.partitions.by}` : ''),
     );
+    for (const [i, bound] of (c.partitions?.of ?? []).entries())
+      await ctx.sql.query(`CREATE TABLE ${table}_${i} PARTITION OF ${table} ${bound}`);
     await ctx.sql.query(
       `INSERT INTO ${table} (${c.column}, n, version, embedding)
        SELECT ${c.keyOf}, i, 0, array_fill(i::real, ARRAY[4])::vector FROM generate_series(1, $1) i`,
