@@ -8,12 +8,17 @@ import { startMetricsServer } from '../../shared/metrics.js';
 import { runUntilSignalled } from '../lifecycle.js';
 import { paceCollections } from '../../shared/gc-pacer.js';
 import { metricsHostOption } from './metrics-option.js';
+import type { VerifyReport } from '../../ops/verify/verify.js';
 
 const count = (min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number ≥ ${min}`);
   return n;
 };
+
+/** Missing, extra and mismatched points of every table: what a repair pass must shrink. */
+const divergences = (r: VerifyReport): number =>
+  Object.values(r.tables).reduce((n, t) => n + t.counts.missing + t.counts.extra + t.counts.mismatched, 0);
 
 interface VerifyOpts {
   config: string;
@@ -99,7 +104,17 @@ export function verifyCommand(): Command {
         try {
           let { report, keys } = await verify();
           bar?.stop();
-          if (opts.repair && verifyExitCode(report) !== 0 && [...keys.values()].some((k) => k.length)) {
+          // A pass re-syncs the keys the report lists, at most MAX_LISTED of each kind per table
+          // (a dropped partition can leave millions of points): passes go on while they find
+          // fewer divergences than the last — one that does not shrink them will not end them.
+          let before = Infinity;
+          while (
+            opts.repair &&
+            verifyExitCode(report) !== 0 &&
+            [...keys.values()].some((k) => k.length) &&
+            divergences(report) < before
+          ) {
+            before = divergences(report);
             if (!opts.json) process.stdout.write(`${renderVerify(report)}\n`);
             const { repairKeys } = await import('../../ops/verify/repair.js');
             const say = (line: string) => process.stderr.write(`${line}\n`);
