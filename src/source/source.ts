@@ -19,6 +19,7 @@ import { createSlot, dropSlotWhenInactive, ensurePublication } from './postgres/
 import { Snapshotter, type SnapshotJob } from './snapshot/snapshotter.js';
 import type { ChunkWindows } from './snapshot/windows.js';
 import type { ResyncRequest } from './snapshot/resync-request.js';
+import { watchPartitions } from './postgres/partition-watch.js';
 import { snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
 import { catalogVectors, describeTables, relationVectors } from './descriptors.js';
 import { planSnapshots } from './snapshot/jobs.js';
@@ -344,17 +345,26 @@ export class Source {
         }
       }
     };
-    await retry(session, {
-      signal,
-      backoff: RESTART_BACKOFF,
-      resetAfterMs: HEALTHY_RUN_MS,
-      classify: (err) => this.classify(err),
-      // One warning per outage naming the system (outage.ts); the session resumes from the slot.
-      onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
-      stopped: () => undefined,
-    }).catch((err: unknown) => {
-      if (!signal.aborted) throw err; // a session that fails as it is stopped has nothing to report
-    });
+    // Beside the sessions, as long as they go: what the stream cannot show of partitions.
+    const ended = new AbortController();
+    const watch = AbortSignal.any([signal, ended.signal]);
+    const watching = watchPartitions(this.config, log, [...routed.keys()], () => this.connect(), watch);
+    try {
+      await retry(session, {
+        signal,
+        backoff: RESTART_BACKOFF,
+        resetAfterMs: HEALTHY_RUN_MS,
+        classify: (err) => this.classify(err),
+        // One warning per outage naming the system (outage.ts); the session resumes from the slot.
+        onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
+        stopped: () => undefined,
+      }).catch((err: unknown) => {
+        if (!signal.aborted) throw err; // a session that fails as it is stopped has nothing to report
+      });
+    } finally {
+      ended.abort();
+      await watching;
+    }
   }
 
   /** One streaming session, with a writer (producers) of its own. */

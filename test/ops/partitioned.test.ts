@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { waitSlotActive } from '../helpers/pg.js';
 import { pointCount } from '../helpers/qdrant.js';
 import { useSinkPipelines } from '../helpers/sink-pipeline.js';
-import { uniqueName } from '../helpers/stack.js';
+import { readLog } from '../helpers/source-process.js';
+import { uniqueName, waitFor } from '../helpers/stack.js';
 import { execVecrelay } from '../helpers/vecrelay-exec.js';
 
 const ctx = useSinkPipelines({ prefix: 'part' });
@@ -83,6 +84,22 @@ test('ATTACH, DETACH and TRUNCATE of a partition leave no change in the WAL stre
   await ctx.sql.query(`CREATE TABLE ${loaded} (LIKE ${table} INCLUDING ALL)`);
   await ctx.sql.query(`INSERT INTO ${loaded} ${rowsOf(20_001, 20_150, 'attached')}`);
   await ctx.sql.query(`ALTER TABLE ${table} ATTACH PARTITION ${loaded} FOR VALUES FROM (20001) TO (30001)`);
+  // The source sees the partition come (src/source/postgres/partition-watch.ts) and names the fix.
+  const said = (line: RegExp) =>
+    readLog(run)
+      .split('\n')
+      .some((l) => line.test(l));
+  const minute = { timeoutMs: 60_000 };
+  await waitFor(
+    'the source to name the partition added and its resync',
+    () =>
+      said(
+        new RegExp(
+          `"level":30.*"partition":"public\\.${loaded}".*"fix":"vecrelay resync --config .* --table public\\.${table} --where \\\\"tableoid = 'public\\.${loaded}'::regclass\\\\"".*a partition was added`,
+        ),
+      ),
+    minute,
+  );
   await ctx.resync(sp.config, table, `tableoid = '${loaded}'::regclass`);
   await ctx.waitCollectionEqualsTable(table, sp.collection);
 
@@ -92,6 +109,16 @@ test('ATTACH, DETACH and TRUNCATE of a partition leave no change in the WAL stre
   const detached = `${table}_2`;
   ctx.cleanup(() => ctx.sql.query(`DROP TABLE IF EXISTS ${detached}`));
   await ctx.sql.query(`ALTER TABLE ${table} DETACH PARTITION ${detached}`);
+  await waitFor(
+    'the source to warn of the partition gone, naming verify --repair',
+    () =>
+      said(
+        new RegExp(
+          `"level":40.*"partition":"public\\.${detached}".*"fix":"vecrelay verify --config .* --table public\\.${table} --repair".*a partition was detached or dropped`,
+        ),
+      ),
+    minute,
+  );
   await ctx.sql.query(`TRUNCATE ${table}_1`);
   await ctx.sql.query(`INSERT INTO ${table} ${rowsOf(5, 5, 'after')}`);
   const repaired = await execVecrelay(
