@@ -362,8 +362,10 @@ export class Source {
         if (!signal.aborted) throw err; // a session that fails as it is stopped has nothing to report
       });
     } finally {
+      // Not awaited: a look in flight ends its connection on the abort, and a stop does not wait
+      // for a connection attempt to a server that is down.
       ended.abort();
-      await watching;
+      void watching;
     }
   }
 

@@ -95,10 +95,13 @@ export async function watchPartitions(
   signal: AbortSignal,
 ): Promise<void> {
   let known: PartitionSets | undefined;
+  let sql: pg.Client | undefined;
+  // A look in flight when the stream stops (a frozen server, say) must not hold the process.
+  signal.addEventListener('abort', () => void sql?.end().catch(() => {}), { once: true });
   while (!signal.aborted) {
-    let sql: pg.Client | undefined;
     try {
       sql = await connect();
+      if (signal.aborted) break;
       const now = await readPartitions(sql, tables);
       if (known) for (const c of partitionChanges(known, now, config.file)) log[c.level](c.fields, c.message);
       // No captured table is partitioned, and a table cannot become one: nothing to watch.
@@ -108,6 +111,7 @@ export async function watchPartitions(
       log.debug({ err }, 'partition check failed: tried again at the next interval');
     } finally {
       await sql?.end().catch(() => {});
+      sql = undefined;
     }
     await sleep(config.source.heartbeatIntervalMs, signal).catch(() => {});
   }
