@@ -1,6 +1,7 @@
 // What a config keeps out of its own text: passwords from `*Env` variables or `*File` files, and
 // the TLS material (CA, client certificate and key) its `*File` fields name. Read once at start-up,
-// so a missing file stops the process before it connects anywhere, naming the field. The values
+// so a missing file stops the process before it connects anywhere, naming the field (the
+// Postgres password file is also read again at each connection: rereadPasswordFile). The values
 // live only in LoadedConfig's secret fields (postgresSsl, kafkaSecurity...), which nothing logs.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -70,6 +71,24 @@ function fileReader(configFile: string): Reader {
 /** A password file's content: one trailing newline (echo pw > file) is not part of it. */
 function readPassword(read: Reader, field: string, path: string): string {
   return read(field, path).replace(/\r?\n$/, '');
+}
+
+/**
+ * postgres.passwordFile as node-postgres' `password`, read again for every new connection: a
+ * password rotated in its file (a Kubernetes secret volume, a Vault agent's template) is used
+ * from the next connection on, without a restart. While the file cannot be read or is empty (being
+ * replaced), the password read at start-up.
+ */
+export function rereadPasswordFile(path: string, atStart: string | undefined): () => string {
+  return () => {
+    try {
+      const text = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+      if (text.trim() !== '') return text;
+    } catch {
+      // the start-up password, below
+    }
+    return atStart ?? '';
+  };
 }
 
 /** The client certificate and key, which come as a pair. */

@@ -1,11 +1,11 @@
 // postgres.ssl, kafka.ssl, kafka.sasl and the *File fields: files are read at load time (a missing
-// one names its field), each sslmode maps to the checks libpq makes, passwords come from exactly
+// one names its field; the Postgres password file at each connection too), each sslmode maps to the checks libpq makes, passwords come from exactly
 // one of *Env or *File, and nothing secret is left in the parsed config's printable part.
 // qdrant.caFile: its certificates checked when parsed, trusted by Node once loadConfig runs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { inspect } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -158,10 +158,19 @@ test('kafka.sasl: the password from exactly one of passwordEnv or passwordFile',
   );
 });
 
-test('postgres.passwordFile: read at load time; not together with passwordEnv', () => {
+test('postgres.passwordFile: read at load time and again at each connection (a rotated password); not together with passwordEnv', () => {
   const loaded = parseConfig(config({ postgres: { passwordFile: PASSWORD } }), FILE, {});
   assert.equal(loaded.postgresPassword, 's3cret');
-  assert.equal(pgClientConfig(loaded).password, 's3cret');
+  const rotating = write('rotating-password', 's3cret\n');
+  const password = pgClientConfig(parseConfig(config({ postgres: { passwordFile: rotating } }), FILE, {}))
+    .password as () => string;
+  assert.equal(password(), 's3cret');
+  writeFileSync(rotating, 'r0tated\n');
+  assert.equal(password(), 'r0tated', 'the file as it is now');
+  writeFileSync(rotating, '');
+  assert.equal(password(), 's3cret', 'an empty file (being replaced): the start-up password');
+  rmSync(rotating);
+  assert.equal(password(), 's3cret', 'no file: the start-up password');
   rejects(
     config({ postgres: { passwordFile: PASSWORD, passwordEnv: 'PGPW' } }),
     { PGPW: 'x' },

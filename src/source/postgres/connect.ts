@@ -1,7 +1,8 @@
 // Connection settings for the source database, from the validated config: every Postgres
 // connection vecrelay opens (admin, snapshot COPY, replication, status, plan) is built here, so
 // postgres.ssl applies to all of them. The password comes from postgres.passwordEnv or
-// passwordFile and never appears in logs or errors.
+// passwordFile (read again for each connection: a rotated password needs no restart) and never
+// appears in logs or errors.
 //
 // Every pg.Client is made here, with an 'error' listener: pg emits 'error' on a client whose
 // server went away (a restart terminates every backend: 57P01), and an EventEmitter's 'error'
@@ -9,6 +10,7 @@
 // where callers see it; those that hold a client idle pass `onError` to hear of it at once.
 import pg from 'pg';
 import type { LoadedConfig } from '../../config/load.js';
+import { rereadPasswordFile } from '../../config/secrets.js';
 import { classifyPgError, type PgTarget } from './errors.js';
 import { tlsConnectProblem } from './tls-errors.js';
 
@@ -20,7 +22,9 @@ export function pgClientConfig(config: LoadedConfig, options: { replication?: bo
     port: config.postgres.port,
     database: config.postgres.database,
     user: config.postgres.user,
-    password: config.postgresPassword,
+    password: config.postgres.passwordFile
+      ? rereadPasswordFile(config.postgres.passwordFile, config.postgresPassword)
+      : config.postgresPassword,
     application_name: `vecrelay:${config.name}`,
     // A fresh object per connection: node-postgres hides `key` on the object it is given.
     ...(config.postgresSsl === undefined
