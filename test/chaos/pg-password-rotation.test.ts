@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -15,7 +15,7 @@ import { changeTopic } from '../../src/kafka/topics.js';
 import { finalState, readTopic } from '../helpers/kafka.js';
 import { createLoginRole, waitSlotStreaming } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
-import { scratchClusterWithVector } from '../helpers/scratch-cluster.js';
+import { requirePassword, scratchClusterWithVector } from '../helpers/scratch-cluster.js';
 import { readLog, writeConfig } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 
@@ -35,10 +35,7 @@ function writeAtomically(file: string, text: string): void {
 test('a Postgres password rotated in postgres.passwordFile: the source reconnects with it and streams on; rotated in the role only, it stops (exit 2) naming postgres.passwordFile', async () => {
   const { cluster, client } = await scratchClusterWithVector({ wal_level: 'logical' }, ctx);
   const { role, password } = await createLoginRole({ sql: client, cleanup: ctx.cleanup }, 'REPLICATION');
-  // The scratch cluster trusts every local connection: this role must give its password.
-  const hba = path.join(cluster.dir, 'data', 'pg_hba.conf');
-  writeFileSync(hba, `host all ${role} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
-  await client.query('SELECT pg_reload_conf()');
+  const connection = await requirePassword(cluster, client, role);
   const table = uniqueName('pwrot');
   await client.query(`CREATE TABLE ${table} (id int PRIMARY KEY, title text, embedding vector(3))`);
   // It creates the publication: the table's owner, with CREATE on the database.
@@ -53,19 +50,7 @@ test('a Postgres password rotated in postgres.passwordFile: the source reconnect
 
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'vecrelay-pw-')), 'password');
   writeFileSync(file, `${password}\n`);
-  const p = ctx.pipeline(
-    table,
-    {
-      postgres: {
-        host: cluster.host,
-        port: cluster.port,
-        database: cluster.database,
-        user: role,
-        passwordFile: file,
-      },
-    },
-    client,
-  );
+  const p = ctx.pipeline(table, { postgres: { ...connection, passwordFile: file } }, client);
   const source = ctx.startSource(writeConfig(p));
   await waitSlotStreaming(client, p.slot);
   const topic = changeTopic(p.topicPrefix, 'public', table);

@@ -4,16 +4,14 @@
 // Qdrant before the slot, the publication or a topic is created.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type pg from 'pg';
 import { topicsWithPrefix } from '../helpers/kafka.js';
 import { createLoginRole } from '../helpers/pg.js';
 import { useSourcePipelines } from '../helpers/pipeline.js';
 import { dropCollection, qdrantRequest } from '../helpers/qdrant.js';
-import { scratchClusterWithVector } from '../helpers/scratch-cluster.js';
+import { requirePassword, scratchClusterWithVector } from '../helpers/scratch-cluster.js';
 import { freePort } from '../helpers/free-port.js';
 import { writeConfig, type TestPipeline } from '../helpers/source-process.js';
 import { stackEnv, uniqueName } from '../helpers/stack.js';
@@ -72,26 +70,11 @@ test('a wrong Postgres password: exit 2 within 10 s naming the server and postgr
     { sql: client, cleanup: ctx.cleanup },
     'REPLICATION',
   );
-  // The scratch cluster trusts every local connection: this role must give its password.
-  const hba = path.join(cluster.dir, 'data', 'pg_hba.conf');
-  writeFileSync(hba, `host all ${role} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
-  await client.query('SELECT pg_reload_conf()');
+  const connection = await requirePassword(cluster, client, role);
   const table = uniqueName('pw');
   await createTable(client, table);
   await client.query(`GRANT SELECT ON ${table} TO ${role}`);
-  const p = ctx.pipeline(
-    table,
-    {
-      postgres: {
-        host: cluster.host,
-        port: cluster.port,
-        database: cluster.database,
-        user: role,
-        passwordEnv,
-      },
-    },
-    client,
-  );
+  const p = ctx.pipeline(table, { postgres: { ...connection, passwordEnv } }, client);
   const run = await runToExit(writeConfig(p, { qdrant: qdrant() }), { [passwordEnv]: `not-${password}` });
   assertFailsFast(
     run,

@@ -3,7 +3,15 @@
 // initdb'd in a temp dir on a free port, trust auth, no fsync; `stop()` kills it and removes it.
 // As root, initdb and pg_ctl run as the `postgres` OS user (like scripts/stack/lib.sh `as_pg`).
 import { execFile } from 'node:child_process';
-import { appendFileSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -153,4 +161,19 @@ export async function scratchClusterWithVector(
   cleanup(() => client.end());
   await client.query('CREATE EXTENSION IF NOT EXISTS vector');
   return { cluster, client };
+}
+
+/**
+ * Makes `role` log in to the cluster with its password over TCP (the cluster trusts every local
+ * connection otherwise), and returns the config's postgres section for it, password aside.
+ */
+export async function requirePassword(
+  cluster: ScratchCluster,
+  client: pg.Client,
+  role: string,
+): Promise<{ host: string; port: number; database: string; user: string }> {
+  const hba = path.join(cluster.dir, 'data', 'pg_hba.conf');
+  writeFileSync(hba, `host all ${role} 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+  await client.query('SELECT pg_reload_conf()');
+  return { host: cluster.host, port: cluster.port, database: cluster.database, user: role };
 }

@@ -32,6 +32,17 @@ interface KeyCase {
   partitions?: { by: string; of: string[] };
 }
 
+const composite: KeyCase = {
+  name: 'a composite key (text, int)',
+  column: 'tenant',
+  type: 'text',
+  primaryKey: 'tenant, n',
+  keyOf: "'tenant-' || (i % 5)",
+  rowId: "tenant || '/' || n",
+  eventId: (key) => `${String(key.tenant)}/${String(key.n)}`,
+  bound: '"tenant-\\d"',
+};
+
 const cases: KeyCase[] = [
   {
     name: 'a uuid key',
@@ -43,26 +54,11 @@ const cases: KeyCase[] = [
     eventId: (key) => (key.id as { uuid: string }).uuid,
     bound: UUID,
   },
-  {
-    name: 'a composite key (text, int)',
-    column: 'tenant',
-    type: 'text',
-    primaryKey: 'tenant, n',
-    keyOf: "'tenant-' || (i % 5)",
-    rowId: "tenant || '/' || n",
-    eventId: (key) => `${String(key.tenant)}/${String(key.n)}`,
-    bound: '"tenant-\\d"',
-  },
+  composite,
   {
     // Sampled across its partitions, the sample sized by their pages (the root has none).
+    ...composite,
     name: 'a list-partitioned table with a composite key (text, int)',
-    column: 'tenant',
-    type: 'text',
-    primaryKey: 'tenant, n',
-    keyOf: "'tenant-' || (i % 5)",
-    rowId: "tenant || '/' || n",
-    eventId: (key) => `${String(key.tenant)}/${String(key.n)}`,
-    bound: '"tenant-\\d"',
     partitions: {
       by: 'LIST (tenant)',
       of: ["FOR VALUES IN ('tenant-0', 'tenant-1')", "FOR VALUES IN ('tenant-2')", 'DEFAULT'],
