@@ -2,13 +2,18 @@
 // partition operations that move rows in or out of the root without writing them: ATTACH
 // PARTITION of a table that has rows, DETACH PARTITION, DROP TABLE of a partition. The stream
 // cannot show them, so the source looks at the captured tables' partitions (pg_partition_tree)
-// every heartbeat interval and says what changed, naming the command that brings the collection
-// back to the table. (TRUNCATE of one partition changes no partition: the README names it.)
+// every heartbeat interval. A partition added has its rows read (a resync request, as `vecrelay
+// resync` writes it, limited to the partition's bounds so the planner reads that partition only):
+// for a partition created empty that reads little, for one attached it brings the rows it came
+// with. A partition gone is a warning naming `vecrelay verify --repair`: its rows' keys are gone
+// with it. (TRUNCATE of one partition changes no partition: the README names it.)
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { splitTable } from '../../config/load.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { sleep } from '../../shared/backoff.js';
 import type { Logger } from '../../shared/log.js';
+import { emitResync } from '../snapshot/resync-request.js';
 
 /** The leaf partitions of each captured partitioned table, by "schema.table". */
 export type PartitionSets = Map<string, Set<string>>;
@@ -38,52 +43,67 @@ export async function readPartitions(sql: pg.Client, tables: string[]): Promise<
   return out;
 }
 
-/** What changed between two looks, as log lines: partitions added, and partitions gone. */
+export interface PartitionChange {
+  /** The captured table, "schema.table". */
+  table: string;
+  /** The partition, schema-qualified and quoted where needed. */
+  partition: string;
+}
+
+/** The partitions added and those gone between two looks. */
 export function partitionChanges(
   before: PartitionSets,
   now: PartitionSets,
-  configFile: string,
-): Array<{ level: 'info' | 'warn'; fields: Record<string, string>; message: string }> {
-  const out: ReturnType<typeof partitionChanges> = [];
+): { added: PartitionChange[]; gone: PartitionChange[] } {
+  const added: PartitionChange[] = [];
+  const gone: PartitionChange[] = [];
   for (const table of new Set([...before.keys(), ...now.keys()])) {
     const was = before.get(table) ?? new Set<string>();
     const is = now.get(table) ?? new Set<string>();
-    for (const partition of is)
-      if (!was.has(partition))
-        out.push({
-          level: 'info',
-          fields: {
-            table,
-            partition,
-            fix: `vecrelay resync --config ${configFile} --table ${table} --where "${shellQuoted(`tableoid = '${partition}'::regclass`)}"`,
-          },
-          // A partition created empty (CREATE TABLE … PARTITION OF) needs nothing: its rows
-          // arrive as written. The catalog does not say which of the two it was.
-          message:
-            'a partition was added: if it was ATTACHed with rows already in it, those rows are not in the WAL stream — resync them (fix)',
-        });
-    for (const partition of was)
-      if (!is.has(partition))
-        out.push({
-          level: 'warn',
-          fields: {
-            table,
-            partition,
-            fix: `vecrelay verify --config ${configFile} --table ${table} --repair`,
-          },
-          message:
-            'a partition was detached or dropped: its rows left the table with no delete in the WAL stream, so their points stay in Qdrant until verify --repair deletes them (fix)',
-        });
+    for (const partition of is) if (!was.has(partition)) added.push({ table, partition });
+    for (const partition of was) if (!is.has(partition)) gone.push({ table, partition });
   }
-  return out;
+  return { added, gone };
 }
 
-/** `text` inside a shell's double quotes: a quoted identifier's `"` (and `\`, `$`, `` ` ``) escaped. */
-const shellQuoted = (text: string) => text.replace(/["\\$`]/g, (c) => `\\${c}`);
+/**
+ * The rows of `partition` as a condition on its root: its partition constraint, which the planner
+ * prunes by (a sub-partition's covers its own level only: rows of a sibling branch read again
+ * are harmless); `tableoid` when it has none.
+ */
+async function partitionCondition(sql: pg.Client, partition: string): Promise<string> {
+  const { rows } = await sql.query<{ def: string | null }>(
+    `SELECT pg_get_partition_constraintdef($1::regclass) AS def`,
+    [partition],
+  );
+  return rows[0]?.def ?? `tableoid = '${partition.replaceAll("'", "''")}'::regclass`;
+}
+
+/** What the source does of a change: reads an added partition's rows, names the fix for one gone. */
+async function act(
+  sql: pg.Client,
+  config: LoadedConfig,
+  log: Logger,
+  { added, gone }: ReturnType<typeof partitionChanges>,
+): Promise<void> {
+  for (const { table, partition } of added) {
+    const where = await partitionCondition(sql, partition);
+    await emitResync(sql, { pipeline: config.name, table, where, id: randomUUID() });
+    log.info(
+      { table, partition, where },
+      'a partition was added: its rows are read (resync), as an ATTACHed table brings rows the WAL stream does not carry',
+    );
+  }
+  for (const { table, partition } of gone)
+    log.warn(
+      { table, partition, fix: `vecrelay verify --config ${config.file} --table ${table} --repair` },
+      'a partition was detached or dropped: its rows left the table with no delete in the WAL stream, so their points stay in Qdrant until verify --repair deletes them (fix)',
+    );
+}
 
 /**
  * Looks at the partitions of `tables` every source.heartbeatIntervalMs, on a connection of its
- * own each time, until `signal` aborts, logging each change; returns at once when none of them
+ * own each time, until `signal` aborts, acting on each change; returns at once when none of them
  * is partitioned. A look that fails (the server restarting) is skipped: the stream's session
  * reports that. Changes made while no source ran are not seen: verify finds what they did.
  */
@@ -103,7 +123,7 @@ export async function watchPartitions(
       sql = await connect();
       if (signal.aborted) break;
       const now = await readPartitions(sql, tables);
-      if (known) for (const c of partitionChanges(known, now, config.file)) log[c.level](c.fields, c.message);
+      if (known) await act(sql, config, log, partitionChanges(known, now));
       // No captured table is partitioned, and a table cannot become one: nothing to watch.
       else if (now.size === 0) return;
       known = now;
