@@ -17,7 +17,9 @@ if (major < 22) {
 }
 
 const built = new URL('../dist/cli/main.js', import.meta.url);
-if (existsSync(built)) {
+// The tests run the source tree (scripts/run-tests.mjs sets VECRELAY_FROM_SOURCE): a dist/ left
+// by an earlier `npm run build` would otherwise run in their place, older than the code under test.
+if (existsSync(built) && process.env.VECRELAY_FROM_SOURCE !== '1') {
   await import(built.href);
 } else {
   const { register } = await import('tsx/esm/api');

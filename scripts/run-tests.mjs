@@ -61,7 +61,9 @@ const child = spawn(process.execPath, args, {
   cwd: root,
   stdio: 'inherit',
   // kafkajs warns once per producer about its v2 partitioner change; vecrelay never used v1.
-  env: { KAFKAJS_NO_PARTITIONER_WARNING: '1', ...process.env },
+  // VECRELAY_FROM_SOURCE: the vecrelay processes the tests start run src/, never a dist/ that
+  // an earlier build left (bin/vecrelay.js).
+  env: { KAFKAJS_NO_PARTITIONER_WARNING: '1', ...process.env, VECRELAY_FROM_SOURCE: '1' },
 });
 child.on('exit', (code, signal) => {
   const tap = readFileSync(tapFile, 'utf8');
