@@ -8,6 +8,10 @@
 // ("running", after = that chunk's last key), and once the last chunk is acknowledged ("done").
 // A restart resumes after `after`; a table with no record has never been snapshotted.
 //
+// Key `partitions:<schema>.<table>` holds the leaf partitions the source last saw of a captured
+// partitioned table ({table, partitions, updatedAt}), so a partition attached or dropped while
+// no source ran is acted on at the next start (src/source/postgres/partition-watch.ts).
+//
 // Pipelines from before chunked snapshots kept one record under the key `snapshot` for every table
 // ({status: 'pending' | 'done'}): a "done" there counts as done for each table with no record of
 // its own.
@@ -54,6 +58,19 @@ export const RESYNC_KEY_PREFIX = 'resync:';
 
 export function resyncStateKey(request: string): string {
   return `${RESYNC_KEY_PREFIX}${request}`;
+}
+
+export function partitionsStateKey(table: string): string {
+  return `partitions:${table}`;
+}
+
+/** The leaf partitions of a partitioned table, as the source last saw them. */
+export interface PartitionsState {
+  /** "schema.table". */
+  table: string;
+  /** Schema-qualified, quoted where needed. */
+  partitions: string[];
+  updatedAt: string;
 }
 
 /** Whether a table's snapshot is complete, given its own record and the legacy one. */

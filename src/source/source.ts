@@ -19,7 +19,8 @@ import { createSlot, dropSlotWhenInactive, ensurePublication } from './postgres/
 import { Snapshotter, type SnapshotJob } from './snapshot/snapshotter.js';
 import type { ChunkWindows } from './snapshot/windows.js';
 import type { ResyncRequest } from './snapshot/resync-request.js';
-import { watchPartitions } from './postgres/partition-watch.js';
+import { partitionStore } from './partition-store.js';
+import { watchPartitions, type PartitionStore } from './postgres/partition-watch.js';
 import { snapshotStateKey, type TableSnapshotState } from '../event/snapshot-state.js';
 import { catalogVectors, describeTables, relationVectors } from './descriptors.js';
 import { planSnapshots } from './snapshot/jobs.js';
@@ -164,7 +165,7 @@ export class Source {
         snapshotter,
         routed,
         textOnly.length === 0,
-        { onResync, onRelation, changeLog },
+        { onResync, onRelation, changeLog, partitions: partitionStore(records, changeLog) },
         signal,
       );
     } finally {
@@ -348,7 +349,14 @@ export class Source {
     // Beside the sessions, as long as they go: what the stream cannot show of partitions.
     const ended = new AbortController();
     const watch = AbortSignal.any([signal, ended.signal]);
-    const watching = watchPartitions(this.config, log, [...routed.keys()], () => this.connect(), watch);
+    const watching = watchPartitions(
+      this.config,
+      log,
+      [...routed.keys()],
+      () => this.connect(),
+      hooks.partitions,
+      watch,
+    );
     try {
       await retry(session, {
         signal,
@@ -374,7 +382,7 @@ export class Source {
     routed: Map<string, CapturedTable>,
     binary: boolean,
     signal: AbortSignal,
-    { changeLog, ...hooks }: StreamHooks & { windows: ChunkWindows },
+    { changeLog, partitions: _watched, ...hooks }: StreamHooks & { windows: ChunkWindows },
   ) {
     const { config, log } = this;
     // After a failed send a writer's producer state is not to be trusted: a new one each session.
@@ -409,4 +417,5 @@ interface StreamHooks {
   onResync: (r: ResyncRequest) => Promise<void>;
   onRelation: (plan: RelationPlan) => void;
   changeLog: ChangeLogClient;
+  partitions: PartitionStore;
 }

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { waitSlotActive } from '../helpers/pg.js';
 import { pointCount } from '../helpers/qdrant.js';
 import { useSinkPipelines } from '../helpers/sink-pipeline.js';
-import { readLog } from '../helpers/source-process.js';
+import { readLog, stopCleanly, type RunningProcess } from '../helpers/source-process.js';
 import { uniqueName, waitFor } from '../helpers/stack.js';
 import { execVecrelay } from '../helpers/vecrelay-exec.js';
 
@@ -23,6 +23,17 @@ const DIM = 8;
 const rowsOf = (lo: number, hi: number, title = 't') =>
   `SELECT i, '${title}' || i, i, (SELECT array_agg(sin(i * 31 + d)::real) FROM generate_series(0, ${DIM - 1}) d)::vector
      FROM generate_series(${lo}, ${hi}) i`;
+
+/** Waits for a line of `run`'s log matching `line`. */
+const logged = (run: RunningProcess, what: string, line: RegExp) =>
+  waitFor(
+    what,
+    () =>
+      readLog(run)
+        .split('\n')
+        .some((l) => line.test(l)),
+    { timeoutMs: 60_000 },
+  );
 
 /** The items table partitioned by id range: part 1 holds ids 1..1000, part 2 ids 1001..secondTo − 1. */
 async function partitionedTable(secondTo = 2001): Promise<string> {
@@ -85,20 +96,12 @@ test('ATTACH, DETACH and TRUNCATE of a partition leave no change in the WAL stre
   await ctx.sql.query(`CREATE TABLE ${loaded} (LIKE ${table} INCLUDING ALL)`);
   await ctx.sql.query(`INSERT INTO ${loaded} ${rowsOf(20_001, 20_150, 'attached')}`);
   await ctx.sql.query(`ALTER TABLE ${table} ATTACH PARTITION ${loaded} FOR VALUES FROM (20001) TO (30001)`);
-  const said = (line: RegExp) =>
-    readLog(run)
-      .split('\n')
-      .some((l) => line.test(l));
-  const minute = { timeoutMs: 60_000 };
-  await waitFor(
+  await logged(
+    run,
     'the source to read the partition added',
-    () =>
-      said(
-        new RegExp(
-          `"level":30.*"partition":"public\\.${loaded}","where":"\\(\\(id IS NOT NULL\\) AND \\(id >= 20001\\) AND \\(id < 30001\\)\\)".*a partition was added`,
-        ),
-      ),
-    minute,
+    new RegExp(
+      `"level":30.*"partition":"public\\.${loaded}","where":"\\(\\(id IS NOT NULL\\) AND \\(id >= 20001\\) AND \\(id < 30001\\)\\)".*a partition was added`,
+    ),
   );
   await ctx.waitCollectionEqualsTable(table, sp.collection);
 
@@ -108,15 +111,12 @@ test('ATTACH, DETACH and TRUNCATE of a partition leave no change in the WAL stre
   const detached = `${table}_2`;
   ctx.cleanup(() => ctx.sql.query(`DROP TABLE IF EXISTS ${detached}`));
   await ctx.sql.query(`ALTER TABLE ${table} DETACH PARTITION ${detached}`);
-  await waitFor(
+  await logged(
+    run,
     'the source to warn of the partition gone, naming verify --repair',
-    () =>
-      said(
-        new RegExp(
-          `"level":40.*"partition":"public\\.${detached}".*"fix":"vecrelay verify --config .* --table public\\.${table} --repair".*a partition was detached or dropped`,
-        ),
-      ),
-    minute,
+    new RegExp(
+      `"level":40.*"partition":"public\\.${detached}".*"fix":"vecrelay verify --config .* --table public\\.${table} --repair".*a partition was detached or dropped`,
+    ),
   );
   await ctx.sql.query(`TRUNCATE ${table}_1`);
   await ctx.sql.query(`INSERT INTO ${table} ${rowsOf(5, 5, 'after')}`);
@@ -137,4 +137,44 @@ test('ATTACH, DETACH and TRUNCATE of a partition leave no change in the WAL stre
   assert.equal(await pointCount(sp.collection), 151, 'the attached rows and the row written after');
   run.child.kill('SIGTERM');
   await run.exited;
+});
+
+test('a partition attached and one dropped while no source runs: the next start reads the one and names verify --repair for the other', async () => {
+  const table = await partitionedTable();
+  await ctx.sql.query(`INSERT INTO ${table} ${rowsOf(1, 300)}`);
+  await ctx.sql.query(`INSERT INTO ${table} ${rowsOf(1001, 1300)}`);
+  const sp = ctx.pipeline(table);
+  const first = ctx.start(['run', '--config', sp.config]);
+  await waitSlotActive(ctx.sql, sp.p.slot);
+  await ctx.waitCollectionEqualsTable(table, sp.collection);
+  // What it compares with at the next start: the partitions it saw, in the state topic.
+  await logged(first, 'the partitions recorded', /"partitions":2,.*"msg":"partitions recorded"/);
+  await stopCleanly(first);
+
+  const loaded = `${table}_3`;
+  await ctx.sql.query(`CREATE TABLE ${loaded} (LIKE ${table} INCLUDING ALL)`);
+  await ctx.sql.query(`INSERT INTO ${loaded} ${rowsOf(2001, 2080, 'attached')}`);
+  await ctx.sql.query(`ALTER TABLE ${table} ATTACH PARTITION ${loaded} FOR VALUES FROM (2001) TO (3001)`);
+  await ctx.sql.query(`DROP TABLE ${table}_2`);
+
+  const second = ctx.start(['run', '--config', sp.config]);
+  await logged(
+    second,
+    'the attached partition read',
+    new RegExp(`"partition":"public\\.${loaded}".*a partition was added`),
+  );
+  await logged(
+    second,
+    'the dropped partition named',
+    new RegExp(`"level":40.*"partition":"public\\.${table}_2".*a partition was detached or dropped`),
+  );
+  const repaired = await execVecrelay(
+    ['verify', '--config', sp.config, '--repair', '--sample', '0', '--timeout', '120'],
+    { timeoutMs: 600_000 },
+  );
+  assert.equal(repaired.code, 0, `${repaired.stdout}\n${repaired.stderr.slice(-3000)}`);
+  assert.match(repaired.stdout, /^repair: 300 keys re-synced through the pipeline; verifying again$/m);
+  await ctx.waitCollectionEqualsTable(table, sp.collection);
+  assert.equal(await pointCount(sp.collection), 380, 'the first partition and the attached one');
+  await stopCleanly(second);
 });

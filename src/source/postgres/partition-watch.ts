@@ -6,7 +6,9 @@
 // resync` writes it, limited to the partition's bounds so the planner reads that partition only):
 // for a partition created empty that reads little, for one attached it brings the rows it came
 // with. A partition gone is a warning naming `vecrelay verify --repair`: its rows' keys are gone
-// with it. (TRUNCATE of one partition changes no partition: the README names it.)
+// with it. The partitions seen are recorded in the state topic, so what changed while no source
+// ran is acted on at the next start. (TRUNCATE of one partition changes no partition: the README
+// names it.)
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { splitTable } from '../../config/load.js';
@@ -101,20 +103,35 @@ async function act(
     );
 }
 
+/** Where the partitions last seen are kept (the state topic), so a restart compares with them. */
+export interface PartitionStore {
+  /** What the records say, for the tables that have one. */
+  recorded: PartitionSets;
+  write(table: string, partitions: Set<string>): Promise<void>;
+}
+
+const sameSet = (a: Set<string> | undefined, b: Set<string>) =>
+  a !== undefined && a.size === b.size && [...b].every((x) => a.has(x));
+
 /**
  * Looks at the partitions of `tables` every source.heartbeatIntervalMs, on a connection of its
  * own each time, until `signal` aborts, acting on each change; returns at once when none of them
- * is partitioned. A look that fails (the server restarting) is skipped: the stream's session
- * reports that. Changes made while no source ran are not seen: verify finds what they did.
+ * is partitioned. The first look compares with what `store` recorded (a table with no record yet
+ * starts from what it has: its first snapshot reads it whole). A change is acted on, then
+ * recorded: a crash in between acts again at the next start (a resync read twice, harmlessly).
+ * A look that fails (the server restarting) is skipped: the stream's session reports that.
  */
 export async function watchPartitions(
   config: LoadedConfig,
   log: Logger,
   tables: string[],
   connect: () => Promise<pg.Client>,
+  store: PartitionStore,
   signal: AbortSignal,
 ): Promise<void> {
+  /** What was acted on; what is recorded may lag it while Kafka is away. */
   let known: PartitionSets | undefined;
+  const recorded = new Map(store.recorded);
   let sql: pg.Client | undefined;
   // A look in flight when the stream stops (a frozen server, say) must not hold the process.
   signal.addEventListener('abort', () => void sql?.end().catch(() => {}), { once: true });
@@ -123,10 +140,17 @@ export async function watchPartitions(
       sql = await connect();
       if (signal.aborted) break;
       const now = await readPartitions(sql, tables);
-      if (known) await act(sql, config, log, partitionChanges(known, now));
       // No captured table is partitioned, and a table cannot become one: nothing to watch.
-      else if (now.size === 0) return;
+      if (!known && now.size === 0) return;
+      const before = new Map([...now].map(([t, set]) => [t, known?.get(t) ?? recorded.get(t) ?? set]));
+      await act(sql, config, log, partitionChanges(before, now));
       known = now;
+      for (const [table, set] of now)
+        if (!sameSet(recorded.get(table), set)) {
+          await store.write(table, set);
+          recorded.set(table, set);
+          log.debug({ table, partitions: set.size }, 'partitions recorded');
+        }
     } catch (err) {
       log.debug({ err }, 'partition check failed: tried again at the next interval');
     } finally {
