@@ -165,7 +165,8 @@ export class Source {
         snapshotter,
         routed,
         textOnly.length === 0,
-        { onResync, onRelation, changeLog, partitions: partitionStore(records, changeLog) },
+        { onResync, onRelation, changeLog },
+        partitionStore(records, changeLog),
         signal,
       );
     } finally {
@@ -182,6 +183,7 @@ export class Source {
     routed: Map<string, CapturedTable>,
     binary: boolean,
     hooks: StreamHooks,
+    partitions: PartitionStore,
     signal: AbortSignal,
   ) {
     const { config, log } = this;
@@ -195,6 +197,9 @@ export class Source {
     };
     const initialOnly = config.snapshot.mode === 'initial_only';
     if (initialOnly) void snapshotter.idle().then(stop);
+    // Beside them, as long as they go: what the stream cannot show of partitions. Not awaited:
+    // a look in flight ends its connection on the abort, and a stop does not wait for it.
+    void watchPartitions(config, log, [...routed.keys()], () => this.connect(), partitions, inner.signal);
     try {
       await Promise.all([
         snapshotter.run(inner.signal).catch(failed),
@@ -202,6 +207,7 @@ export class Source {
       ]);
     } finally {
       signal.removeEventListener('abort', stop);
+      inner.abort(); // the partition watch, whichever way they ended
     }
     if (failure !== undefined) throw failure;
     if (initialOnly && !signal.aborted) {
@@ -346,35 +352,17 @@ export class Source {
         }
       }
     };
-    // Beside the sessions, as long as they go: what the stream cannot show of partitions.
-    const ended = new AbortController();
-    const watch = AbortSignal.any([signal, ended.signal]);
-    const watching = watchPartitions(
-      this.config,
-      log,
-      [...routed.keys()],
-      () => this.connect(),
-      hooks.partitions,
-      watch,
-    );
-    try {
-      await retry(session, {
-        signal,
-        backoff: RESTART_BACKOFF,
-        resetAfterMs: HEALTHY_RUN_MS,
-        classify: (err) => this.classify(err),
-        // One warning per outage naming the system (outage.ts); the session resumes from the slot.
-        onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
-        stopped: () => undefined,
-      }).catch((err: unknown) => {
-        if (!signal.aborted) throw err; // a session that fails as it is stopped has nothing to report
-      });
-    } finally {
-      // Not awaited: a look in flight ends its connection on the abort, and a stop does not wait
-      // for a connection attempt to a server that is down.
-      ended.abort();
-      void watching;
-    }
+    await retry(session, {
+      signal,
+      backoff: RESTART_BACKOFF,
+      resetAfterMs: HEALTHY_RUN_MS,
+      classify: (err) => this.classify(err),
+      // One warning per outage naming the system (outage.ts); the session resumes from the slot.
+      onRetry: (err, { delayMs }) => this.outages.failed(err, delayMs),
+      stopped: () => undefined,
+    }).catch((err: unknown) => {
+      if (!signal.aborted) throw err; // a session that fails as it is stopped has nothing to report
+    });
   }
 
   /** One streaming session, with a writer (producers) of its own. */
@@ -382,7 +370,7 @@ export class Source {
     routed: Map<string, CapturedTable>,
     binary: boolean,
     signal: AbortSignal,
-    { changeLog, partitions: _watched, ...hooks }: StreamHooks & { windows: ChunkWindows },
+    { changeLog, ...hooks }: StreamHooks & { windows: ChunkWindows },
   ) {
     const { config, log } = this;
     // After a failed send a writer's producer state is not to be trusted: a new one each session.
@@ -417,5 +405,4 @@ interface StreamHooks {
   onResync: (r: ResyncRequest) => Promise<void>;
   onRelation: (plan: RelationPlan) => void;
   changeLog: ChangeLogClient;
-  partitions: PartitionStore;
 }
